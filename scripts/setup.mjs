@@ -1,0 +1,45 @@
+// Installs what `npm start`, `npm test` and `npm run bench` need on a fresh Debian machine with
+// only Node: the npm packages, and Debian's chromium (SwiftShader's Vulkan driver for Node's
+// WebGPU, and the browser for the browser tests). Each step is skipped when already done.
+// Usage: node scripts/setup.mjs [--torch] [--mesa]
+//   --torch  also Debian's python3-torch (PyTorch goldens, FULL=1 tests, fixture generators)
+//   --mesa   also Mesa's GLES driver (the llvmpipe adapter)
+
+import { execSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+
+function run(cmd) {
+  console.log(`setup: ${cmd}`);
+  execSync(cmd, { cwd: root, stdio: 'inherit' });
+}
+
+// npm packages: install when node_modules is missing or older than the lock file.
+const lock = join(root, 'package-lock.json');
+const marker = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)) {
+  run('npm install --no-audit --no-fund');
+}
+
+const apt = [];
+if (!existsSync('/usr/lib/chromium/libvk_swiftshader.so') || !existsSync('/usr/bin/chromium')) apt.push('chromium');
+if (args.has('--mesa') && !existsSync('/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0')) {
+  apt.push('mesa-vulkan-drivers', 'libegl-mesa0', 'libgles2');
+}
+if (args.has('--torch')) {
+  try { execSync('/usr/bin/python3 -c "import torch"', { stdio: 'ignore' }); } catch { apt.push('python3-torch', 'python3-torchvision'); }
+}
+if (apt.length) {
+  const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
+  try {
+    run(`${sudo}apt-get update -qq`);
+    run(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${apt.join(' ')}`);
+  } catch {
+    console.error(`setup: could not install ${apt.join(', ')} with apt-get. Install them by hand (Debian package names).`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,198 @@
+// Device acquisition for the browser (navigator.gpu) and Node (the `webgpu` package, Dawn).
+//
+// Adapter choice (option `adapter`, or env WEBGPU_ADAPTER in Node):
+//   default     a hardware adapter if there is one, else SwiftShader
+//   swiftshader Chromium's SwiftShader Vulkan ICD, core feature level
+//   llvmpipe    Mesa's GLES driver (llvmpipe), compatibility feature level
+// In the browser the choice is the browser's; only `default` is accepted there.
+
+export type AdapterChoice = 'default' | 'swiftshader' | 'llvmpipe';
+export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['default', 'swiftshader', 'llvmpipe'];
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapterInfo: GPUAdapterInfo;
+  featureLevel: 'core' | 'compatibility';
+  /** Which path gave the adapter: a browser's, a hardware one, or a named software driver. */
+  source: 'browser' | 'hardware' | 'swiftshader' | 'llvmpipe';
+  /** True for CPU-backed adapters (SwiftShader, llvmpipe): kernels prefer barrier-free register tiles. */
+  cpuBacked: boolean;
+  hasTimestampQuery: boolean;
+  /** Resolves when the device is lost; `lostReason` is set then. */
+  lost: Promise<GPUDeviceLostInfo>;
+  lostReason?: string;
+}
+
+export interface DeviceOptions {
+  adapter?: AdapterChoice;
+  /** Extra limits to ask for; each is clamped to what the adapter offers. */
+  requiredLimits?: Record<string, number>;
+}
+
+export class WebGPUUnavailableError extends Error {
+  override name = 'WebGPUUnavailableError';
+}
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** Limits worth raising above the defaults when the adapter offers more. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+export function adapterChoiceFromEnv(): AdapterChoice {
+  const v = typeof process !== 'undefined' ? process.env.WEBGPU_ADAPTER : undefined;
+  if (v === undefined || v === '') return 'default';
+  if (!(ADAPTER_CHOICES as readonly string[]).includes(v)) {
+    throw new WebGPUUnavailableError(`WEBGPU_ADAPTER=${v} is not one of ${ADAPTER_CHOICES.join(', ')}`);
+  }
+  return v as AdapterChoice;
+}
+
+function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic/.test(text) ||
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+}
+
+type NodeGpu = { create(flags: string[]): GPU; globals: object };
+let nodeGpuModule: Promise<NodeGpu> | undefined;
+
+async function nodeGpu(): Promise<NodeGpu> {
+  nodeGpuModule ??= import('webgpu').then((m) => {
+    Object.assign(globalThis, m.globals); // GPUBufferUsage, GPUMapMode, ...
+    return m as unknown as NodeGpu;
+  }).catch((e: unknown) => {
+    throw new WebGPUUnavailableError(
+      `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}. Run npm install.`);
+  });
+  return nodeGpuModule;
+}
+
+async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter; source: GpuContext['source'] }> {
+  const { existsSync, mkdirSync } = await import('node:fs');
+  // Mesa complains loudly without a runtime dir.
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const dir = '/tmp/xdg-runtime';
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
+  const gpuModule = await nodeGpu();
+
+  if (choice === 'llvmpipe') {
+    process.env.EGL_PLATFORM ??= 'surfaceless';
+    const gpu = gpuModule.create(['backend=opengles']);
+    const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if (!adapter) {
+      throw new WebGPUUnavailableError(
+        'no llvmpipe adapter: install Mesa\'s GLES driver (apt-get install mesa-vulkan-drivers libegl-mesa0 libgles2)');
+    }
+    return { adapter, source: 'llvmpipe' };
+  }
+
+  if (choice === 'default' && !process.env.VK_ICD_FILENAMES) {
+    // A hardware Vulkan adapter, if the system has one.
+    const gpu = gpuModule.create(['backend=vulkan']);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter && !isSoftwareAdapter(adapter.info)) return { adapter, source: 'hardware' };
+  }
+  if (choice === 'default' && process.env.VK_ICD_FILENAMES) {
+    // The caller picked a Vulkan driver explicitly: use it as is.
+    const adapter = await gpuModule.create(['backend=vulkan']).requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter) return { adapter, source: isSoftwareAdapter(adapter.info) ? 'swiftshader' : 'hardware' };
+  }
+
+  if (!existsSync(SWIFTSHADER_ICD)) {
+    throw new WebGPUUnavailableError(
+      `no ${choice === 'default' ? 'hardware GPU adapter and no ' : ''}SwiftShader adapter: ${SWIFTSHADER_ICD} is missing. ` +
+      'Install Debian\'s chromium (apt-get install chromium), which ships SwiftShader\'s Vulkan driver, ' +
+      'or pick --adapter llvmpipe after apt-get install mesa-vulkan-drivers libegl-mesa0 libgles2.');
+  }
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  const adapter = await gpuModule.create(['backend=vulkan']).requestAdapter();
+  if (!adapter) throw new WebGPUUnavailableError(`SwiftShader's Vulkan driver (${SWIFTSHADER_ICD}) gave no adapter`);
+  return { adapter, source: 'swiftshader' };
+}
+
+async function browserAdapter(choice: AdapterChoice): Promise<GPUAdapter> {
+  if (choice !== 'default') {
+    throw new WebGPUUnavailableError(`adapter '${choice}' can only be chosen in Node; the browser picks its own`);
+  }
+  const gpu = (globalThis as { navigator?: Navigator }).navigator?.gpu;
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      'this browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge (113+), ' +
+      'Safari 26+, or Firefox 141+; on Linux Chrome needs --enable-unsafe-webgpu. ' +
+      'The page must be served over https or from localhost.');
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new WebGPUUnavailableError('navigator.gpu.requestAdapter() returned no adapter (WebGPU may be disabled or blocklisted)');
+  return adapter;
+}
+
+/** Acquires an adapter and device, raising the limits that matter as far as the adapter allows. */
+export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuContext> {
+  const choice = options.adapter ?? (isNode ? adapterChoiceFromEnv() : 'default');
+  if (!(ADAPTER_CHOICES as readonly string[]).includes(choice)) {
+    throw new WebGPUUnavailableError(`unknown adapter '${choice}': expected one of ${ADAPTER_CHOICES.join(', ')}`);
+  }
+  let adapter: GPUAdapter;
+  let source: GpuContext['source'];
+  if (isNode) ({ adapter, source } = await nodeAdapter(choice));
+  else { adapter = await browserAdapter(choice); source = 'browser'; }
+
+  const requiredLimits: Record<string, number> = {};
+  const adapterLimits = adapter.limits as unknown as Record<string, number>;
+  for (const name of WANTED_LIMITS) requiredLimits[name] = adapterLimits[name];
+  for (const [name, value] of Object.entries(options.requiredLimits ?? {})) {
+    const offered = adapterLimits[name];
+    if (offered === undefined) throw new WebGPUUnavailableError(`unknown limit ${name}`);
+    if (offered < value) {
+      throw new WebGPUUnavailableError(`adapter limit ${name} is ${offered}, but ${value} is needed`);
+    }
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  const hasTimestampQuery = adapter.features.has('timestamp-query');
+  if (hasTimestampQuery) requiredFeatures.push('timestamp-query');
+
+  // A compatibility-level adapter lacks 'core-features-and-limits'.
+  const featureLevel = adapter.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility';
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'resnext-runtime' });
+  const ctx: GpuContext = {
+    device,
+    adapterInfo: adapter.info,
+    featureLevel,
+    source,
+    cpuBacked: source === 'swiftshader' || source === 'llvmpipe' || isSoftwareAdapter(adapter.info),
+    hasTimestampQuery,
+    lost: device.lost,
+  };
+  void device.lost.then((info) => {
+    ctx.lostReason = `${info.reason}: ${info.message}`;
+  });
+  return ctx;
+}
+
+/** A short human-readable description: adapter, feature level, and the limits kernels care about. */
+export function describeDevice(ctx: GpuContext): string {
+  const i = ctx.adapterInfo;
+  const name = [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(' / ');
+  const l = ctx.device.limits;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  return [
+    `adapter: ${name || 'unknown'} (${ctx.source}, ${ctx.featureLevel} feature level${ctx.cpuBacked ? ', CPU-backed' : ''})`,
+    `limits: maxStorageBufferBindingSize ${mib(l.maxStorageBufferBindingSize)}, maxBufferSize ${mib(l.maxBufferSize)}, ` +
+      `workgroup storage ${l.maxComputeWorkgroupStorageSize} B, invocations/workgroup ${l.maxComputeInvocationsPerWorkgroup}, ` +
+      `storage buffers/stage ${l.maxStorageBuffersPerShaderStage}`,
+    `features: ${[...ctx.device.features].sort().join(', ') || 'none'}`,
+  ].join('\n');
+}

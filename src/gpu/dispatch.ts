@@ -1,0 +1,30 @@
+// The unit the runner encodes: one compute dispatch with its pipeline and bind groups made once.
+
+import type { GpuContext } from './device.js';
+
+export interface Dispatch {
+  /** Plan name of the step, e.g. `layer3.1.conv2`. */
+  label: string;
+  /** Sets pipeline and bind groups and dispatches; creates nothing. */
+  encode(pass: GPUComputePassEncoder): void;
+  /** Floating-point operations of one run (2 per multiply-add), for GFLOP/s figures. */
+  flops?: number;
+}
+
+/** Encodes `dispatches` in order into one compute pass and submits them. */
+export function submitDispatches(ctx: GpuContext, label: string, dispatches: readonly Dispatch[]): void {
+  const encoder = ctx.device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass({ label });
+  for (const d of dispatches) d.encode(pass);
+  pass.end();
+  ctx.device.queue.submit([encoder.finish()]);
+}
+
+/** Writes `data` into a new uniform buffer (padded to 16 bytes). */
+export function uniformBuffer(ctx: GpuContext, label: string, data: Uint32Array | Float32Array | ArrayBuffer): GPUBuffer {
+  const bytes = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  const buffer = ctx.device.createBuffer({ label: `${label} params`, size: Math.max(16, Math.ceil(bytes.byteLength / 16) * 16),
+    usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */ });
+  ctx.device.queue.writeBuffer(buffer, 0, bytes);
+  return buffer;
+}
