@@ -1,0 +1,258 @@
+// The .safetensors container (parse and write) and this project's metadata in it.
+//
+// File layout: u64 little-endian header length n, n bytes of JSON header, then the tensor data.
+// Header: { "__metadata__": { string: string }, "<name>": { dtype, shape, data_offsets: [begin, end] } }
+// with offsets relative to the start of the data section.
+
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64';
+const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+export interface TensorEntry {
+  dtype: DType;
+  shape: number[];
+  /** Byte range inside the data section. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorEntry>;
+  /** Byte offset of the data section from the start of the file (8 + header length). */
+  dataOffset: number;
+}
+
+export class WeightsFormatError extends Error {
+  override name = 'WeightsFormatError';
+}
+
+/** Upper bound for the JSON header, so a corrupt length cannot make us allocate gigabytes. */
+export const MAX_HEADER_BYTES = 100 * 2 ** 20;
+
+/** Reads the header length from the first 8 bytes; throws on an implausible value. */
+export function headerLength(first8: Uint8Array, fileBytes?: number): number {
+  if (first8.byteLength < 8) throw new WeightsFormatError('not a .safetensors file: shorter than 8 bytes');
+  const view = new DataView(first8.buffer, first8.byteOffset, 8);
+  const n = Number(view.getBigUint64(0, true));
+  if (n < 2 || n > MAX_HEADER_BYTES || (fileBytes !== undefined && 8 + n > fileBytes)) {
+    throw new WeightsFormatError(`not a .safetensors file: header length ${n} is out of bounds` +
+      (fileBytes !== undefined ? ` for a ${fileBytes}-byte file` : ''));
+  }
+  return n;
+}
+
+/** Parses and bounds-checks the JSON header. `dataBytes` is the size of the data section when known. */
+export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+  } catch (e) {
+    throw new WeightsFormatError(`not a .safetensors file: header is not JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new WeightsFormatError('not a .safetensors file: header is not a JSON object');
+  }
+  const metadata: Record<string, string> = {};
+  const tensors = new Map<string, TensorEntry>();
+  for (const [name, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      for (const [k, s] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+        if (typeof s !== 'string') throw new WeightsFormatError(`metadata '${k}' is not a string`);
+        metadata[k] = s;
+      }
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== 'object' || e === null) throw new WeightsFormatError(`tensor '${name}': entry is not an object`);
+    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) {
+      throw new WeightsFormatError(`tensor '${name}': dtype ${String(e.dtype)} is not supported (F32, F16, BF16, F64)`);
+    }
+    const dtype = e.dtype as DType;
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new WeightsFormatError(`tensor '${name}': bad shape ${JSON.stringify(e.shape)}`);
+    }
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[0] > offs[1]) {
+      throw new WeightsFormatError(`tensor '${name}': bad data_offsets ${JSON.stringify(offs)}`);
+    }
+    const shape = e.shape as number[];
+    const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    if (offs[1] - offs[0] !== expected) {
+      throw new WeightsFormatError(`tensor '${name}': ${offs[1] - offs[0]} bytes do not match ${dtype} shape [${shape.join(', ')}]`);
+    }
+    if (dataBytes !== undefined && offs[1] > dataBytes) {
+      throw new WeightsFormatError(`tensor '${name}': data ends at byte ${offs[1]}, past the end of the file (truncated?)`);
+    }
+    tensors.set(name, { dtype, shape, begin: offs[0], end: offs[1] });
+  }
+  return { metadata, tensors, dataOffset: 8 + json.byteLength };
+}
+
+/** Parses a whole file held in memory. */
+export function parseSafetensors(bytes: Uint8Array): SafetensorsHeader {
+  const n = headerLength(bytes, bytes.byteLength);
+  return parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength - 8 - n);
+}
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Decodes one tensor's raw little-endian bytes to f32. */
+export function toFloat32(dtype: DType, bytes: Uint8Array): Float32Array {
+  const n = bytes.byteLength / DTYPE_BYTES[dtype];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(n);
+  switch (dtype) {
+    case 'F32': for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true); break;
+    case 'F64': for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true); break;
+    case 'F16': for (let i = 0; i < n; i++) out[i] = f16ToF32(view.getUint16(i * 2, true)); break;
+    case 'BF16': {
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) u[i] = view.getUint16(i * 2, true) << 16;
+      break;
+    }
+  }
+  return out;
+}
+
+/** Rounds f32 to IEEE half (round to nearest even), as little-endian u16 bits. */
+export function f32ToF16Bits(x: number): number {
+  const f = new Float32Array([x]);
+  const u = new Uint32Array(f.buffer)[0];
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  if ((h & 0x7fff) >= 0x7c00) return sign | 0x7c00;
+  return sign | h;
+}
+
+export interface TensorToWrite {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Serialises tensors (in the given order) as F32 or F16, with string metadata. */
+export function writeSafetensors(tensors: TensorToWrite[], metadata: Record<string, string>,
+  dtype: 'F32' | 'F16' = 'F32'): Uint8Array {
+  const bytesPer = DTYPE_BYTES[dtype];
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) throw new Error(`tensor '${t.name}': ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * bytesPer] };
+    offset += n * bytesPer;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - (json.byteLength % 8)) % 8; // keep the data section 8-byte aligned
+  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
+  const out = new Uint8Array(8 + json.byteLength + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  let p = 8 + json.byteLength;
+  for (const t of tensors) {
+    if (dtype === 'F32') {
+      for (let i = 0; i < t.data.length; i++) view.setFloat32(p + i * 4, t.data[i], true);
+    } else {
+      for (let i = 0; i < t.data.length; i++) view.setUint16(p + i * 2, f32ToF16Bits(t.data[i]), true);
+    }
+    p += t.data.length * bytesPer;
+  }
+  return out;
+}
+
+// ---- This project's metadata ------------------------------------------------------------------
+
+export const FORMAT_VERSION = '1';
+
+/** What `__metadata__` holds, decoded. Keys in the file are snake_case strings. */
+export interface ModelMetadata {
+  /** 'format_version' */
+  formatVersion: string;
+  /** 'arch': a name from ARCHITECTURES, or 'custom' with the table entry in 'config' (JSON). */
+  arch: string;
+  config?: string;
+  /** 'source': where the weights came from, e.g. 'cadene:resnext101_32x4d'. */
+  source?: string;
+  /** 'input_size', 'input_channels' */
+  inputSize: number;
+  inputChannels: number;
+  /** 'color_space': 'RGB' or 'grey' */
+  colorSpace: 'RGB' | 'grey';
+  /** 'input_range': JSON [lo, hi], the range pixels are scaled to before normalising */
+  inputRange: [number, number];
+  /** 'mean', 'std': JSON arrays, one value per input channel */
+  mean: number[];
+  std: number[];
+  /** 'labels': 'imagenet' for the shipped ImageNet list, or a JSON array of class names */
+  labels: 'imagenet' | string[];
+}
+
+export function encodeMetadata(m: ModelMetadata): Record<string, string> {
+  const out: Record<string, string> = {
+    format_version: m.formatVersion,
+    arch: m.arch,
+    input_size: String(m.inputSize),
+    input_channels: String(m.inputChannels),
+    color_space: m.colorSpace,
+    input_range: JSON.stringify(m.inputRange),
+    mean: JSON.stringify(m.mean),
+    std: JSON.stringify(m.std),
+    labels: m.labels === 'imagenet' ? 'imagenet' : JSON.stringify(m.labels),
+  };
+  if (m.config !== undefined) out.config = m.config;
+  if (m.source !== undefined) out.source = m.source;
+  return out;
+}
+
+/** Decodes `__metadata__`; missing keys get ImageNet defaults, malformed ones throw. */
+export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
+  const json = <T>(key: string, fallback: T): T => {
+    if (raw[key] === undefined) return fallback;
+    try { return JSON.parse(raw[key]) as T; } catch {
+      throw new WeightsFormatError(`metadata '${key}' is not valid JSON: ${raw[key].slice(0, 80)}`);
+    }
+  };
+  const version = raw.format_version ?? FORMAT_VERSION;
+  if (version !== FORMAT_VERSION) {
+    throw new WeightsFormatError(`weights format version ${version} is not supported (this runtime reads version ${FORMAT_VERSION})`);
+  }
+  const labels = raw.labels === undefined || raw.labels === 'imagenet' ? 'imagenet' : json<string[]>('labels', []);
+  return {
+    formatVersion: version,
+    arch: raw.arch ?? 'unknown',
+    config: raw.config,
+    source: raw.source,
+    inputSize: Number(raw.input_size ?? 224),
+    inputChannels: Number(raw.input_channels ?? 3),
+    colorSpace: raw.color_space === 'grey' ? 'grey' : 'RGB',
+    inputRange: json<[number, number]>('input_range', [0, 1]),
+    mean: json<number[]>('mean', [0.485, 0.456, 0.406]),
+    std: json<number[]>('std', [0.229, 0.224, 0.225]),
+    labels,
+  };
+}
