@@ -1,0 +1,100 @@
+// Weights download with progress, kept in the Cache API so a reload does not download again.
+//
+// Cache entries are keyed by the absolute URL. A cached response is used as is (no revalidation):
+// checkpoints are immutable files, and the page has a button that clears the cache.
+
+export const CACHE_NAME = 'webgpu-resnext-weights-v1';
+
+export interface DownloadProgress {
+  loaded: number;
+  /** Total bytes when the server says (Content-Length), else undefined. */
+  total?: number;
+  fromCache: boolean;
+}
+
+function cacheAvailable(): boolean {
+  // The Cache API exists only in secure contexts (https, localhost).
+  return typeof caches !== 'undefined';
+}
+
+/**
+ * Fetches `url`, from the cache when it is there, and returns the whole body. A network response
+ * that is complete and OK is stored in the cache afterwards.
+ */
+export async function fetchWeights(url: string, onProgress: (p: DownloadProgress) => void,
+  signal?: AbortSignal): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
+  const absolute = new URL(url, location.href).href;
+  const cache = cacheAvailable() ? await caches.open(CACHE_NAME) : undefined;
+  const cached = await cache?.match(absolute);
+  const fromCache = cached !== undefined;
+  let response: Response;
+  if (cached) {
+    response = cached;
+  } else {
+    try {
+      response = await fetch(absolute, { signal });
+    } catch (e) {
+      throw new Error(`could not download ${absolute}: ${(e as Error).message}. ` +
+        'If the file is on another site, that site must allow cross-origin requests (CORS); ' +
+        'otherwise download it and drop the file here.');
+    }
+    if (!response.ok) throw new Error(`could not download ${absolute}: HTTP ${response.status} ${response.statusText}`);
+  }
+  const header = response.headers.get('content-length');
+  const total = header !== null && Number(header) > 0 ? Number(header) : undefined;
+  const bytes = await readAll(response, (loaded) => onProgress({ loaded, total, fromCache }));
+  if (total !== undefined && bytes.byteLength !== total) {
+    throw new Error(`download of ${absolute} stopped at ${bytes.byteLength} of ${total} bytes`);
+  }
+  if (cache && !fromCache) {
+    // Store a copy built from the bytes we have (the body stream is already consumed).
+    const headers = new Headers({ 'content-length': String(bytes.byteLength),
+      'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
+    await cache.put(absolute, new Response(bytes.slice().buffer as ArrayBuffer, { headers })).catch((e: Error) => {
+      // A full quota is not fatal: the model still loads, the next visit downloads again.
+      console.warn(`weights not cached: ${e.message}`);
+    });
+  }
+  return { bytes, fromCache };
+}
+
+async function readAll(response: Response, onChunk: (loaded: number) => void): Promise<Uint8Array> {
+  if (!response.body) {
+    const buf = new Uint8Array(await response.arrayBuffer());
+    onChunk(buf.byteLength);
+    return buf;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  onChunk(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onChunk(loaded);
+  }
+  const out = new Uint8Array(loaded);
+  let p = 0;
+  for (const c of chunks) { out.set(c, p); p += c.byteLength; }
+  return out;
+}
+
+/** What the cache holds: entries and bytes (from the stored content-length). */
+export async function cacheSummary(): Promise<{ entries: number; bytes: number }> {
+  if (!cacheAvailable()) return { entries: 0, bytes: 0 };
+  const cache = await caches.open(CACHE_NAME);
+  const keys = await cache.keys();
+  let bytes = 0;
+  for (const k of keys) {
+    const r = await cache.match(k);
+    bytes += Number(r?.headers.get('content-length') ?? 0);
+  }
+  return { entries: keys.length, bytes };
+}
+
+export async function clearWeightsCache(): Promise<boolean> {
+  if (!cacheAvailable()) return false;
+  return caches.delete(CACHE_NAME);
+}
