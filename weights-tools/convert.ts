@@ -1,0 +1,364 @@
+// Converts a PyTorch checkpoint (or a .safetensors file) into this project's .safetensors weights:
+// canonical torchvision names in expectedTensors() order, f32 or f16, with ModelMetadata.
+//
+//   readCheckpoint -> mapKeys (layout) -> architecture (inferred from names and shapes and matched
+//   against ARCHITECTURES, or forced with `arch`, or given as a custom `config`) -> every expected
+//   tensor checked by name and shape -> writeSafetensors.
+//
+// Browser-safe: bytes in, bytes out. The CLI (src/cli.ts) adds file I/O and the progress bar.
+
+import { ARCHITECTURES, bottleneckWidth, expectedTensors, getArchitecture, type ResNetConfig } from '../src/models/config.js';
+import { decodeMetadata, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';
+import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
+import { ConversionError } from './errors.js';
+import { mapKeys, type Layout } from './keymaps.js';
+
+// ---- Custom model configs -----------------------------------------------------------------------
+
+/** A `--config` file: a full ResNetConfig plus optional metadata for the converted file. */
+export interface ModelConfigFile extends ResNetConfig {
+  labels?: string[];
+  mean?: number[];
+  std?: number[];
+  inputRange?: [number, number];
+  colorSpace?: 'RGB' | 'grey';
+  source?: string;
+}
+
+const RESNET_KEYS: (keyof ResNetConfig)[] = ['name', 'block', 'layers', 'widths', 'groups', 'widthPerGroup', 'strideOn',
+  'stemChannels', 'stem', 'maxpool', 'convBias', 'avgpool', 'bnEps', 'inputChannels', 'inputSize', 'numClasses'];
+const META_KEYS = ['labels', 'mean', 'std', 'inputRange', 'colorSpace', 'source'];
+
+/** Validates a parsed `--config` JSON; throws ConversionError naming every problem. */
+export function parseModelConfig(raw: unknown, where = 'config'): ModelConfigFile {
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConversionError(`${where}: not a JSON object`);
+  const c = raw as Record<string, unknown>;
+  const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+  const nonNegInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const check = (ok: boolean, msg: string) => { if (!ok) problems.push(msg); };
+  for (const k of Object.keys(c)) check((RESNET_KEYS as string[]).includes(k) || META_KEYS.includes(k), `unknown field '${k}'`);
+  for (const k of RESNET_KEYS) check(k in c, `missing field '${k}'`);
+  check(typeof c.name === 'string' && c.name.length > 0, "'name' must be a non-empty string");
+  check(c.block === 'basic' || c.block === 'bottleneck', "'block' must be 'basic' or 'bottleneck'");
+  check(Array.isArray(c.layers) && c.layers.length > 0 && c.layers.every(posInt), "'layers' must be a non-empty array of positive integers");
+  check(Array.isArray(c.widths) && c.widths.every(posInt), "'widths' must be an array of positive integers");
+  if (Array.isArray(c.layers) && Array.isArray(c.widths)) check(c.widths.length === c.layers.length, "'widths' and 'layers' must have the same length");
+  for (const k of ['groups', 'widthPerGroup', 'stemChannels', 'inputChannels', 'inputSize', 'numClasses']) check(posInt(c[k]), `'${k}' must be a positive integer`);
+  check(c.strideOn === 'conv1' || c.strideOn === 'conv2', "'strideOn' must be 'conv1' or 'conv2'");
+  const stem = c.stem as Record<string, unknown> | undefined;
+  check(typeof stem === 'object' && stem !== null && posInt(stem.kernel) && posInt(stem.stride) && nonNegInt(stem.pad),
+    "'stem' must be { kernel, stride, pad } integers");
+  const mp = c.maxpool as Record<string, unknown> | null | undefined;
+  check(mp === null || (typeof mp === 'object' && mp !== undefined && posInt(mp.kernel) && posInt(mp.stride) && nonNegInt(mp.pad) &&
+    typeof mp.ceil === 'boolean'), "'maxpool' must be null or { kernel, stride, pad, ceil }");
+  check(typeof c.convBias === 'boolean', "'convBias' must be a boolean");
+  const ap = c.avgpool as unknown;
+  check(ap === 'global' || (typeof ap === 'object' && ap !== null && posInt((ap as Record<string, unknown>).kernel)),
+    "'avgpool' must be 'global' or { kernel }");
+  check(typeof c.bnEps === 'number' && c.bnEps > 0, "'bnEps' must be a positive number");
+  if (c.block === 'bottleneck' && Array.isArray(c.widths) && posInt(c.groups) && posInt(c.widthPerGroup)) {
+    for (const p of c.widths as number[]) {
+      check(bottleneckWidth(c as unknown as ResNetConfig, p) > 0, `bottleneck width of planes ${p} is 0 (widthPerGroup too small)`);
+    }
+  }
+  if (c.block === 'basic') check(c.groups === 1, "basic blocks need 'groups' 1");
+  const nums = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (c.labels !== undefined) {
+    check(Array.isArray(c.labels) && c.labels.every((x) => typeof x === 'string'), "'labels' must be an array of strings");
+    if (Array.isArray(c.labels)) check(c.labels.length === c.numClasses, `'labels' has ${c.labels.length} entries, 'numClasses' is ${c.numClasses}`);
+  }
+  for (const k of ['mean', 'std']) {
+    if (c[k] === undefined) continue;
+    check(nums(c[k]) && (c[k] as number[]).length === c.inputChannels, `'${k}' must hold ${c.inputChannels} numbers (one per input channel)`);
+  }
+  if (Array.isArray(c.std)) check((c.std as number[]).every((x) => x > 0), "'std' values must be positive");
+  if (c.inputRange !== undefined) {
+    check(nums(c.inputRange) && (c.inputRange as number[]).length === 2 && (c.inputRange as number[])[0] < (c.inputRange as number[])[1],
+      "'inputRange' must be [lo, hi] with lo < hi");
+  }
+  if (c.colorSpace !== undefined) {
+    check(c.colorSpace === 'RGB' || c.colorSpace === 'grey', "'colorSpace' must be 'RGB' or 'grey'");
+    check((c.colorSpace === 'RGB') === (c.inputChannels === 3), `'colorSpace' ${c.colorSpace} does not fit ${c.inputChannels} input channels`);
+  }
+  if (c.source !== undefined) check(typeof c.source === 'string', "'source' must be a string");
+  if (c.inputChannels !== 3 && (c.mean === undefined || c.std === undefined)) {
+    problems.push(`'mean' and 'std' are required for ${c.inputChannels}-channel input (the ImageNet defaults have 3)`);
+  }
+  if (problems.length) throw new ConversionError(`${where}: ${problems.join('; ')}`);
+  return structuredClone(c) as unknown as ModelConfigFile;
+}
+
+function resnetPart(c: ResNetConfig): ResNetConfig {
+  return Object.fromEntries(RESNET_KEYS.map((k) => [k, structuredClone(c[k])])) as unknown as ResNetConfig;
+}
+
+// ---- Architecture inference ---------------------------------------------------------------------
+
+/** What names and shapes reveal of a ResNetConfig (pooling, strides, input size and eps do not show). */
+export interface InferredConfig {
+  block: ResNetConfig['block'];
+  layers: number[];
+  widths: number[];
+  groups: number;
+  /** Bottleneck width per stage (conv2's output channels); for basic blocks = widths. */
+  bottleneckWidths: number[];
+  stemChannels: number;
+  stemKernel: number;
+  inputChannels: number;
+  numClasses: number;
+  convBias: boolean;
+}
+
+type Shapes = ReadonlyMap<string, readonly number[]>;
+
+function shapeStr(s: readonly number[] | undefined): string {
+  return s ? `[${s.join(', ')}]` : 'none';
+}
+
+/** Reads the architecture's shape from canonical names; throws ConversionError when the basics are missing. */
+export function inferConfig(shapes: Shapes): InferredConfig {
+  const need = (name: string, rank: number): readonly number[] => {
+    const s = shapes.get(name);
+    if (!s) throw new ConversionError(`cannot infer the architecture: no tensor '${name}'`);
+    if (s.length !== rank) throw new ConversionError(`cannot infer the architecture: '${name}' has shape ${shapeStr(s)}, expected ${rank} dimensions`);
+    return s;
+  };
+  const stem = need('conv1.weight', 4);
+  const block = shapes.has('layer1.0.conv3.weight') ? 'bottleneck' : 'basic';
+  const layers: number[] = [];
+  const widths: number[] = [];
+  const bottleneckWidths: number[] = [];
+  let groups = 1;
+  for (let s = 1; shapes.has(`layer${s}.0.conv1.weight`); s++) {
+    let b = 0;
+    while (shapes.has(`layer${s}.${b}.conv1.weight`)) b++;
+    layers.push(b);
+    const p = `layer${s}.0`;
+    if (block === 'bottleneck') {
+      const c2 = need(`${p}.conv2.weight`, 4);
+      const c3 = need(`${p}.conv3.weight`, 4);
+      if (c3[0] % 4 !== 0) throw new ConversionError(`cannot infer the architecture: ${p}.conv3 has ${c3[0]} outputs, not a multiple of 4`);
+      widths.push(c3[0] / 4);
+      bottleneckWidths.push(c2[0]);
+      const g = c2[1] > 0 && c2[0] % c2[1] === 0 ? c2[0] / c2[1] : NaN;
+      if (!Number.isInteger(g)) throw new ConversionError(`cannot infer the groups of ${p}.conv2 from its shape ${shapeStr(c2)}`);
+      if (s === 1) groups = g;
+      else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in layer1, ${g} in layer${s})`);
+    } else {
+      const c1 = need(`${p}.conv1.weight`, 4);
+      widths.push(c1[0]);
+      bottleneckWidths.push(c1[0]);
+    }
+  }
+  if (layers.length === 0) throw new ConversionError("cannot infer the architecture: no 'layer1.0.conv1.weight'");
+  const fc = need('fc.weight', 2);
+  return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
+    numClasses: fc[0], convBias: shapes.has('conv1.bias') };
+}
+
+/** The fields of `c` that differ from the inferred shape of the weights, as readable strings. */
+function differences(inf: InferredConfig, c: ResNetConfig): string[] {
+  const d: string[] = [];
+  const eq = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (inf.block !== c.block) d.push(`block ${inf.block} vs ${c.block}`);
+  if (!eq(inf.layers, c.layers)) d.push(`blocks per stage [${inf.layers}] vs [${c.layers}]`);
+  if (!eq(inf.widths, c.widths.slice(0, c.layers.length))) d.push(`widths [${inf.widths}] vs [${c.widths}]`);
+  if (c.block === 'bottleneck' && inf.block === 'bottleneck') {
+    if (inf.groups !== c.groups) d.push(`groups ${inf.groups} vs ${c.groups}`);
+    const bw = c.widths.slice(0, c.layers.length).map((p) => bottleneckWidth(c, p));
+    if (!eq(inf.bottleneckWidths, bw)) d.push(`bottleneck widths [${inf.bottleneckWidths}] vs [${bw}]`);
+  }
+  if (inf.stemChannels !== c.stemChannels) d.push(`stem channels ${inf.stemChannels} vs ${c.stemChannels}`);
+  if (inf.stemKernel !== c.stem.kernel) d.push(`stem kernel ${inf.stemKernel} vs ${c.stem.kernel}`);
+  if (inf.inputChannels !== c.inputChannels) d.push(`input channels ${inf.inputChannels} vs ${c.inputChannels}`);
+  if (inf.numClasses !== c.numClasses) d.push(`classes ${inf.numClasses} vs ${c.numClasses}`);
+  if (inf.convBias !== c.convBias) d.push(`conv bias ${inf.convBias ? 'yes' : 'no'} vs ${c.convBias ? 'yes' : 'no'}`);
+  return d;
+}
+
+export function describeInferred(inf: InferredConfig): string {
+  const blocks = inf.block === 'bottleneck' ? `bottleneck, groups ${inf.groups}, bottleneck widths [${inf.bottleneckWidths}]` : 'basic blocks';
+  return `${inf.block === 'bottleneck' ? 'ResNet/ResNeXt' : 'ResNet'} with ${blocks}, [${inf.layers}] blocks per stage, ` +
+    `widths [${inf.widths}], stem ${inf.stemChannels} x ${inf.stemKernel}x${inf.stemKernel} on ${inf.inputChannels} input channels, ` +
+    `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}`;
+}
+
+/**
+ * Names the architecture of canonical `shapes` from ARCHITECTURES. Returns the name, or throws
+ * ConversionError with the inferred shape and the closest known architecture.
+ */
+export function detectArchitecture(shapes: Shapes): { arch: string; inferred: InferredConfig } {
+  const inferred = inferConfig(shapes);
+  let best: { name: string; diff: string[] } | null = null;
+  for (const [name, c] of Object.entries(ARCHITECTURES)) {
+    const diff = differences(inferred, c);
+    if (diff.length === 0) return { arch: name, inferred };
+    if (!best || diff.length < best.diff.length) best = { name, diff };
+  }
+  throw new ConversionError(`the weights match no known architecture: they are a ${describeInferred(inferred)}` +
+    (best ? `; closest is ${best.name} (differs in ${best.diff.join('; ')})` : '') +
+    '. Pass --config <file.json> with a ResNetConfig for a custom model, or --arch <name> to force one.');
+}
+
+/** Throws ConversionError listing missing, unexpected and mis-shaped tensors for `config`. */
+export function checkTensors(config: ResNetConfig, shapes: Shapes, what = `architecture '${config.name}'`): void {
+  const expected = expectedTensors(config);
+  const names = new Set(expected.map((t) => t.name));
+  const missing = expected.filter((t) => !shapes.has(t.name));
+  const unexpected = [...shapes.keys()].filter((n) => !names.has(n));
+  const misShaped = expected.filter((t) => shapes.has(t.name) && shapeStr(shapes.get(t.name)) !== shapeStr(t.shape));
+  if (missing.length + unexpected.length + misShaped.length === 0) return;
+  const list = <T>(items: T[], f: (x: T) => string) => items.slice(0, 8).map(f).join(', ') + (items.length > 8 ? `, ... (${items.length - 8} more)` : '');
+  const parts: string[] = [];
+  if (missing.length) parts.push(`${missing.length} missing: ${list(missing, (t) => `${t.name} ${shapeStr(t.shape)}`)}`);
+  if (unexpected.length) parts.push(`${unexpected.length} unexpected: ${list(unexpected, (n) => `${n} ${shapeStr(shapes.get(n))}`)}`);
+  if (misShaped.length) {
+    parts.push(`${misShaped.length} with the wrong shape: ${list(misShaped, (t) => `${t.name} is ${shapeStr(shapes.get(t.name))}, expected ${shapeStr(t.shape)}`)}`);
+  }
+  let hint = '';
+  try {
+    const inf = inferConfig(shapes);
+    hint = ` The weights look like a ${describeInferred(inf)}.`;
+  } catch { /* the basics are missing: the lists above say enough */ }
+  throw new ConversionError(`the weights do not fit ${what} (${expected.length} tensors expected, ${shapes.size} found): ${parts.join('; ')}.${hint}`);
+}
+
+// ---- Conversion ---------------------------------------------------------------------------------
+
+export interface ConvertProgress {
+  phase: 'read' | 'write';
+  /** Bytes of tensor data done and in all. */
+  done: number;
+  total: number;
+}
+
+export interface ConvertOptions {
+  /** Force a named architecture from ARCHITECTURES. */
+  arch?: string;
+  /** A custom model (parsed with parseModelConfig or raw JSON): its name becomes the metadata `arch`. */
+  config?: ModelConfigFile | unknown;
+  /** Store F16 instead of F32. */
+  fp16?: boolean;
+  /** Overrides the metadata `source`. */
+  source?: string;
+  onProgress?: (p: ConvertProgress) => void;
+}
+
+export interface ConvertResult {
+  /** The complete .safetensors file. */
+  bytes: Uint8Array;
+  arch: string;
+  config: ResNetConfig;
+  metadata: ModelMetadata;
+  container: ContainerFormat;
+  layout: Layout;
+  dtype: 'F32' | 'F16';
+  tensors: number;
+  parameters: number;
+  /** Things the user may want to know: unwrapping, dropped entries, f16 overflow. */
+  notes: string[];
+}
+
+const IMAGENET_SETTINGS = { colorSpace: 'RGB', inputRange: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+
+/** Converts a checkpoint held in memory. Throws CheckpointError subclasses for any bad input. */
+export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}): ConvertResult {
+  const ckpt = readCheckpoint(input, { onProgress: (p) => opts.onProgress?.({ phase: 'read', ...p }) });
+  return convertLoaded(ckpt, opts);
+}
+
+/** Converts an already read checkpoint (see readCheckpoint). */
+export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {}): ConvertResult {
+  if (opts.arch !== undefined && opts.config !== undefined) throw new ConversionError('give either an architecture name or a config file, not both');
+  const notes: string[] = [];
+  if (ckpt.unwrapped.length) notes.push(`state dict found at ${ckpt.unwrapped.join(', ')}`);
+  if (ckpt.skipped.length) notes.push(`ignored non-tensor entries: ${ckpt.skipped.slice(0, 8).join(', ')}`);
+
+  const keys = mapKeys(ckpt.tensors.keys());
+  const canonical: StateDict = new Map();
+  for (const [from, to] of keys.renamed) {
+    if (canonical.has(to)) throw new ConversionError(`two tensors map to '${to}' (one of them is '${from}')`);
+    canonical.set(to, ckpt.tensors.get(from)!);
+  }
+  if (keys.ignored.length) notes.push(`dropped ${keys.ignored.length} num_batches_tracked tensors`);
+  const shapes = new Map<string, number[]>([...canonical].map(([n, t]) => [n, t.shape]));
+  for (const n of keys.unmapped) shapes.set(n, ckpt.tensors.get(n)!.shape); // reported as unexpected
+
+  // The architecture: forced, custom, carried by a .safetensors input, or detected.
+  const inputMeta = ckpt.metadata ? decodeMetadataSafe(ckpt.metadata) : undefined;
+  let config: ResNetConfig;
+  let custom: ModelConfigFile | undefined;
+  if (opts.config !== undefined) {
+    custom = parseModelConfig(opts.config);
+    config = resnetPart(custom);
+    checkTensors(config, shapes, `config '${config.name}'`);
+  } else if (opts.arch !== undefined) {
+    if (!ARCHITECTURES[opts.arch]) throw new ConversionError(`unknown architecture '${opts.arch}'; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
+    config = getArchitecture(opts.arch);
+    checkTensors(config, shapes);
+  } else if (inputMeta?.config !== undefined) {
+    let raw: unknown;
+    try { raw = JSON.parse(inputMeta.config); } catch { throw new ConversionError("the input's metadata 'config' is not valid JSON"); }
+    custom = parseModelConfig({ ...(raw as object), labels: inputMeta.labels === 'imagenet' ? undefined : inputMeta.labels,
+      mean: inputMeta.mean, std: inputMeta.std, inputRange: inputMeta.inputRange, colorSpace: inputMeta.colorSpace }, "input metadata 'config'");
+    config = resnetPart(custom);
+    checkTensors(config, shapes, `the input's config '${config.name}'`);
+  } else {
+    let arch: string;
+    try {
+      arch = detectArchitecture(shapes).arch;
+    } catch (e) {
+      if (e instanceof ConversionError && keys.unmapped.length) {
+        throw new ConversionError(`${e.message} Names not understood in the ${keys.layout} layout: ` +
+          `${keys.unmapped.slice(0, 8).join(', ')}${keys.unmapped.length > 8 ? `, ... (${keys.unmapped.length - 8} more)` : ''}.`);
+      }
+      throw e;
+    }
+    config = getArchitecture(arch);
+    checkTensors(config, shapes); // also reports names the layout did not understand
+  }
+
+  const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : 'torchvision';
+  const source = opts.source ?? custom?.source ?? inputMeta?.source ?? `${layoutSource}:${config.name}`;
+  const labels = custom?.labels ?? (config.numClasses === 1000 ? 'imagenet' as const
+    : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`));
+  if (custom && !custom.labels && config.numClasses !== 1000) notes.push(`no labels given: classes are named 'class 0' .. 'class ${config.numClasses - 1}'`);
+  const metadata: ModelMetadata = {
+    formatVersion: FORMAT_VERSION,
+    arch: config.name,
+    config: custom ? JSON.stringify(resnetPart(custom)) : undefined,
+    source,
+    inputSize: config.inputSize,
+    inputChannels: config.inputChannels,
+    colorSpace: custom?.colorSpace ?? (config.inputChannels === 1 ? 'grey' : IMAGENET_SETTINGS.colorSpace),
+    inputRange: custom?.inputRange ?? [...IMAGENET_SETTINGS.inputRange],
+    mean: custom?.mean ?? [...IMAGENET_SETTINGS.mean],
+    std: custom?.std ?? [...IMAGENET_SETTINGS.std],
+    labels,
+  };
+
+  const specs = expectedTensors(config);
+  const out = specs.map((s) => ({ name: s.name, shape: s.shape, data: canonical.get(s.name)!.data }));
+  const parameters = out.reduce((a, t) => a + t.data.length, 0);
+  const dtype = opts.fp16 ? 'F16' : 'F32';
+  if (opts.fp16) {
+    let overflow = 0;
+    for (const t of out) for (const v of t.data) if (Math.abs(v) > 65504) overflow++;
+    if (overflow) notes.push(`${overflow} values exceed the f16 range and become infinite`);
+  }
+  const total = parameters * (opts.fp16 ? 2 : 4);
+  opts.onProgress?.({ phase: 'write', done: 0, total });
+  const bytes = writeSafetensors(out, encodeMetadata(metadata), dtype);
+  opts.onProgress?.({ phase: 'write', done: total, total });
+  return { bytes, arch: config.name, config, metadata, container: ckpt.format, layout: keys.layout, dtype, tensors: out.length,
+    parameters, notes };
+}
+
+function decodeMetadataSafe(raw: Record<string, string>): ModelMetadata {
+  try {
+    return decodeMetadata(raw);
+  } catch (e) {
+    throw new ConversionError(`the input's metadata is invalid: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,81 @@
+// Maps checkpoint tensor names to the canonical (torchvision) names of src/models/config.ts.
+//
+// Layouts:
+//   cadene-resnext  Cadene pretrainedmodels ResNeXt (resnext101_32x4d / 64x4d): one nn.Sequential
+//                   converted from Torch7. features.0 = conv1, features.1 = bn1 (2 ReLU, 3 max pool
+//                   carry no tensors), features.{3+L} = layerL (L = 1..4; small models may have fewer).
+//                   Inside block `features.N.B`:
+//                     .0.0.0.0 conv1   .0.0.0.1 bn1   .0.0.0.3 conv2 (grouped)   .0.0.0.4 bn2
+//                     .0.0.1   conv3   .0.0.2   bn3   .0.1.0 downsample.0   .0.1.1 downsample.1 (block 0)
+//                   last_linear = fc.
+//   cadene-fbresnet Cadene fbresnet152: torchvision names, a bias on every conv, last_linear = fc.
+//   cadene-resnet   Cadene's torchvision-derived ResNets / ResNeXts: torchvision names with
+//                   last_linear (or fc) as the classifier.
+//   torchvision     torchvision ResNet / ResNeXt (and this project's .safetensors): names as they are.
+// Every layout drops `num_batches_tracked` (BatchNorm's step counter, unused at inference).
+
+export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'torchvision';
+
+export interface KeyMap {
+  layout: Layout;
+  /** Source name -> canonical name, for every tensor that maps. */
+  renamed: Map<string, string>;
+  /** Tensors deliberately dropped (num_batches_tracked). */
+  ignored: string[];
+  /** Names the layout does not know; the converter reports them as unexpected. */
+  unmapped: string[];
+}
+
+/** Guesses the layout from the names alone. */
+export function detectLayout(names: Iterable<string>): Layout {
+  const all = [...names];
+  if (all.some((n) => n.startsWith('features.'))) return 'cadene-resnext';
+  if (all.includes('last_linear.weight')) return all.includes('conv1.bias') ? 'cadene-fbresnet' : 'cadene-resnet';
+  return 'torchvision';
+}
+
+const BN_PARAMS = new Set(['weight', 'bias', 'running_mean', 'running_var']);
+
+/** Block-relative module paths of Cadene's ResNeXt -> canonical block members. */
+const CADENE_BLOCK: Record<string, string> = {
+  '0.0.0.0': 'conv1', '0.0.0.1': 'bn1', '0.0.0.3': 'conv2', '0.0.0.4': 'bn2', '0.0.1': 'conv3', '0.0.2': 'bn3',
+  '0.1.0': 'downsample.0', '0.1.1': 'downsample.1',
+};
+
+/** Canonical name of one Cadene ResNeXt tensor, or null when the name is not part of the layout. */
+export function cadeneResnextName(name: string): string | null {
+  const top = /^(features\.(\d+)|last_linear|fc)\.(.+)$/.exec(name);
+  if (!top) return null;
+  if (top[1] === 'last_linear' || top[1] === 'fc') return /^(weight|bias)$/.test(top[3]) ? `fc.${top[3]}` : null;
+  const index = Number(top[2]);
+  const rest = top[3];
+  if (index === 0) return /^(weight|bias)$/.test(rest) ? `conv1.${rest}` : null;
+  if (index === 1) return BN_PARAMS.has(rest) ? `bn1.${rest}` : null;
+  if (index < 4) return null;
+  const m = /^(\d+)\.((?:\d+\.)*\d+)\.([a-z_]+)$/.exec(rest);
+  if (!m) return null;
+  const member = CADENE_BLOCK[m[2]];
+  if (!member) return null;
+  const isBn = member.startsWith('bn') || member === 'downsample.1';
+  if (isBn ? !BN_PARAMS.has(m[3]) : !/^(weight|bias)$/.test(m[3])) return null;
+  if (member.startsWith('downsample') && m[1] !== '0') return null; // only block 0 has a projection shortcut
+  return `layer${index - 3}.${Number(m[1])}.${member}.${m[3]}`;
+}
+
+/** Maps every name of a checkpoint to canonical names; `layout` defaults to detectLayout(names). */
+export function mapKeys(names: Iterable<string>, layout?: Layout): KeyMap {
+  const all = [...names];
+  const l = layout ?? detectLayout(all);
+  const renamed = new Map<string, string>();
+  const ignored: string[] = [];
+  const unmapped: string[] = [];
+  for (const name of all) {
+    if (name.endsWith('.num_batches_tracked') || name === 'num_batches_tracked') { ignored.push(name); continue; }
+    let to: string | null;
+    if (l === 'cadene-resnext') to = cadeneResnextName(name);
+    else to = name.startsWith('last_linear.') ? `fc.${name.slice('last_linear.'.length)}` : name;
+    if (to === null) unmapped.push(name);
+    else renamed.set(name, to);
+  }
+  return { layout: l, renamed, ignored, unmapped };
+}
