@@ -1,5 +1,5 @@
 // Checkpoint format detection and in-page conversion of PyTorch checkpoints (.pth) to .safetensors
-// with the project's own converter (weights-tools), loaded only when a .pth actually arrives.
+// with the project's own converter (weights-tools/convert.ts), loaded only when a .pth arrives.
 
 /** True when `bytes` start like a .safetensors file: u64 LE header length, then a JSON object. */
 export function isSafetensors(bytes: Uint8Array): boolean {
@@ -9,14 +9,30 @@ export function isSafetensors(bytes: Uint8Array): boolean {
 }
 
 export interface ConvertOptions {
-  /** Architecture the user picked, for checkpoints whose layout does not say. */
+  /** Architecture the user picked; without it the converter infers it from the tensor shapes. */
   arch?: string;
   /** File name or URL, for messages. */
   name: string;
+  onProgress?: (done: number, total: number) => void;
 }
 
-/** Converts a PyTorch checkpoint (zip or legacy torch.save format) to .safetensors bytes. */
-export async function convertToSafetensors(bytes: Uint8Array, options: ConvertOptions): Promise<Uint8Array> {
-  void bytes;
-  throw new Error(`${options.name}: converting .pth files in the page is not wired yet`);
+export interface Converted {
+  bytes: Uint8Array;
+  /** What the converter found worth saying (layout, dropped entries). */
+  notes: string[];
+  arch: string;
+}
+
+/**
+ * Converts a PyTorch checkpoint (zip or legacy torch.save format, Cadene or torchvision names) to
+ * .safetensors bytes. Runs on the main thread: a 300 MB checkpoint blocks the page for a few seconds.
+ */
+export async function convertToSafetensors(bytes: Uint8Array, options: ConvertOptions): Promise<Converted> {
+  const { convertCheckpoint } = await import('../weights-tools/convert.js');
+  const r = convertCheckpoint(bytes, {
+    arch: options.arch,
+    source: `converted in the browser from ${options.name}`,
+    onProgress: (p) => options.onProgress?.(p.done, p.total),
+  });
+  return { bytes: r.bytes, notes: [`${r.container} checkpoint, ${r.layout} layout`, ...r.notes], arch: r.arch };
 }
