@@ -432,6 +432,11 @@ function readSafetensorsInput(bytes: Uint8Array, opts: ReadOptions): LoadedCheck
   }
 }
 
+/** Most tensor values a file of `fileBytes` may decode to: 8 per byte plus 2^20 (legit files have <= 1 per byte plus tied weights). */
+export function maxDecodedValues(fileBytes: number): number {
+  return 8 * fileBytes + 2 ** 20;
+}
+
 /**
  * Reads a checkpoint held in memory: detects the container, unpickles safely, unwraps the state
  * dict and decodes every tensor to f32. Throws only CheckpointError subclasses for bad input.
@@ -452,6 +457,13 @@ export function readCheckpoint(bytes: Uint8Array, opts: ReadOptions = {}): Loade
   if (entries.length > 0 && entries.every(([k]) => k.startsWith('module.'))) {
     for (const e of entries) e[0] = e[0].slice('module.'.length);
     unwrapped.push("stripped 'module.'");
+  }
+  // Views may repeat or expand storage (stride 0), so decoded size is not bounded by the file
+  // size by construction; bound it here so a hostile file cannot make us allocate gigabytes.
+  const values = entries.reduce((a, [, t]) => a + t.numel, 0);
+  if (values > maxDecodedValues(bytes.byteLength)) {
+    throw new CheckpointFormatError(`the tensors would decode to ${values} values from a ${bytes.byteLength}-byte file ` +
+      `(limit ${maxDecodedValues(bytes.byteLength)}); expanded or repeated views this large are not supported`);
   }
   const total = entries.reduce((a, [, t]) => a + t.numel * DTYPE_SIZE[t.dtype], 0);
   let done = 0;

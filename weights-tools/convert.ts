@@ -162,12 +162,12 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
   const d: string[] = [];
   const eq = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (inf.block !== c.block) d.push(`block ${inf.block} vs ${c.block}`);
-  if (!eq(inf.layers, c.layers)) d.push(`blocks per stage [${inf.layers}] vs [${c.layers}]`);
-  if (!eq(inf.widths, c.widths.slice(0, c.layers.length))) d.push(`widths [${inf.widths}] vs [${c.widths}]`);
+  if (!eq(inf.layers, c.layers)) d.push(`blocks per stage [${inf.layers.join(', ')}] vs [${c.layers.join(', ')}]`);
+  if (!eq(inf.widths, c.widths.slice(0, c.layers.length))) d.push(`widths [${inf.widths.join(', ')}] vs [${c.widths.join(', ')}]`);
   if (c.block === 'bottleneck' && inf.block === 'bottleneck') {
     if (inf.groups !== c.groups) d.push(`groups ${inf.groups} vs ${c.groups}`);
     const bw = c.widths.slice(0, c.layers.length).map((p) => bottleneckWidth(c, p));
-    if (!eq(inf.bottleneckWidths, bw)) d.push(`bottleneck widths [${inf.bottleneckWidths}] vs [${bw}]`);
+    if (!eq(inf.bottleneckWidths, bw)) d.push(`bottleneck widths [${inf.bottleneckWidths.join(', ')}] vs [${bw.join(', ')}]`);
   }
   if (inf.stemChannels !== c.stemChannels) d.push(`stem channels ${inf.stemChannels} vs ${c.stemChannels}`);
   if (inf.stemKernel !== c.stem.kernel) d.push(`stem kernel ${inf.stemKernel} vs ${c.stem.kernel}`);
@@ -178,9 +178,12 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
 }
 
 export function describeInferred(inf: InferredConfig): string {
-  const blocks = inf.block === 'bottleneck' ? `bottleneck, groups ${inf.groups}, bottleneck widths [${inf.bottleneckWidths}]` : 'basic blocks';
-  return `${inf.block === 'bottleneck' ? 'ResNet/ResNeXt' : 'ResNet'} with ${blocks}, [${inf.layers}] blocks per stage, ` +
-    `widths [${inf.widths}], stem ${inf.stemChannels} x ${inf.stemKernel}x${inf.stemKernel} on ${inf.inputChannels} input channels, ` +
+  const list = (a: number[]) => `[${a.join(', ')}]`;
+  const kind = inf.block === 'basic' ? 'basic-block ResNet'
+    : inf.groups > 1 ? `bottleneck ResNeXt (groups ${inf.groups}, bottleneck widths ${list(inf.bottleneckWidths)})`
+    : `bottleneck ResNet (bottleneck widths ${list(inf.bottleneckWidths)})`;
+  return `${kind} with ${list(inf.layers)} blocks per stage, widths (planes) ${list(inf.widths)}, ` +
+    `a ${inf.stemKernel}x${inf.stemKernel} stem of ${inf.stemChannels} channels on ${inf.inputChannels} input channels, ` +
     `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}`;
 }
 

@@ -18,7 +18,9 @@
 #                            (after tensor.float(), i.e. f64 rounded to f32, ints converted)
 #   cadene_tiny.config.json, torchvision_tiny.config.json
 #                            --config files (ResNetConfig + metadata) for the two tiny models; their
-#                            expect.json also holds a PyTorch forward pass (input NCHW and logits)
+#                            expect.json also holds a PyTorch forward pass (input NCHW and logits), and
+#                            the Cadene one each tensor's canonical name, recorded from the module's role
+#                            while the model was built (not from a name pattern)
 #   names_shapes.json        names and shapes only of full-size models: torchvision resnet18, resnet50,
 #                            resnext50_32x4d, resnext101_64x4d, and mirrors of Cadene's
 #                            resnext101_32x4d (522 tensors) and fbresnet152
@@ -69,7 +71,7 @@ def write_json(name, obj):
         f.write('\n')
 
 
-def expect_from_torch_load(fname, container, unwrap=None, strip_prefix=None, extra=None):
+def expect_from_torch_load(fname, container, unwrap=None, strip_prefix=None, extra=None, canonical=None):
     """Loads `fname` with torch.load and records its state dict as the expectation."""
     obj = torch.load(path(fname), map_location='cpu')
     sd = obj[unwrap] if unwrap else obj
@@ -81,6 +83,8 @@ def expect_from_torch_load(fname, container, unwrap=None, strip_prefix=None, ext
             assert k.startswith(strip_prefix)
             k = k[len(strip_prefix):]
         tensors.append(tensor_json(k, v))
+        if canonical:
+            tensors[-1]['canonical'] = canonical[k]
     out = {'file': fname, 'container': container, 'tensors': tensors}
     if extra:
         out.update(extra)
@@ -291,10 +295,27 @@ class LambdaReduce(LambdaBase):
         return reduce(self.lambda_func, self.forward_prepare(input))
 
 
+CANONICAL = {}  # id(module) -> canonical torchvision module name, recorded while building
+
+
+def canon(module, name):
+    CANONICAL[id(module)] = name
+    return module
+
+
+def canonical_names(model):
+    """state-dict key -> canonical key, from the modules' recorded roles (independent of any name pattern)."""
+    out = {}
+    for mname, m in model.named_modules():
+        for pname, _ in list(m.named_parameters(recurse=False)) + list(m.named_buffers(recurse=False)):
+            out[f'{mname}.{pname}'] = f'{CANONICAL[id(m)]}.{pname}'
+    return out
+
+
 def cadene_resnext_features(stem, widths, layers, groups, width_per_group):
     """nn.Sequential with the module nesting (and so the state-dict names) of Cadene's resnext_features."""
-    mods = [nn.Conv2d(3, stem, (7, 7), (2, 2), (3, 3), 1, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU(),
-            nn.MaxPool2d((3, 3), (2, 2), (1, 1))]
+    mods = [canon(nn.Conv2d(3, stem, (7, 7), (2, 2), (3, 3), 1, 1, bias=False), 'conv1'), canon(nn.BatchNorm2d(stem), 'bn1'),
+            nn.ReLU(), nn.MaxPool2d((3, 3), (2, 2), (1, 1))]
     inplanes = stem
     for s, (planes, blocks) in enumerate(zip(widths, layers)):
         w = (planes * width_per_group // 64) * groups
@@ -302,14 +323,19 @@ def cadene_resnext_features(stem, widths, layers, groups, width_per_group):
         stage = []
         for b in range(blocks):
             stride = 2 if (b == 0 and s > 0) else 1
+            p = f'layer{s + 1}.{b}'
             main = nn.Sequential(
                 nn.Sequential(
-                    nn.Conv2d(inplanes, w, (1, 1), (1, 1), (0, 0), 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
-                    nn.Conv2d(w, w, (3, 3), (stride, stride), (1, 1), 1, groups, bias=False), nn.BatchNorm2d(w), nn.ReLU()),
-                nn.Conv2d(w, out, (1, 1), (1, 1), (0, 0), 1, 1, bias=False), nn.BatchNorm2d(out))
+                    canon(nn.Conv2d(inplanes, w, (1, 1), (1, 1), (0, 0), 1, 1, bias=False), f'{p}.conv1'),
+                    canon(nn.BatchNorm2d(w), f'{p}.bn1'), nn.ReLU(),
+                    canon(nn.Conv2d(w, w, (3, 3), (stride, stride), (1, 1), 1, groups, bias=False), f'{p}.conv2'),
+                    canon(nn.BatchNorm2d(w), f'{p}.bn2'), nn.ReLU()),
+                canon(nn.Conv2d(w, out, (1, 1), (1, 1), (0, 0), 1, 1, bias=False), f'{p}.conv3'),
+                canon(nn.BatchNorm2d(out), f'{p}.bn3'))
             if b == 0:
-                shortcut = nn.Sequential(nn.Conv2d(inplanes, out, (1, 1), (stride, stride), (0, 0), 1, 1, bias=False),
-                                         nn.BatchNorm2d(out))
+                shortcut = nn.Sequential(
+                    canon(nn.Conv2d(inplanes, out, (1, 1), (stride, stride), (0, 0), 1, 1, bias=False), f'{p}.downsample.0'),
+                    canon(nn.BatchNorm2d(out), f'{p}.downsample.1'))
             else:
                 shortcut = Lambda(lambda x: x)
             stage.append(nn.Sequential(LambdaMap(lambda x: x, main, shortcut), LambdaReduce(lambda x, y: x + y), nn.ReLU()))
@@ -323,7 +349,7 @@ class CadeneResNeXt(nn.Module):
         super().__init__()
         self.features = cadene_resnext_features(stem, widths, layers, groups, width_per_group)
         self.avg_pool = nn.AvgPool2d((pool, pool), (1, 1))
-        self.last_linear = nn.Linear(widths[-1] * 4, num_classes)
+        self.last_linear = canon(nn.Linear(widths[-1] * 4, num_classes), 'fc')
 
     def forward(self, x):
         x = self.avg_pool(self.features(x))
@@ -412,7 +438,8 @@ def cadene_tiny():
     model = well_scaled(CadeneResNeXt(8, [8, 16], [2, 2], 4, 16, 10, 4))
     torch.save(model.state_dict(), path('cadene_tiny_legacy.pth'), _use_new_zipfile_serialization=False)
     write_json('cadene_tiny.config.json', cfg)
-    expect_from_torch_load('cadene_tiny_legacy.pth', 'legacy', extra=forward_golden(model, 32))
+    expect_from_torch_load('cadene_tiny_legacy.pth', 'legacy', extra=forward_golden(model, 32),
+                           canonical=canonical_names(model))
 
 
 class TinyTorchvisionResNet(nn.Module):
@@ -455,7 +482,8 @@ def names_shapes():
         m = getattr(torchvision.models, name)()
         out[f'torchvision:{name}'] = [[k, list(v.shape)] for k, v in m.state_dict().items()]
     m = CadeneResNeXt(64, [64, 128, 256, 512], [3, 4, 23, 3], 32, 4, 1000, 7)
-    out['cadene:resnext101_32x4d'] = [[k, list(v.shape)] for k, v in m.state_dict().items()]
+    names = canonical_names(m)  # entries [name, shape, canonical name]
+    out['cadene:resnext101_32x4d'] = [[k, list(v.shape), names[k]] for k, v in m.state_dict().items()]
     m = FBResNet([3, 8, 36, 3])
     out['cadene:fbresnet152'] = [[k, list(v.shape)] for k, v in m.state_dict().items()]
     write_json('names_shapes.json', out)
