@@ -1,0 +1,215 @@
+// The converter: architecture detection from names and shapes, tensor checks, and the written
+// .safetensors (canonical names and order, values equal to torch.load's, metadata).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { expectedTensors, getArchitecture, type ResNetConfig } from '../../src/models/config.js';
+import { decodeMetadata, parseSafetensors, toFloat32, writeSafetensors } from '../../src/weights/safetensors.js';
+import { readCheckpoint, type StateDict } from '../../weights-tools/checkpoint.js';
+import { checkTensors, convertCheckpoint, convertLoaded, detectArchitecture, parseModelConfig } from '../../weights-tools/convert.js';
+import { ConversionError } from '../../weights-tools/errors.js';
+import { mapKeys } from '../../weights-tools/keymaps.js';
+import { assertClose } from '../helpers/compare.js';
+import { expectation, fixtureBytes, fixtureJson } from './fixtures.js';
+
+type Entry = [string, number[], string?];
+const models = fixtureJson<Record<string, Entry[]>>('names_shapes.json');
+
+/** Canonical names -> shapes of one dumped model, through the key map. */
+function canonicalShapes(model: string): Map<string, number[]> {
+  const entries = models[model];
+  const km = mapKeys(entries.map((e) => e[0]));
+  return new Map(entries.filter(([n]) => km.renamed.has(n)).map(([n, s]) => [km.renamed.get(n)!, s]));
+}
+
+function read(bytes: Uint8Array): { names: string[]; tensors: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string>; dtypes: Set<string> } {
+  const h = parseSafetensors(bytes);
+  const ordered = [...h.tensors].sort((a, b) => a[1].begin - b[1].begin);
+  return {
+    names: ordered.map(([n]) => n),
+    tensors: new Map(ordered.map(([n, e]) => [n, { shape: e.shape, data: toFloat32(e.dtype, bytes.subarray(h.dataOffset + e.begin, h.dataOffset + e.end)) }])),
+    meta: h.metadata,
+    dtypes: new Set(ordered.map(([, e]) => e.dtype)),
+  };
+}
+
+// ---- Detection ----------------------------------------------------------------------------------
+
+test('architectures are named from the names and shapes of real PyTorch models', () => {
+  const cases: [string, string][] = [
+    ['torchvision:resnet18', 'resnet18'],
+    ['torchvision:resnet50', 'resnet50'],
+    ['torchvision:resnext50_32x4d', 'resnext50_32x4d'],
+    ['torchvision:resnext101_64x4d', 'resnext101_64x4d'],
+    ['cadene:resnext101_32x4d', 'resnext101_32x4d'],
+    ['cadene:fbresnet152', 'fbresnet152'],
+  ];
+  for (const [model, arch] of cases) {
+    const shapes = canonicalShapes(model);
+    assert.equal(detectArchitecture(shapes).arch, arch, model);
+    checkTensors(getArchitecture(arch), shapes);
+  }
+});
+
+test('what inference reads from shapes: groups, widths, blocks, stem, classes, conv bias', () => {
+  const inf = detectArchitecture(canonicalShapes('cadene:resnext101_32x4d')).inferred;
+  assert.deepEqual(inf, { block: 'bottleneck', layers: [3, 4, 23, 3], widths: [64, 128, 256, 512], groups: 32,
+    bottleneckWidths: [128, 256, 512, 1024], stemChannels: 64, stemKernel: 7, inputChannels: 3, numClasses: 1000, convBias: false });
+  assert.equal(detectArchitecture(canonicalShapes('cadene:fbresnet152')).inferred.convBias, true);
+});
+
+test('weights of no known architecture: an error naming the closest one and the differences', () => {
+  const shapes = canonicalShapes('torchvision:resnet50');
+  shapes.set('fc.weight', [10, 2048]);
+  shapes.set('fc.bias', [10]);
+  assert.throws(() => detectArchitecture(shapes), (e: unknown) => e instanceof ConversionError &&
+    /match no known architecture/.test(e.message) && /closest is resnet50 \(differs in classes 10 vs 1000\)/.test(e.message) &&
+    /--config/.test(e.message));
+});
+
+test('a forced wrong architecture lists missing, unexpected and mis-shaped tensors', () => {
+  assert.throws(() => checkTensors(getArchitecture('resnet101'), canonicalShapes('torchvision:resnet50')), (e: unknown) => {
+    assert.ok(e instanceof ConversionError);
+    assert.match(e.message, /do not fit architecture 'resnet101' \(522 tensors expected, 267 found\)/);
+    assert.match(e.message, /255 missing: layer3\.6\.conv1\.weight \[256, 1024, 1, 1\]/);
+    return true;
+  });
+  assert.throws(() => checkTensors(getArchitecture('resnext50_32x4d'), canonicalShapes('torchvision:resnet50')),
+    /with the wrong shape: layer1\.0\.conv1\.weight is \[64, 64, 1, 1\], expected \[128, 64, 1, 1\]/);
+  const extra = canonicalShapes('torchvision:resnet18');
+  extra.set('aux.weight', [3]);
+  assert.throws(() => checkTensors(getArchitecture('resnet18'), extra), /1 unexpected: aux\.weight \[3\]/);
+});
+
+// ---- Conversion of the fixtures -----------------------------------------------------------------
+
+const cadeneConfig = fixtureJson<Record<string, unknown>>('cadene_tiny.config.json');
+const tvConfig = fixtureJson<Record<string, unknown>>('torchvision_tiny.config.json');
+
+test('Cadene-layout legacy checkpoint + --config: canonical names, canonical order, torch.load values, metadata', () => {
+  const exp = expectation('cadene_tiny_legacy.pth');
+  const r = convertCheckpoint(fixtureBytes('cadene_tiny_legacy.pth'), { config: cadeneConfig });
+  assert.equal(r.layout, 'cadene-resnext');
+  assert.equal(r.container, 'legacy');
+  const out = read(r.bytes);
+  const spec = expectedTensors(r.config);
+  assert.deepEqual(out.names, spec.map((t) => t.name));
+  assert.deepEqual([...out.dtypes], ['F32']);
+  const byCanonical = new Map(exp.tensors.map((t) => [t.canonical!, t]));
+  for (const t of spec) {
+    const e = byCanonical.get(t.name)!;
+    const got = out.tensors.get(t.name)!;
+    assertClose(got.data, e.data, { atol: 0, rtol: 0, shape: { actual: got.shape, expected: e.shape }, what: t.name });
+  }
+  assert.equal(r.tensors, spec.length);
+  assert.equal(r.parameters, exp.tensors.filter((t) => !t.name.endsWith('num_batches_tracked')).reduce((a, t) => a + t.data.length, 0));
+  const m = decodeMetadata(out.meta);
+  assert.equal(m.arch, 'cadene_tiny_resnext');
+  assert.equal(m.source, 'test:cadene_tiny');
+  assert.equal(m.inputSize, 32);
+  assert.deepEqual(m.labels, cadeneConfig.labels);
+  assert.deepEqual([m.mean, m.std, m.inputRange, m.colorSpace], [cadeneConfig.mean, cadeneConfig.std, [0, 1], 'RGB']);
+  const { labels: _l, mean: _m, std: _s, inputRange: _r, colorSpace: _c, source: _src, ...resnet } = cadeneConfig;
+  assert.deepEqual(JSON.parse(m.config!), resnet);
+});
+
+test('torchvision-layout zip ({state_dict} + module. prefixes) + --config converts', () => {
+  const exp = expectation('torchvision_tiny_zip.pth');
+  const r = convertCheckpoint(fixtureBytes('torchvision_tiny_zip.pth'), { config: tvConfig });
+  assert.equal(r.layout, 'torchvision');
+  assert.ok(r.notes.some((n) => /state_dict/.test(n) && /module\./.test(n)), r.notes.join('; '));
+  const out = read(r.bytes);
+  for (const e of exp.tensors) {
+    if (e.name.endsWith('num_batches_tracked')) { assert.ok(!out.tensors.has(e.name)); continue; }
+    assertClose(out.tensors.get(e.name)!.data, e.data, { atol: 0, rtol: 0, what: e.name });
+  }
+  assert.deepEqual(decodeMetadata(out.meta).labels, ['cat', 'dog', 'bird', 'fish', 'frog']);
+});
+
+test('--fp16 stores F16 values within half-precision rounding of the f32 ones', () => {
+  const exp = expectation('cadene_tiny_legacy.pth');
+  const r = convertCheckpoint(fixtureBytes('cadene_tiny_legacy.pth'), { config: cadeneConfig, fp16: true });
+  const out = read(r.bytes);
+  assert.deepEqual([...out.dtypes], ['F16']);
+  for (const e of exp.tensors) {
+    if (e.canonical!.endsWith('num_batches_tracked')) continue;
+    assertClose(out.tensors.get(e.canonical!)!.data, e.data, { atol: 6e-8, rtol: 2 ** -11, what: e.canonical });
+  }
+});
+
+test('a converted .safetensors converts again: config and metadata carried over, f16 on request', () => {
+  const first = convertCheckpoint(fixtureBytes('cadene_tiny_legacy.pth'), { config: cadeneConfig });
+  const again = convertCheckpoint(first.bytes, { fp16: true });
+  assert.equal(again.container, 'safetensors');
+  assert.equal(again.arch, 'cadene_tiny_resnext');
+  assert.deepEqual(again.metadata, { ...first.metadata });
+  assert.deepEqual(read(again.bytes).names, read(first.bytes).names);
+  const same = convertCheckpoint(first.bytes);
+  assert.deepEqual(same.bytes, first.bytes, 'f32 -> f32 re-conversion is the identity');
+});
+
+test('a named architecture gets the ImageNet settings and a layout-derived source', () => {
+  // resnet18-shaped weights under Cadene's torchvision-derived names (last_linear), every tensor
+  // filled with its index so the renaming and ordering can be checked value by value.
+  const entries = models['torchvision:resnet18'].filter(([n]) => !n.endsWith('num_batches_tracked'));
+  const tensors = entries.map(([n, shape], i) => ({ name: n.replace(/^fc\./, 'last_linear.'), shape,
+    data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(i) }));
+  const input = writeSafetensors(tensors.reverse(), {});
+  const r = convertCheckpoint(input);
+  assert.equal(r.arch, 'resnet18');
+  assert.equal(r.layout, 'cadene-resnet');
+  const m = decodeMetadata(read(r.bytes).meta);
+  assert.deepEqual(m, { formatVersion: '1', arch: 'resnet18', config: undefined, source: 'cadene:resnet18', inputSize: 224,
+    inputChannels: 3, colorSpace: 'RGB', inputRange: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], labels: 'imagenet' });
+  const out = read(r.bytes);
+  assert.deepEqual(out.names, expectedTensors(getArchitecture('resnet18')).map((t) => t.name));
+  entries.forEach(([n], i) => assert.equal(out.tensors.get(n)!.data[0], i, n));
+  const forced = convertCheckpoint(input, { arch: 'resnet18', source: 'my:source' });
+  assert.equal(decodeMetadata(read(forced.bytes).meta).source, 'my:source');
+});
+
+test('conversion errors: wrong --arch, unknown arch, custom weights without --config, bad configs, duplicates', () => {
+  const tiny = fixtureBytes('cadene_tiny_legacy.pth');
+  assert.throws(() => convertCheckpoint(tiny, { arch: 'resnext101_32x4d' }), (e: unknown) =>
+    e instanceof ConversionError && /do not fit architecture 'resnext101_32x4d'/.test(e.message) && /missing/.test(e.message) &&
+    /wrong shape: conv1\.weight is \[8, 3, 7, 7\], expected \[64, 3, 7, 7\]/.test(e.message) &&
+    /look like a bottleneck ResNeXt \(groups 4/.test(e.message));
+  assert.throws(() => convertCheckpoint(tiny, { arch: 'resnet9000' }), /unknown architecture 'resnet9000'; known: resnet18/);
+  assert.throws(() => convertCheckpoint(tiny), /match no known architecture.*--config/);
+  assert.throws(() => convertCheckpoint(tiny, { config: { ...cadeneConfig, numClasses: 11, labels: undefined } }),
+    /do not fit config 'cadene_tiny_resnext'.*fc\.weight is \[10, 64\], expected \[11, 64\]/);
+  assert.throws(() => convertCheckpoint(tiny, { config: cadeneConfig, arch: 'resnet50' }), /not both/);
+  assert.throws(() => parseModelConfig({ ...cadeneConfig, labels: ['a'], groups: 0, colour: 1 }),
+    (e: unknown) => e instanceof ConversionError && /unknown field 'colour'/.test(e.message) &&
+      /'groups' must be a positive integer/.test(e.message) && /'labels' has 1 entries, 'numClasses' is 10/.test(e.message));
+  const { name: _n, ...noName } = cadeneConfig;
+  assert.throws(() => parseModelConfig(noName), /missing field 'name'/);
+  assert.throws(() => parseModelConfig({ ...cadeneConfig, inputChannels: 1, mean: undefined, std: undefined, colorSpace: undefined }),
+    /'mean' and 'std' are required for 1-channel input/);
+  assert.throws(() => parseModelConfig([1, 2]), /not a JSON object/);
+
+  const ckpt = readCheckpoint(fixtureBytes('torchvision_tiny_zip.pth'));
+  const dup: StateDict = new Map(ckpt.tensors);
+  dup.set('last_linear.weight', dup.get('fc.weight')!);
+  assert.throws(() => convertLoaded({ ...ckpt, tensors: dup }, { config: tvConfig }), /two tensors map to 'fc\.weight'/);
+  const extra: StateDict = new Map(ckpt.tensors);
+  extra.set('head.weight', dup.get('fc.weight')!);
+  assert.throws(() => convertLoaded({ ...ckpt, tensors: extra }, { config: tvConfig }), /1 unexpected: head\.weight \[5, 16\]/);
+});
+
+test('progress: read phase then write phase, each ending at its total', () => {
+  const events: string[] = [];
+  convertCheckpoint(fixtureBytes('cadene_tiny_legacy.pth'), { config: cadeneConfig, onProgress: (p) => {
+    const key = `${p.phase}:${p.done === p.total ? 'end' : 'mid'}`;
+    if (events[events.length - 1] !== key) events.push(key);
+  } });
+  assert.equal(events[0], 'read:mid');
+  assert.deepEqual(events.slice(-3), ['read:end', 'write:mid', 'write:end']);
+});
+
+test('the config fixtures are valid ResNetConfigs', () => {
+  for (const c of [cadeneConfig, tvConfig]) {
+    const parsed: ResNetConfig = parseModelConfig(c);
+    assert.ok(expectedTensors(parsed).length > 10);
+  }
+});
