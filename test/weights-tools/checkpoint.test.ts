@@ -204,3 +204,32 @@ test('a safetensors input with a broken header is a CheckpointFormatError', () =
   b.set(head, 8);
   throwsTyped(b, /safetensors input: .*past the end/, 'short data');
 });
+
+test('a zip whose end record defers to a zip64 end record reads the same', () => {
+  // Rebuild the end of tiny_zip.pth the way large archives are written: zip64 end record + locator,
+  // and 0xffff / 0xffffffff placeholders in the classic end record.
+  const b = fixtureBytes('tiny_zip.pth');
+  const { eocd, cd, view } = zipLayout(b);
+  const count = view.getUint16(eocd + 10, true), size = view.getUint32(eocd + 12, true);
+  const rec = new DataView(new ArrayBuffer(56 + 20 + 22));
+  rec.setUint32(0, 0x06064b50, true);
+  rec.setBigUint64(4, 44n, true);
+  rec.setUint16(12, 45, true); rec.setUint16(14, 45, true);
+  rec.setBigUint64(24, BigInt(count), true); rec.setBigUint64(32, BigInt(count), true);
+  rec.setBigUint64(40, BigInt(size), true); rec.setBigUint64(48, BigInt(cd), true);
+  rec.setUint32(56, 0x07064b50, true);
+  rec.setBigUint64(64, BigInt(eocd), true);
+  rec.setUint32(72, 1, true);
+  rec.setUint32(76, 0x06054b50, true);
+  rec.setUint16(84, 0xffff, true); rec.setUint16(86, 0xffff, true);
+  rec.setUint32(88, 0xffffffff, true); rec.setUint32(92, 0xffffffff, true);
+  const z64 = new Uint8Array(eocd + rec.byteLength);
+  z64.set(b.subarray(0, eocd));
+  z64.set(new Uint8Array(rec.buffer), eocd);
+  const a = readCheckpoint(b), c = readCheckpoint(z64);
+  assert.deepEqual([...c.tensors.keys()], [...a.tensors.keys()]);
+  for (const [k, t] of a.tensors) assert.deepEqual(c.tensors.get(k)!.data, t.data, k);
+  const broken = z64.slice();
+  new DataView(broken.buffer).setUint32(eocd, 0, true); // zip64 record signature gone
+  throwsTyped(broken, /zip64/, 'zip64 signature');
+});
