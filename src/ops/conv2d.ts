@@ -1,0 +1,287 @@
+// The TypeScript twin of shaders/conv2d.wgsl: validates a convolution, packs its weights into the
+// kernel's layout, builds the (cached) pipeline and binds tensors into a Dispatch.
+
+import type { GpuContext } from '../gpu/device.js';
+import { checkBindingSize, elementCount, f32Bytes, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { getPipeline } from '../gpu/shaders.js';
+import { conv2dOutputSize, type Conv2dEpilogue } from '../reference/conv2d.js';
+
+export type { Conv2dEpilogue } from '../reference/conv2d.js';
+
+export interface Conv2dDesc {
+  /** Batch. */
+  N: number;
+  /** Input height and width. */
+  H: number;
+  W: number;
+  /** Input channels. */
+  C: number;
+  /** Output channels. */
+  K: number;
+  /** Kernel height and width. */
+  R: number;
+  S: number;
+  stride: number;
+  /** Zero padding on every side. */
+  pad: number;
+  /** G: groups; 1 = dense, C = K = G depthwise. Must divide C and K. */
+  groups: number;
+  /** 'residual-relu': out = relu(conv + bias + residual), the bottleneck's last conv. */
+  epilogue: Conv2dEpilogue;
+}
+
+/** Launch geometry of the kernel (the WGSL `override`s). */
+export interface Conv2dTuning {
+  /** Invocations per workgroup along pixels and along channel-column blocks. */
+  wgX: number;
+  wgY: number;
+  /** Pixels per invocation (1..TM_MAX). */
+  tm: number;
+  /** vec4 output-channel columns per invocation (1..JN_MAX). */
+  jn: number;
+}
+
+/** Upper bounds of the register block, the sizes of the shader's `TM_MAX` / `JN_MAX` arrays. */
+const TM_MAX = 8;
+const JN_MAX = 4;
+/** Floats in the uniform struct `Params` of conv2d.wgsl. */
+const PARAMS_WORDS = 20;
+
+const EPILOGUES: readonly Conv2dEpilogue[] = ['none', 'relu', 'residual-relu'];
+
+/** Packed weight geometry for `desc` (see packConv2dWeights). */
+export function conv2dWeightLayout(desc: Conv2dDesc): { Cg: number; Kg: number; Kgp: number; biasOffset: number; length: number } {
+  const Cg = desc.C / desc.groups;
+  const Kg = desc.K / desc.groups;
+  const Kgp = Math.ceil(Kg / 4) * 4;
+  const biasOffset = desc.groups * desc.R * desc.S * Cg * Kgp;
+  return { Cg, Kg, Kgp, biasOffset, length: biasOffset + desc.groups * Kgp };
+}
+
+/**
+ * Repacks PyTorch conv weights for conv2d.wgsl, bias appended:
+ *   weight (K, C/G, R, S) -> (G, R, S, Cg, Kgp) at float 0, then bias (G, Kgp) at float biasOffset,
+ * where Kgp = K/G rounded up to a multiple of 4 and the padding channels are zero.
+ * A missing bias packs as zeros.
+ */
+export function packConv2dWeights(desc: Conv2dDesc, weight: Float32Array, bias?: Float32Array): Float32Array {
+  const { R, S, K, groups: G } = desc;
+  const { Cg, Kg, Kgp, biasOffset, length } = conv2dWeightLayout(desc);
+  if (weight.length !== K * Cg * R * S) {
+    throw new Error(`conv2d weights: ${weight.length} values, expected K*C/G*R*S = ${K}*${Cg}*${R}*${S} = ${K * Cg * R * S}`);
+  }
+  if (bias && bias.length !== K) throw new Error(`conv2d bias: ${bias.length} values, expected K = ${K}`);
+  const out = new Float32Array(length);
+  for (let g = 0; g < G; g++) {
+    for (let kk = 0; kk < Kg; kk++) {
+      const k = g * Kg + kk;
+      for (let c = 0; c < Cg; c++) {
+        for (let r = 0; r < R; r++) {
+          for (let s = 0; s < S; s++) {
+            out[(((g * R + r) * S + s) * Cg + c) * Kgp + kk] = weight[((k * Cg + c) * R + r) * S + s];
+          }
+        }
+      }
+      if (bias) out[biasOffset + g * Kgp + kk] = bias[k];
+    }
+  }
+  return out;
+}
+
+/**
+ * Folds an inference-mode BatchNorm that follows a conv into the conv:
+ *   bn(conv(x) + b) = conv'(x) + b'  with  scale[k] = gamma[k] / sqrt(var[k] + eps),
+ *   weight'[k, ...] = weight[k, ...] * scale[k],  b'[k] = (b[k] - mean[k]) * scale[k] + beta[k].
+ * weight is (K, C/G, R, S) (any trailing layout with K outermost); every other array is (K).
+ */
+export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefined, gamma: Float32Array, beta: Float32Array,
+  runningMean: Float32Array, runningVar: Float32Array, eps: number): { weight: Float32Array; bias: Float32Array } {
+  const K = gamma.length;
+  for (const [name, a] of [['beta', beta], ['running_mean', runningMean], ['running_var', runningVar], ['bias', bias]] as const) {
+    if (a && a.length !== K) throw new Error(`foldBatchNorm: ${name} has ${a.length} values, gamma has ${K}`);
+  }
+  if (K === 0 || weight.length % K !== 0) throw new Error(`foldBatchNorm: weight length ${weight.length} is not a multiple of K = ${K}`);
+  const perK = weight.length / K;
+  const w = new Float32Array(weight.length);
+  const b = new Float32Array(K);
+  for (let k = 0; k < K; k++) {
+    const scale = gamma[k] / Math.sqrt(runningVar[k] + eps);
+    for (let i = 0; i < perK; i++) w[k * perK + i] = weight[k * perK + i] * scale;
+    b[k] = ((bias ? bias[k] : 0) - runningMean[k]) * scale + beta[k];
+  }
+  return { weight: w, bias: b };
+}
+
+/** Default launch geometry: barrier-free register blocks sized for CPU-backed adapters. */
+export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning {
+  const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
+  const jn = Math.min(2, cols);
+  const wgY = cols >= 2 * jn ? 2 : 1;
+  const maxInv = ctx.device.limits.maxComputeInvocationsPerWorkgroup;
+  const wgX = Math.min(64 / wgY, maxInv / wgY);
+  return { wgX, wgY, tm: TM_MAX, jn };
+}
+
+function bad(label: string, msg: string): never {
+  throw new Error(`conv2d ${label}: ${msg}`);
+}
+
+export class Conv2d {
+  readonly outputShape: readonly [number, number, number, number];
+  /** 2 x multiply-adds of one run. */
+  readonly flops: number;
+  readonly layout: ReturnType<typeof conv2dWeightLayout>;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly desc: Readonly<Conv2dDesc>,
+    readonly label: string,
+    readonly tuning: Readonly<Conv2dTuning>,
+    private readonly pipeline: GPUComputePipeline,
+  ) {
+    const [P, Q] = conv2dOutputSize(desc);
+    this.outputShape = [desc.N, P, Q, desc.K];
+    this.layout = conv2dWeightLayout(desc);
+    this.flops = 2 * desc.N * P * Q * desc.K * desc.R * desc.S * this.layout.Cg;
+  }
+
+  /** Validates `desc` against the kernel's assumptions and the device's limits; fetches the pipeline. */
+  static async create(ctx: GpuContext, desc: Conv2dDesc, label: string, tuning?: Partial<Conv2dTuning>): Promise<Conv2d> {
+    const d = { ...desc };
+    for (const f of ['N', 'H', 'W', 'C', 'K', 'R', 'S', 'stride', 'groups'] as const) {
+      if (!Number.isInteger(d[f]) || d[f] < 1) bad(label, `${f} must be a positive integer, got ${d[f]}`);
+    }
+    if (!Number.isInteger(d.pad) || d.pad < 0) bad(label, `pad must be a non-negative integer, got ${d.pad}`);
+    if (!EPILOGUES.includes(d.epilogue)) bad(label, `epilogue '${d.epilogue}' is not one of ${EPILOGUES.join(', ')}`);
+    if (d.C % d.groups !== 0 || d.K % d.groups !== 0) {
+      bad(label, `groups ${d.groups} must divide both C ${d.C} and K ${d.K}`);
+    }
+    if (d.R > d.H + 2 * d.pad || d.S > d.W + 2 * d.pad) {
+      bad(label, `kernel ${d.R}x${d.S} is larger than the padded input ${d.H + 2 * d.pad}x${d.W + 2 * d.pad}`);
+    }
+    const [P, Q] = conv2dOutputSize(d);
+    const layout = conv2dWeightLayout(d);
+    const M = d.N * P * Q;
+    checkBindingSize(ctx, f32Bytes([d.N, d.H, d.W, d.C]), `conv2d ${label}: input (N, H, W, C) [${d.N}, ${d.H}, ${d.W}, ${d.C}]`);
+    checkBindingSize(ctx, f32Bytes([M, d.K]), `conv2d ${label}: output (N, P, Q, K) [${d.N}, ${P}, ${Q}, ${d.K}]`);
+    checkBindingSize(ctx, layout.length * 4, `conv2d ${label}: packed weights (${layout.length} floats)`);
+    // All indices in the shader are u32 float offsets.
+    if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad(label, 'a tensor has 2^32 or more elements');
+
+    const t = { ...defaultConv2dTuning(ctx, d), ...tuning };
+    const l = ctx.device.limits;
+    if (!(t.tm >= 1 && t.tm <= TM_MAX && t.jn >= 1 && t.jn <= JN_MAX)) {
+      bad(label, `tuning tm ${t.tm} / jn ${t.jn} outside 1..${TM_MAX} / 1..${JN_MAX}`);
+    }
+    if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || t.wgX > l.maxComputeWorkgroupSizeX || t.wgY > l.maxComputeWorkgroupSizeY) {
+      bad(label, `workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
+    }
+    const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
+    if (d.groups * nTiles > l.maxComputeWorkgroupsPerDimension) {
+      bad(label, `G * column tiles = ${d.groups * nTiles} workgroups exceeds maxComputeWorkgroupsPerDimension ${l.maxComputeWorkgroupsPerDimension}`);
+    }
+
+    const residual = d.epilogue === 'residual-relu';
+    const pipeline = await getPipeline(ctx, {
+      shader: 'conv2d',
+      defines: {
+        VEC4_IN: layout.Cg % 4 === 0,
+        VEC4_OUT: layout.Kg % 4 === 0,
+        GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
+        RELU: d.epilogue === 'relu' || residual,
+        RESIDUAL: residual,
+      },
+      overrides: { WG_X: t.wgX, WG_Y: t.wgY, TM: t.tm, JN: t.jn },
+    });
+    return new Conv2d(ctx, d, label, t, pipeline);
+  }
+
+  /** Packs PyTorch-order weight (K, C/G, R, S) and bias (K) into this kernel's layout (packConv2dWeights). */
+  packWeights(weight: Float32Array, bias?: Float32Array): Float32Array {
+    return packConv2dWeights(this.desc, weight, bias);
+  }
+
+  /** Uploads packed weights into a storage buffer labelled `${label} weights`. */
+  uploadWeights(packed: Float32Array, label = this.label): GPUBuffer {
+    if (packed.length !== this.layout.length) {
+      bad(this.label, `packed weights have ${packed.length} floats, expected ${this.layout.length}`);
+    }
+    return uploadBuffer(this.ctx, `${label} weights`, packed);
+  }
+
+  /**
+   * Binds input (N, H, W, C), packed weights, output (N, P, Q, K) and, for 'residual-relu', a residual
+   * (N, P, Q, K). Creates the uniform buffer and bind group once; the Dispatch only records commands.
+   */
+  bind(input: GpuTensor, weights: GPUBuffer, output: GpuTensor, residual?: GpuTensor): Dispatch {
+    const { desc: d, label, layout, tuning: t } = this;
+    const ctx = this.ctx;
+    const [N, P, Q, K] = this.outputShape;
+    const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+    const inShape = [d.N, d.H, d.W, d.C];
+    if (!sameShape(input.shape, inShape)) bad(label, `input shape [${input.shape}] != (N, H, W, C) [${inShape}]`);
+    if (!sameShape(output.shape, this.outputShape)) bad(label, `output shape [${output.shape}] != (N, P, Q, K) [${this.outputShape}]`);
+    if (d.epilogue === 'residual-relu') {
+      if (!residual) bad(label, `epilogue residual-relu needs a residual tensor of shape [${this.outputShape}]`);
+      if (!sameShape(residual.shape, this.outputShape)) bad(label, `residual shape [${residual.shape}] != output shape [${this.outputShape}]`);
+    } else if (residual) {
+      bad(label, `a residual was given but the epilogue is '${d.epilogue}'`);
+    }
+    if (weights.size < layout.length * 4) bad(label, `weights buffer ${weights.label} has ${weights.size} bytes, the packed layout needs ${layout.length * 4}`);
+    const align = ctx.device.limits.minStorageBufferOffsetAlignment;
+    const tensors: [string, GpuTensor | undefined][] = [['input', input], ['output', output], ['residual', residual]];
+    for (const [what, tensor] of tensors) {
+      if (!tensor) continue;
+      const off = tensor.offset ?? 0;
+      const bytes = elementCount(tensor.shape) * 4;
+      if (off % align !== 0) bad(label, `${what} offset ${off} is not a multiple of minStorageBufferOffsetAlignment ${align}`);
+      if (off + bytes > tensor.buffer.size) bad(label, `${what} needs ${bytes} bytes at offset ${off}, buffer ${tensor.buffer.label} has ${tensor.buffer.size}`);
+      checkBindingSize(ctx, bytes, `conv2d ${label}: ${what}`);
+    }
+    if (output.buffer === input.buffer || output.buffer === residual?.buffer || output.buffer === weights) {
+      bad(label, 'the output must not share a buffer with the input, residual or weights');
+    }
+
+    const M = N * P * Q;
+    const mTiles = Math.ceil(M / (t.wgX * t.tm));
+    const maxDim = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+    const gridX = Math.min(mTiles, maxDim);
+    const gridZ = Math.ceil(mTiles / gridX);
+    if (gridZ > maxDim) bad(label, `${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+    const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
+    const gridY = d.groups * nTiles;
+
+    const params = new Uint32Array(PARAMS_WORDS);
+    params.set([
+      d.N, d.H, d.W, d.C,
+      K, P, Q, M,
+      d.R, d.S, d.stride, d.pad,
+      d.groups, layout.Cg, layout.Kg, layout.Kgp,
+      nTiles, gridX, layout.biasOffset, 0,
+    ]);
+    const uniform = uniformBuffer(ctx, label, params);
+    const binding = (b: number, tensor: GpuTensor) => ({
+      binding: b,
+      resource: { buffer: tensor.buffer, offset: tensor.offset ?? 0, size: elementCount(tensor.shape) * 4 },
+    });
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: uniform } },
+      binding(1, input),
+      { binding: 2, resource: { buffer: weights, size: layout.length * 4 } },
+      binding(4, output),
+    ];
+    if (residual) entries.push(binding(3, residual));
+    const bindGroup = ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
+    const pipeline = this.pipeline;
+    return {
+      label,
+      flops: this.flops,
+      encode(pass: GPUComputePassEncoder) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(gridX, gridY, gridZ);
+      },
+    };
+  }
+}

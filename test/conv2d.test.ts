@@ -1,0 +1,157 @@
+// conv2d.wgsl vs the plain-loop CPU reference, on small random shapes covering groups (1, 2, 32, 64,
+// depthwise), kernels 1/3/7, strides 1/2, paddings 0/1/3, odd sizes, C = 1 and 3, K % 4 != 0,
+// batches 1 and 3, every epilogue; BN folding; bad arguments rejected before dispatch.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Conv2d, foldBatchNorm, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { conv2dRef, conv2dOutputSize } from '../src/reference/conv2d.js';
+import { createTensor, readTensor, uploadTensor, GpuLimitError } from '../src/gpu/buffers.js';
+import { submitDispatches } from '../src/gpu/dispatch.js';
+import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { testContext } from './helpers/gpu.js';
+
+type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<Conv2dTuning> };
+
+const dense = { groups: 1, epilogue: 'none' } as const;
+const CASES: Case[] = [
+  { ...dense, N: 1, H: 7, W: 7, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1 },
+  { ...dense, N: 3, H: 13, W: 13, C: 16, K: 32, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu' },
+  // RGB stem: 7x7 / 2, pad 3, C = 3 (scalar input path).
+  { ...dense, N: 1, H: 15, W: 15, C: 3, K: 64, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu' },
+  // Grey input (Fashion-MNIST): C = 1.
+  { ...dense, N: 3, H: 13, W: 13, C: 1, K: 8, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu' },
+  // 1x1 stride 1 pad 0: the plain GEMM path, with the fused residual.
+  { ...dense, N: 3, H: 7, W: 7, C: 64, K: 32, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu' },
+  // 1x1 stride 2 (a downsample shortcut) goes through the implicit-GEMM path.
+  { ...dense, N: 1, H: 13, W: 13, C: 32, K: 64, R: 1, S: 1, stride: 2, pad: 0 },
+  { ...dense, N: 1, H: 15, W: 15, C: 16, K: 8, R: 3, S: 3, stride: 1, pad: 1, groups: 2, epilogue: 'relu' },
+  // ResNeXt-like: 32 groups of 4 and of 8 channels.
+  { ...dense, N: 1, H: 13, W: 13, C: 128, K: 128, R: 3, S: 3, stride: 2, pad: 1, groups: 32, epilogue: 'relu' },
+  { ...dense, N: 1, H: 7, W: 7, C: 256, K: 256, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  // 64 groups of 2 channels: scalar input and masked scalar output.
+  { ...dense, N: 3, H: 7, W: 7, C: 128, K: 128, R: 3, S: 3, stride: 1, pad: 1, groups: 64 },
+  // Depthwise: G = C = K.
+  { ...dense, N: 1, H: 15, W: 15, C: 32, K: 32, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { ...dense, N: 3, H: 13, W: 13, C: 12, K: 12, R: 3, S: 3, stride: 2, pad: 0, groups: 12, epilogue: 'residual-relu' },
+  // K not a multiple of 4.
+  { ...dense, N: 1, H: 13, W: 13, C: 8, K: 10, R: 3, S: 3, stride: 1, pad: 0 },
+  { ...dense, N: 3, H: 7, W: 7, C: 12, K: 6, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu' },
+  { ...dense, N: 1, H: 13, W: 13, C: 6, K: 6, R: 3, S: 3, stride: 2, pad: 1, groups: 2, epilogue: 'residual-relu' },
+  // Scalar input, vec4 output, residual.
+  { ...dense, N: 3, H: 7, W: 7, C: 6, K: 8, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
+  // 7x7 kernel as large as the image, pad 3; grouped 1x1 GEMM.
+  { ...dense, N: 1, H: 7, W: 7, C: 8, K: 8, R: 7, S: 7, stride: 1, pad: 3, epilogue: 'relu' },
+  { ...dense, N: 3, H: 7, W: 7, C: 64, K: 32, R: 1, S: 1, stride: 1, pad: 0, groups: 2, epilogue: 'residual-relu' },
+  // Odd register blocks and workgroups (partial tiles in both directions).
+  { ...dense, N: 3, H: 15, W: 15, C: 16, K: 44, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { tm: 5, jn: 3, wgX: 8, wgY: 4 } },
+  { ...dense, N: 1, H: 13, W: 13, C: 24, K: 40, R: 1, S: 1, stride: 1, pad: 0, tuning: { tm: 1, jn: 4, wgX: 16, wgY: 1 } },
+];
+
+function name(c: Case): string {
+  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.epilogue ?? 'none'}` +
+    (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : '');
+}
+
+/** Tolerance scaled to the reduction length L = R*S*C/G (outputs are O(1) by the weight scaling). */
+function tolerance(desc: Conv2dDesc): { atol: number; rtol: number } {
+  const L = desc.R * desc.S * (desc.C / desc.groups);
+  const scale = Math.max(1, Math.sqrt(L / 16));
+  return { atol: 1e-4 * scale, rtol: 1e-4 * scale };
+}
+
+async function runCase(c: Case, seed: number): Promise<void> {
+  const ctx = await testContext();
+  const desc: Conv2dDesc = { ...c, epilogue: c.epilogue ?? 'none' };
+  const random = rng(seed);
+  const L = desc.R * desc.S * (desc.C / desc.groups);
+  const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
+  const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
+  const bias = randomArray(desc.K, random, -0.5, 0.5);
+  const [P, Q] = conv2dOutputSize(desc);
+  const residual = desc.epilogue === 'residual-relu' ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
+
+  const label = `test ${name(c)}`;
+  const conv = await Conv2d.create(ctx, desc, label, c.tuning);
+  assert.deepEqual([...conv.outputShape], [desc.N, P, Q, desc.K]);
+  const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
+  const w = conv.uploadWeights(conv.packWeights(weight, bias));
+  const y = createTensor(ctx, `${label} output`, conv.outputShape);
+  const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
+  submitDispatches(ctx, label, [conv.bind(x, w, y, res)]);
+  const got = await readTensor(ctx, y);
+  const expected = conv2dRef(input, desc, weight, bias, residual);
+  assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
+  for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
+}
+
+CASES.forEach((c, i) => {
+  test(`conv2d ${name(c)}`, () => runCase(c, 1000 + i));
+});
+
+test('conv2d splits a grid of more than 65535 pixel tiles into 2D', async () => {
+  // 257*257 = 66049 pixels, one pixel per one-invocation workgroup.
+  await runCase({ ...dense, N: 1, H: 257, W: 257, C: 4, K: 4, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu',
+    tuning: { tm: 1, jn: 1, wgX: 1, wgY: 1 } }, 77);
+});
+
+test('foldBatchNorm: folded conv on the GPU == conv then BatchNorm on the CPU', async () => {
+  const ctx = await testContext();
+  const random = rng(4242);
+  const desc: Conv2dDesc = { N: 2, H: 9, W: 9, C: 16, K: 12, R: 3, S: 3, stride: 1, pad: 1, groups: 4, epilogue: 'none' };
+  const L = desc.R * desc.S * (desc.C / desc.groups);
+  const eps = 1e-5;
+  for (const withBias of [false, true]) {
+    const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
+    const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
+    const convBias = withBias ? randomArray(desc.K, random) : undefined;
+    const gamma = randomArray(desc.K, random, 0.5, 1.5);
+    const beta = randomArray(desc.K, random, -0.5, 0.5);
+    const mean = randomArray(desc.K, random, -0.3, 0.3);
+    const variance = randomArray(desc.K, random, 0.2, 2);
+
+    // Expected: the conv, then BatchNorm spelled out per channel.
+    const conv = conv2dRef(input, desc, weight, convBias);
+    const expected = new Float32Array(conv.length);
+    for (let i = 0; i < conv.length; i++) {
+      const k = i % desc.K;
+      expected[i] = (conv[i] - mean[k]) / Math.sqrt(variance[k] + eps) * gamma[k] + beta[k];
+    }
+
+    const folded = foldBatchNorm(weight, convBias, gamma, beta, mean, variance, eps);
+    const op = await Conv2d.create(ctx, desc, 'test fold-bn');
+    const x = uploadTensor(ctx, 'test fold-bn input', input, [desc.N, desc.H, desc.W, desc.C]);
+    const w = op.uploadWeights(op.packWeights(folded.weight, folded.bias));
+    const y = createTensor(ctx, 'test fold-bn output', op.outputShape);
+    submitDispatches(ctx, 'test fold-bn', [op.bind(x, w, y)]);
+    assertClose(await readTensor(ctx, y), expected, { ...tolerance(desc), what: `fold-bn (conv bias: ${withBias})` });
+  }
+});
+
+test('conv2d rejects bad descriptions and tensors before dispatch, naming the label', async () => {
+  const ctx = await testContext();
+  const desc: Conv2dDesc = { N: 1, H: 8, W: 8, C: 8, K: 8, R: 3, S: 3, stride: 1, pad: 1, groups: 1, epilogue: 'none' };
+  const byLabel = (msg: RegExp) => (e: unknown) => e instanceof Error && /layer9\.9\.conv2/.test(e.message) && msg.test(e.message);
+
+  await assert.rejects(Conv2d.create(ctx, { ...desc, groups: 3 }, 'layer9.9.conv2'), byLabel(/groups 3 must divide/));
+  await assert.rejects(Conv2d.create(ctx, { ...desc, K: 12, groups: 8 }, 'layer9.9.conv2'), byLabel(/groups 8 must divide/));
+  await assert.rejects(Conv2d.create(ctx, { ...desc, R: 11, S: 11 }, 'layer9.9.conv2'), byLabel(/larger than the padded input/));
+  await assert.rejects(Conv2d.create(ctx, { ...desc, stride: 0 }, 'layer9.9.conv2'), byLabel(/stride/));
+  // A 64 GiB activation cannot be one storage binding on any device.
+  await assert.rejects(Conv2d.create(ctx, { ...desc, H: 4096, W: 4096, C: 1024 }, 'layer9.9.conv2'),
+    (e: unknown) => e instanceof GpuLimitError && /layer9\.9\.conv2/.test(e.message) && /input/.test(e.message));
+
+  const op = await Conv2d.create(ctx, desc, 'layer9.9.conv2');
+  const w = op.uploadWeights(op.packWeights(new Float32Array(8 * 8 * 9)));
+  const x = createTensor(ctx, 'x', [1, 8, 8, 8]);
+  const y = createTensor(ctx, 'y', [1, 8, 8, 8]);
+  assert.throws(() => op.bind(createTensor(ctx, 'x2', [1, 8, 8, 4]), w, y), byLabel(/input shape/));
+  assert.throws(() => op.bind(x, w, createTensor(ctx, 'y2', [1, 7, 8, 8])), byLabel(/output shape/));
+  assert.throws(() => op.bind(x, w, y, createTensor(ctx, 'r', [1, 8, 8, 8])), byLabel(/residual was given/));
+  assert.throws(() => op.bind(x, w, x), byLabel(/output/));
+  assert.throws(() => op.packWeights(new Float32Array(10)), /expected K\*C\/G\*R\*S/);
+
+  const rop = await Conv2d.create(ctx, { ...desc, epilogue: 'residual-relu' }, 'layer9.9.conv2');
+  assert.throws(() => rop.bind(x, w, y), byLabel(/needs a residual/));
+  assert.throws(() => rop.bind(x, w, y, createTensor(ctx, 'r2', [1, 8, 8, 4])), byLabel(/residual shape/));
+});
