@@ -123,19 +123,10 @@ export class ByteReader {
 }
 
 const utf8 = new TextDecoder('utf-8');
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-/** UTF-8 decoding; invalid sequences become U+FFFD unless `strict`, where `onError` decides. */
+/** UTF-8 decoding; invalid sequences become U+FFFD (names stay readable in messages). */
 export function decodeUtf8(bytes: Uint8Array): string {
   return utf8.decode(bytes);
-}
-
-export function decodeUtf8Strict(bytes: Uint8Array): string | null {
-  try {
-    return utf8Strict.decode(bytes);
-  } catch {
-    return null;
-  }
 }
 
 /** Latin-1 (bytes 0..255 map to U+0000..U+00FF), for ASCII text fields. */

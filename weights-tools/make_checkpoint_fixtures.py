@@ -30,7 +30,8 @@
 #                            to Python 2's STRING / BINSTRING opcodes) and its tagged JSON form
 #
 # Every file written here is read back with torch.load / pickle.load to produce the expectations, so the
-# TypeScript reader is checked against PyTorch itself.
+# TypeScript reader is checked against PyTorch itself. Legacy files name storages by memory address, so a
+# rerun changes their bytes (and the expectations with them) but not their content.
 
 import base64
 import json

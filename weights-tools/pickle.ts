@@ -331,6 +331,10 @@ function narrow(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** \n \t \r \\ \' \" \a \b \f \v -> byte value. */
+const SIMPLE_ESCAPES: Record<number, number> = { 0x6e: 10, 0x74: 9, 0x72: 13, 0x5c: 0x5c, 0x27: 0x27, 0x22: 0x22,
+  0x61: 7, 0x62: 8, 0x66: 12, 0x76: 11 };
+
 /** Python 2 `repr(str)` literal body (STRING opcode): quotes stripped, backslash escapes decoded, to bytes. */
 function decodeStringLiteral(line: Uint8Array, fail: (m: string) => PickleFormatError): Uint8Array {
   const q = line[0];
@@ -344,9 +348,7 @@ function decodeStringLiteral(line: Uint8Array, fail: (m: string) => PickleFormat
     if (c !== 0x5c) { out.push(c); continue; }
     const e = line[++i];
     if (i >= line.length - 1) throw fail('STRING ends inside an escape');
-    const simple: Record<number, number> = { 0x6e: 10, 0x74: 9, 0x72: 13, 0x5c: 0x5c, 0x27: 0x27, 0x22: 0x22,
-      0x61: 7, 0x62: 8, 0x66: 12, 0x76: 11, 0x0a: -1 };
-    if (e in simple) { if (simple[e] >= 0) out.push(simple[e]); continue; }
+    if (e in SIMPLE_ESCAPES) { out.push(SIMPLE_ESCAPES[e]); continue; }
     if (e === 0x78) { // \xhh
       const h1 = hex(line[i + 1] ?? 0), h2 = hex(line[i + 2] ?? 0);
       if (h1 < 0 || h2 < 0 || i + 2 >= line.length - 1) throw fail('STRING has a bad \\x escape');
