@@ -121,10 +121,13 @@ export function toFloat32(dtype: DType, bytes: Uint8Array): Float32Array {
   return out;
 }
 
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
 /** Rounds f32 to IEEE half (round to nearest even), as little-endian u16 bits. */
 export function f32ToF16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
+  scratchF32[0] = x;
+  const u = scratchU32[0];
   const sign = (u >>> 16) & 0x8000;
   const exp = (u >>> 23) & 0xff;
   let mant = u & 0x7fffff;
