@@ -24,14 +24,16 @@
 //   GEMM_1X1  R = S = 1, stride 1, pad 0: pixel m reads x row m directly (no spatial indexing).
 //   RELU, RESIDUAL  the epilogue (RESIDUAL implies the ReLU after the add).
 //
-// One invocation computes TM consecutive pixels x JN vec4 columns (4*JN consecutive channels of one
-// group) of y, accumulating in registers; columns always come from the padded Kgp, so the weight
-// loads are vec4 in every variant.
+// Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
+// output channels of one group each), i.e. 4*TQ pixels x 4*JN channels, held as TQ*JN mat4x4 accumulators
+// (matrix columns = pixels, rows = channels). The accumulators are separate variables, not an array, so
+// that CPU-backed drivers keep them in registers; TQ and JN (1 or 2 each) switch blocks on and off.
+// Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
+//
 // Workgroup (WG_X, WG_Y): WG_X invocations along pixels, WG_Y along column blocks.
-// Grid: x * z = ceil(M / (WG_X*TM)) pixel tiles, split as x = min(tiles, 65535), z = ceil(tiles / x)
+// Grid: x * z = ceil(M / (WG_X*4*TQ)) pixel tiles, split as x = min(tiles, 65535), z = ceil(tiles / x)
 // (gridX = x in params); y = G * nTiles with nTiles = ceil(Kgp/4 / (WG_Y*JN)), y = g*nTiles + column tile.
 // Invocations past M or past Kgp/4 return early (there are no barriers).
-// Assumes TM <= TM_MAX and JN <= JN_MAX (checked in src/ops/conv2d.ts).
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
@@ -43,13 +45,10 @@ struct Params {
 
 override WG_X: u32 = 32u;
 override WG_Y: u32 = 2u;
-/** Pixels per invocation. */
-override TM: u32 = 8u;
-/** vec4 output-channel columns per invocation. */
+/** Pixel quads per invocation: 1 or 2. */
+override TQ: u32 = 2u;
+/** vec4 output-channel columns per invocation: 1 or 2. */
 override JN: u32 = 2u;
-
-const TM_MAX = 8u;
-const JN_MAX = 4u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 #if VEC4_IN
@@ -70,184 +69,195 @@ const JN_MAX = 4u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 #endif
 
-fn epilogue(v: vec4<f32>, resIndex: u32) -> vec4<f32> {
-#if RESIDUAL
-#if VEC4_OUT
-  return max(v + res[resIndex], vec4<f32>(0.0));
+/** Where 4 pixels' input rows start (float index of channel g*Cg) and whether each lies inside the image. */
+struct Quad {
+  start: vec4<u32>,
+  inside: vec4<bool>,
+}
+
+#if VEC4_IN
+/** Input channels c..c+3 of a quad's 4 pixels: column i = pixel i, zero outside the image. */
+fn loadInput(quad: Quad, c: u32) -> mat4x4<f32> {
+  let z = vec4<f32>(0.0);
+  return mat4x4<f32>(select(z, x[(quad.start.x + c) / 4u], quad.inside.x),
+                     select(z, x[(quad.start.y + c) / 4u], quad.inside.y),
+                     select(z, x[(quad.start.z + c) / 4u], quad.inside.z),
+                     select(z, x[(quad.start.w + c) / 4u], quad.inside.w));
+}
+
+/** Weights of input channels c..c+3 for vec4 column `col`: matrix column i = channel c+i (4 outputs). */
+fn loadWeights(row: u32, cols: u32, col: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(wts[row + col], wts[row + cols + col], wts[row + 2u * cols + col], wts[row + 3u * cols + col]);
+}
 #else
-  // resIndex is the float index of the first of 4 channels, all known to be < K here.
-  return max(v + vec4<f32>(res[resIndex], res[resIndex + 1u], res[resIndex + 2u], res[resIndex + 3u]), vec4<f32>(0.0));
+/** Input channel c of a quad's 4 pixels, zero outside the image. */
+fn loadInput(quad: Quad, c: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), vec4<f32>(x[quad.start.x + c], x[quad.start.y + c], x[quad.start.z + c], x[quad.start.w + c]),
+                quad.inside);
+}
+
+/** acc += w (4 outputs of one input channel) times a (that channel at 4 pixels), as an outer product. */
+fn outer(w: vec4<f32>, a: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(w * a.x, w * a.y, w * a.z, w * a.w);
+}
 #endif
-#elif RELU
-  return max(v, vec4<f32>(0.0));
+
+#if GEMM_1X1
+/** x is an (M, C) matrix: pixel m's row. Pixels past M reread row M-1 (their results are not stored). */
+fn quadAt(m: u32, cOffset: u32) -> Quad {
+  let rows = min(vec4<u32>(m) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.M - 1u));
+  return Quad(rows * params.C + cOffset, vec4<bool>(true));
+}
 #else
-  return v;
+/** Top-left input corner (ih0, iw0) and image base n*H*W of 4 pixels starting at m. */
+struct Corners {
+  ih0: vec4<i32>,
+  iw0: vec4<i32>,
+  imageBase: vec4<u32>,
+}
+
+fn cornersAt(m: u32) -> Corners {
+  let ms = min(vec4<u32>(m) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.M - 1u));
+  let PQ = params.P * params.Q;
+  let n = ms / PQ;
+  let pq = ms - n * PQ;
+  let p = pq / params.Q;
+  let q = pq - p * params.Q;
+  return Corners(vec4<i32>(p * params.stride) - i32(params.pad), vec4<i32>(q * params.stride) - i32(params.pad),
+                 n * params.H * params.W);
+}
+
+/** The quad's input rows for kernel tap (r, s). */
+fn quadAt(k: Corners, r: u32, s: u32, cOffset: u32) -> Quad {
+  let ih = k.ih0 + i32(r);
+  let iw = k.iw0 + i32(s);
+  let inside = (ih >= vec4<i32>(0)) & (ih < vec4<i32>(i32(params.H))) & (iw >= vec4<i32>(0)) & (iw < vec4<i32>(i32(params.W)));
+  let start = (k.imageBase + vec4<u32>(ih) * params.W + vec4<u32>(iw)) * params.C + cOffset;
+  return Quad(select(vec4<u32>(0u), start, inside), inside);
+}
+#endif
+
+/** Bias, epilogue and store of one accumulator: pixels m..m+3 (only those < M), vec4 column kv of group g. */
+fn store(acc: mat4x4<f32>, m: u32, g: u32, kv: u32) {
+  let b = wts[params.biasOffset / 4u + g * (params.Kgp / 4u) + kv];
+  storePixel(acc[0] + b, m, g, kv);
+  storePixel(acc[1] + b, m + 1u, g, kv);
+  storePixel(acc[2] + b, m + 2u, g, kv);
+  storePixel(acc[3] + b, m + 3u, g, kv);
+}
+
+fn storePixel(v: vec4<f32>, m: u32, g: u32, kv: u32) {
+  if (m >= params.M) {
+    return;
+  }
+#if VEC4_OUT
+  let o = (m * params.K + g * params.Kg) / 4u + kv;   // vec4 index
+#if RESIDUAL
+  y[o] = max(v + res[o], vec4<f32>(0.0));
+#elif RELU
+  y[o] = max(v, vec4<f32>(0.0));
+#else
+  y[o] = v;
+#endif
+#else
+  let o = m * params.K + g * params.Kg + kv * 4u;     // float index of the column's first channel
+  let valid = min(params.Kg - kv * 4u, 4u);           // channels of this column that exist
+  for (var l = 0u; l < valid; l++) {
+#if RESIDUAL
+    y[o + l] = max(v[l] + res[o + l], 0.0);
+#elif RELU
+    y[o + l] = max(v[l], 0.0);
+#else
+    y[o + l] = v[l];
+#endif
+  }
 #endif
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = params.M;
   let mTile = wid.x + wid.z * params.gridX;
-  let m0 = (mTile * WG_X + lid.x) * TM;
+  let m0 = (mTile * WG_X + lid.x) * 4u * TQ;
   let g = wid.y / params.nTiles;
   let cols = params.Kgp / 4u;                     // vec4 columns of this group
   let kv0 = ((wid.y % params.nTiles) * WG_Y + lid.y) * JN;
-  if (m0 >= M || kv0 >= cols) {
+  if (m0 >= params.M || kv0 >= cols) {
     return;
   }
   let Cg = params.Cg;
-  let C = params.C;
+  let cOffset = g * Cg;
+  // A second column past this group's Kgp/4 rereads the first (its results are not stored).
+  let col0 = kv0;
+  let col1 = select(kv0, kv0 + 1u, kv0 + 1u < cols);
 
-  var acc: array<vec4<f32>, TM_MAX * JN_MAX>;
-  for (var i = 0u; i < TM * JN; i++) {
-    acc[i] = vec4<f32>(0.0);
-  }
-  // Columns past this group's Kgp/4 read the last valid column (their results are not stored).
-  var col: array<u32, JN_MAX>;
-  for (var j = 0u; j < JN; j++) {
-    col[j] = min(kv0 + j, cols - 1u);
-  }
+  // Accumulators acc<quad><column>.
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
 
 #if GEMM_1X1
-  // x is an (M, C) matrix; this group's slice starts at channel g*Cg. Pixels past M reread row M-1.
-  var rowStart: array<u32, TM_MAX>;
-  for (var i = 0u; i < TM; i++) {
-    rowStart[i] = min(m0 + i, M - 1u) * C + g * Cg;
-  }
-  let wBase = g * Cg * cols;                      // vec4 index of w[g, 0, 0, 0, 0]
+  let quad0 = quadAt(m0, cOffset);
+  let quad1 = quadAt(m0 + 4u, cOffset);
+  {
+    let wBase = g * Cg * cols;                    // vec4 index of w[g, 0, 0, 0, 0]
+#else
+  let corners0 = cornersAt(m0);
+  let corners1 = cornersAt(m0 + 4u);
+  for (var rs = 0u; rs < params.R * params.S; rs++) {
+    let r = rs / params.S;
+    let s = rs - r * params.S;
+    let quad0 = quadAt(corners0, r, s, cOffset);
+    let quad1 = quadAt(corners1, r, s, cOffset);
+    let wBase = (g * params.R * params.S + rs) * Cg * cols;
+#endif
 #if VEC4_IN
-  for (var c = 0u; c < Cg; c += 4u) {
-    var a: array<vec4<f32>, TM_MAX>;
-    for (var i = 0u; i < TM; i++) {
-      a[i] = x[(rowStart[i] + c) / 4u];
-    }
-    for (var cc = 0u; cc < 4u; cc++) {
-      let wRow = wBase + (c + cc) * cols;
-      for (var j = 0u; j < JN; j++) {
-        let wv = wts[wRow + col[j]];
-        for (var i = 0u; i < TM; i++) {
-          acc[i * JN_MAX + j] = fma(vec4<f32>(a[i][cc]), wv, acc[i * JN_MAX + j]);
+    for (var c = 0u; c < Cg; c += 4u) {
+      let row = wBase + c * cols;
+      let w0 = loadWeights(row, cols, col0);
+      let a0 = loadInput(quad0, c);
+      acc00 += w0 * a0;
+      if (TQ > 1u) {
+        let a1 = loadInput(quad1, c);
+        acc10 += w0 * a1;
+        if (JN > 1u) {
+          let w1 = loadWeights(row, cols, col1);
+          acc01 += w1 * a0;
+          acc11 += w1 * a1;
         }
+      } else if (JN > 1u) {
+        acc01 += loadWeights(row, cols, col1) * a0;
       }
     }
-  }
 #else
-  for (var c = 0u; c < Cg; c++) {
-    let wRow = wBase + c * cols;
-    for (var j = 0u; j < JN; j++) {
-      let wv = wts[wRow + col[j]];
-      for (var i = 0u; i < TM; i++) {
-        acc[i * JN_MAX + j] = fma(vec4<f32>(x[rowStart[i] + c]), wv, acc[i * JN_MAX + j]);
+    for (var c = 0u; c < Cg; c++) {
+      let row = wBase + c * cols;
+      let w0 = wts[row + col0];
+      let a0 = loadInput(quad0, c);
+      acc00 += outer(w0, a0);
+      if (TQ > 1u) {
+        let a1 = loadInput(quad1, c);
+        acc10 += outer(w0, a1);
+        if (JN > 1u) {
+          let w1 = wts[row + col1];
+          acc01 += outer(w1, a0);
+          acc11 += outer(w1, a1);
+        }
+      } else if (JN > 1u) {
+        acc01 += outer(wts[row + col1], a0);
       }
     }
-  }
 #endif
+  }
 
-#else
-  // Implicit GEMM: for each pixel keep its top-left input corner (ih0, iw0) and image row base.
-  let H = params.H;
-  let W = params.W;
-  let PQ = params.P * params.Q;
-  var ih0: array<i32, TM_MAX>;
-  var iw0: array<i32, TM_MAX>;
-  var imageBase: array<u32, TM_MAX>;              // n*H*W
-  for (var i = 0u; i < TM; i++) {
-    let m = min(m0 + i, M - 1u);
-    let n = m / PQ;
-    let pq = m - n * PQ;
-    let p = pq / params.Q;
-    let q = pq - p * params.Q;
-    ih0[i] = i32(p * params.stride) - i32(params.pad);
-    iw0[i] = i32(q * params.stride) - i32(params.pad);
-    imageBase[i] = n * H * W;
+  store(acc00, m0, g, col0);
+  if (TQ > 1u) {
+    store(acc10, m0 + 4u, g, col0);
   }
-  let cOffset = g * Cg;
-  for (var r = 0u; r < params.R; r++) {
-    for (var s = 0u; s < params.S; s++) {
-      // Where each pixel's input row (n, ih, iw, g*Cg ...) starts, and whether it is inside the image.
-      var start: array<u32, TM_MAX>;
-      var inside: array<bool, TM_MAX>;
-      for (var i = 0u; i < TM; i++) {
-        let ih = ih0[i] + i32(r);
-        let iw = iw0[i] + i32(s);
-        inside[i] = ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W);
-        start[i] = select(0u, (imageBase[i] + u32(ih) * W + u32(iw)) * C + cOffset, inside[i]);
-      }
-      let wBase = ((g * params.R + r) * params.S + s) * Cg * cols;
-#if VEC4_IN
-      for (var c = 0u; c < Cg; c += 4u) {
-        var a: array<vec4<f32>, TM_MAX>;
-        for (var i = 0u; i < TM; i++) {
-          a[i] = select(vec4<f32>(0.0), x[(start[i] + c) / 4u], inside[i]);
-        }
-        for (var cc = 0u; cc < 4u; cc++) {
-          let wRow = wBase + (c + cc) * cols;
-          for (var j = 0u; j < JN; j++) {
-            let wv = wts[wRow + col[j]];
-            for (var i = 0u; i < TM; i++) {
-              acc[i * JN_MAX + j] = fma(vec4<f32>(a[i][cc]), wv, acc[i * JN_MAX + j]);
-            }
-          }
-        }
-      }
-#else
-      for (var c = 0u; c < Cg; c++) {
-        let wRow = wBase + c * cols;
-        var a: array<f32, TM_MAX>;
-        for (var i = 0u; i < TM; i++) {
-          a[i] = select(0.0, x[start[i] + c], inside[i]);
-        }
-        for (var j = 0u; j < JN; j++) {
-          let wv = wts[wRow + col[j]];
-          for (var i = 0u; i < TM; i++) {
-            acc[i * JN_MAX + j] = fma(vec4<f32>(a[i]), wv, acc[i * JN_MAX + j]);
-          }
-        }
-      }
-#endif
-    }
-  }
-#endif
-
-  // Epilogue and store: bias, residual / ReLU, then only the pixels < M and channels < Kg.
-  let K = params.K;
-  let biasBase = params.biasOffset / 4u + g * cols;
-  for (var j = 0u; j < JN; j++) {
-    let kv = kv0 + j;
-    if (kv >= cols) {
-      break;
-    }
-    let b = wts[biasBase + kv];
-    for (var i = 0u; i < TM; i++) {
-      let m = m0 + i;
-      if (m >= M) {
-        break;
-      }
-#if VEC4_OUT
-      let o = (m * K + g * params.Kg) / 4u + kv;  // vec4 index
-      y[o] = epilogue(acc[i * JN_MAX + j] + b, o);
-#else
-      let o = m * K + g * params.Kg + kv * 4u;    // float index of the column's first channel
-      let valid = min(params.Kg - kv * 4u, 4u);   // channels of this column that exist
-      if (valid == 4u) {
-        let v = epilogue(acc[i * JN_MAX + j] + b, o);
-        y[o] = v.x;
-        y[o + 1u] = v.y;
-        y[o + 2u] = v.z;
-        y[o + 3u] = v.w;
-      } else {
-        var v = acc[i * JN_MAX + j] + b;
-        for (var l = 0u; l < valid; l++) {
-#if RESIDUAL
-          v[l] = max(v[l] + res[o + l], 0.0);
-#elif RELU
-          v[l] = max(v[l], 0.0);
-#endif
-          y[o + l] = v[l];
-        }
-      }
-#endif
+  if (JN > 1u && kv0 + 1u < cols) {
+    store(acc01, m0, g, col1);
+    if (TQ > 1u) {
+      store(acc11, m0 + 4u, g, col1);
     }
   }
 }

@@ -44,8 +44,8 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 7, W: 7, C: 8, K: 8, R: 7, S: 7, stride: 1, pad: 3, epilogue: 'relu' },
   { ...dense, N: 3, H: 7, W: 7, C: 64, K: 32, R: 1, S: 1, stride: 1, pad: 0, groups: 2, epilogue: 'residual-relu' },
   // Odd register blocks and workgroups (partial tiles in both directions).
-  { ...dense, N: 3, H: 15, W: 15, C: 16, K: 44, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { tm: 5, jn: 3, wgX: 8, wgY: 4 } },
-  { ...dense, N: 1, H: 13, W: 13, C: 24, K: 40, R: 1, S: 1, stride: 1, pad: 0, tuning: { tm: 1, jn: 4, wgX: 16, wgY: 1 } },
+  { ...dense, N: 3, H: 15, W: 15, C: 16, K: 44, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { tq: 1, jn: 2, wgX: 8, wgY: 4 } },
+  { ...dense, N: 1, H: 13, W: 13, C: 24, K: 40, R: 1, S: 1, stride: 1, pad: 0, tuning: { tq: 2, jn: 1, wgX: 16, wgY: 1 } },
 ];
 
 function name(c: Case): string {
@@ -90,9 +90,9 @@ CASES.forEach((c, i) => {
 });
 
 test('conv2d splits a grid of more than 65535 pixel tiles into 2D', async () => {
-  // 257*257 = 66049 pixels, one pixel per one-invocation workgroup.
-  await runCase({ ...dense, N: 1, H: 257, W: 257, C: 4, K: 4, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu',
-    tuning: { tm: 1, jn: 1, wgX: 1, wgY: 1 } }, 77);
+  // 2 * 363 * 363 = 263538 pixels, four per one-invocation workgroup: 65885 workgroups.
+  await runCase({ ...dense, N: 2, H: 363, W: 363, C: 4, K: 4, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu',
+    tuning: { tq: 1, jn: 1, wgX: 1, wgY: 1 } }, 77);
 });
 
 test('foldBatchNorm: folded conv on the GPU == conv then BatchNorm on the CPU', async () => {

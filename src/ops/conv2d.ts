@@ -36,15 +36,14 @@ export interface Conv2dTuning {
   /** Invocations per workgroup along pixels and along channel-column blocks. */
   wgX: number;
   wgY: number;
-  /** Pixels per invocation (1..TM_MAX). */
-  tm: number;
-  /** vec4 output-channel columns per invocation (1..JN_MAX). */
+  /** Quads of 4 pixels per invocation: 1 or 2. */
+  tq: number;
+  /** vec4 output-channel columns (4 channels each) per invocation: 1 or 2. */
   jn: number;
 }
 
-/** Upper bounds of the register block, the sizes of the shader's `TM_MAX` / `JN_MAX` arrays. */
-const TM_MAX = 8;
-const JN_MAX = 4;
+/** The register block sizes the shader has accumulators for: TQ and JN are each 1 or 2. */
+const BLOCK_CHOICES = [1, 2];
 /** Floats in the uniform struct `Params` of conv2d.wgsl. */
 const PARAMS_WORDS = 20;
 
@@ -120,7 +119,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTu
   const wgY = cols >= 2 * jn ? 2 : 1;
   const maxInv = ctx.device.limits.maxComputeInvocationsPerWorkgroup;
   const wgX = Math.min(64 / wgY, maxInv / wgY);
-  return { wgX, wgY, tm: TM_MAX, jn };
+  return { wgX, wgY, tq: 2, jn };
 }
 
 function bad(label: string, msg: string): never {
@@ -171,8 +170,8 @@ export class Conv2d {
 
     const t = { ...defaultConv2dTuning(ctx, d), ...tuning };
     const l = ctx.device.limits;
-    if (!(t.tm >= 1 && t.tm <= TM_MAX && t.jn >= 1 && t.jn <= JN_MAX)) {
-      bad(label, `tuning tm ${t.tm} / jn ${t.jn} outside 1..${TM_MAX} / 1..${JN_MAX}`);
+    if (!BLOCK_CHOICES.includes(t.tq) || !BLOCK_CHOICES.includes(t.jn)) {
+      bad(label, `tuning tq ${t.tq} / jn ${t.jn}: each must be one of ${BLOCK_CHOICES.join(', ')}`);
     }
     if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || t.wgX > l.maxComputeWorkgroupSizeX || t.wgY > l.maxComputeWorkgroupSizeY) {
       bad(label, `workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
@@ -192,7 +191,7 @@ export class Conv2d {
         RELU: d.epilogue === 'relu' || residual,
         RESIDUAL: residual,
       },
-      overrides: { WG_X: t.wgX, WG_Y: t.wgY, TM: t.tm, JN: t.jn },
+      overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
     });
     return new Conv2d(ctx, d, label, t, pipeline);
   }
@@ -244,7 +243,7 @@ export class Conv2d {
     }
 
     const M = N * P * Q;
-    const mTiles = Math.ceil(M / (t.wgX * t.tm));
+    const mTiles = Math.ceil(M / (t.wgX * 4 * t.tq));
     const maxDim = ctx.device.limits.maxComputeWorkgroupsPerDimension;
     const gridX = Math.min(mTiles, maxDim);
     const gridZ = Math.ceil(mTiles / gridX);
