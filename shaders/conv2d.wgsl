@@ -27,7 +27,7 @@
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
 // output channels of one group each), i.e. 4*TQ pixels x 4*JN channels, held as TQ*JN mat4x4 accumulators
 // (matrix columns = pixels, rows = channels). The accumulators are separate variables, not an array, so
-// that CPU-backed drivers keep them in registers; TQ and JN (1 or 2 each) switch blocks on and off.
+// that CPU-backed drivers keep them in registers; TQ (1 or 2) and JN (1 to 4) select how many are live.
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup (WG_X, WG_Y): WG_X invocations along pixels, WG_Y along column blocks.
@@ -47,7 +47,7 @@ override WG_X: u32 = 32u;
 override WG_Y: u32 = 2u;
 /** Pixel quads per invocation: 1 or 2. */
 override TQ: u32 = 2u;
-/** vec4 output-channel columns per invocation: 1 or 2. */
+/** vec4 output-channel columns per invocation: 1 to 4. */
 override JN: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -186,15 +186,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   let Cg = params.Cg;
   let cOffset = g * Cg;
-  // A second column past this group's Kgp/4 rereads the first (its results are not stored).
+  // Columns past this group's Kgp/4 reread column kv0 (their results are not stored).
   let col0 = kv0;
   let col1 = select(kv0, kv0 + 1u, kv0 + 1u < cols);
+  let col2 = select(kv0, kv0 + 2u, kv0 + 2u < cols);
+  let col3 = select(kv0, kv0 + 3u, kv0 + 3u < cols);
 
-  // Accumulators acc<quad><column>.
+  // Accumulators acc<quad><column>. All eight are written below without conditions; those outside the
+  // TQ x JN block are never stored, so the compiler removes them with their loads (TQ, JN are constants).
   var acc00 = mat4x4<f32>();
   var acc01 = mat4x4<f32>();
+  var acc02 = mat4x4<f32>();
+  var acc03 = mat4x4<f32>();
   var acc10 = mat4x4<f32>();
   var acc11 = mat4x4<f32>();
+  var acc12 = mat4x4<f32>();
+  var acc13 = mat4x4<f32>();
 
 #if GEMM_1X1
   let quad0 = quadAt(m0, cOffset);
@@ -214,50 +221,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #if VEC4_IN
     for (var c = 0u; c < Cg; c += 4u) {
       let row = wBase + c * cols;
-      let w0 = loadWeights(row, cols, col0);
       let a0 = loadInput(quad0, c);
+      let a1 = loadInput(quad1, c);
+      let w0 = loadWeights(row, cols, col0);
       acc00 += w0 * a0;
-      if (TQ > 1u) {
-        let a1 = loadInput(quad1, c);
-        acc10 += w0 * a1;
-        if (JN > 1u) {
-          let w1 = loadWeights(row, cols, col1);
-          acc01 += w1 * a0;
-          acc11 += w1 * a1;
-        }
-      } else if (JN > 1u) {
-        acc01 += loadWeights(row, cols, col1) * a0;
-      }
+      acc10 += w0 * a1;
+      let w1 = loadWeights(row, cols, col1);
+      acc01 += w1 * a0;
+      acc11 += w1 * a1;
+      let w2 = loadWeights(row, cols, col2);
+      acc02 += w2 * a0;
+      acc12 += w2 * a1;
+      let w3 = loadWeights(row, cols, col3);
+      acc03 += w3 * a0;
+      acc13 += w3 * a1;
     }
 #else
     for (var c = 0u; c < Cg; c++) {
       let row = wBase + c * cols;
-      let w0 = wts[row + col0];
       let a0 = loadInput(quad0, c);
+      let a1 = loadInput(quad1, c);
+      let w0 = wts[row + col0];
       acc00 += outer(w0, a0);
-      if (TQ > 1u) {
-        let a1 = loadInput(quad1, c);
-        acc10 += outer(w0, a1);
-        if (JN > 1u) {
-          let w1 = wts[row + col1];
-          acc01 += outer(w1, a0);
-          acc11 += outer(w1, a1);
-        }
-      } else if (JN > 1u) {
-        acc01 += outer(wts[row + col1], a0);
-      }
+      acc10 += outer(w0, a1);
+      let w1 = wts[row + col1];
+      acc01 += outer(w1, a0);
+      acc11 += outer(w1, a1);
+      let w2 = wts[row + col2];
+      acc02 += outer(w2, a0);
+      acc12 += outer(w2, a1);
+      let w3 = wts[row + col3];
+      acc03 += outer(w3, a0);
+      acc13 += outer(w3, a1);
     }
 #endif
   }
 
+  // Only the TQ x JN block, and only existing columns.
+  let m1 = m0 + 4u;
   store(acc00, m0, g, col0);
-  if (TQ > 1u) {
-    store(acc10, m0 + 4u, g, col0);
-  }
+  if (TQ > 1u) { store(acc10, m1, g, col0); }
   if (JN > 1u && kv0 + 1u < cols) {
     store(acc01, m0, g, col1);
-    if (TQ > 1u) {
-      store(acc11, m0 + 4u, g, col1);
-    }
+    if (TQ > 1u) { store(acc11, m1, g, col1); }
+  }
+  if (JN > 2u && kv0 + 2u < cols) {
+    store(acc02, m0, g, col2);
+    if (TQ > 1u) { store(acc12, m1, g, col2); }
+  }
+  if (JN > 3u && kv0 + 3u < cols) {
+    store(acc03, m0, g, col3);
+    if (TQ > 1u) { store(acc13, m1, g, col3); }
   }
 }
