@@ -1,0 +1,144 @@
+// TS twin of shaders/layout.wgsl: NCHW <-> NHWC conversion, plus the small helpers that this
+// file's sibling ops (pool2d, linear, softmax, topk, preprocess) share: the 1D grid split, shape
+// checks and tensor bindings.
+
+import type { GpuContext } from '../gpu/device.js';
+import { elementCount, GpuLimitError, checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
+import { getPipeline } from '../gpu/shaders.js';
+import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+/**
+ * Workgroup grid for a kernel that numbers its workgroups 0 .. count-1 as wid.y * nwg.x + wid.x:
+ * x stays within maxComputeWorkgroupsPerDimension, the rest goes to y. The shader must ignore the
+ * overshoot (x * y may exceed count).
+ */
+export function grid1d(ctx: GpuContext, count: number, label: string): [number, number] {
+  const max = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  if (count <= max) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / max);
+  if (y > max) throw new GpuLimitError(`${label}: ${count} workgroups exceed ${max} x ${max}`);
+  return [Math.ceil(count / y), y];
+}
+
+/** Throws unless every value is a positive integer (or a non-negative one when `allowZero`). */
+export function checkInts(label: string, values: Record<string, number>, allowZero = false): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
+      throw new Error(`${label}: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+    }
+  }
+}
+
+export function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Throws unless `shape` is exactly `expected`. */
+export function checkShape(label: string, what: string, shape: readonly number[], expected: readonly number[]): void {
+  if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${label}: ${what} has shape ${shapeText(shape)}, expected ${shapeText(expected)}`);
+  }
+}
+
+/**
+ * The binding for an f32 tensor: its elements from `offset`, sized up to a multiple of 16 bytes
+ * where the buffer allows (so vec4 views cover the last element). Throws when the buffer is too small.
+ */
+export function tensorBinding(ctx: GpuContext, label: string, what: string, t: GpuTensor): GPUBufferBinding {
+  const offset = t.offset ?? 0;
+  const bytes = elementCount(t.shape) * 4;
+  if (offset + bytes > t.buffer.size) {
+    throw new Error(`${label}: ${what} ${shapeText(t.shape)} needs ${bytes} bytes from offset ${offset}, ` +
+      `but buffer '${t.buffer.label}' has ${t.buffer.size}`);
+  }
+  checkBindingSize(ctx, bytes, `${label} ${what}`);
+  const size = Math.min(Math.ceil(bytes / 16) * 16, t.buffer.size - offset);
+  return { buffer: t.buffer, offset, size };
+}
+
+/** Throws when two tensors share bytes (a kernel's read-only input must not alias its output). */
+export function checkNoAlias(label: string, a: GpuTensor, b: GpuTensor): void {
+  if (a.buffer !== b.buffer) return;
+  const a0 = a.offset ?? 0, a1 = a0 + elementCount(a.shape) * 4;
+  const b0 = b.offset ?? 0, b1 = b0 + elementCount(b.shape) * 4;
+  if (a0 < b1 && b0 < a1) throw new Error(`${label}: input and output overlap in buffer '${a.buffer.label}'`);
+}
+
+/** Workgroup size of the elementwise kernels (WGSL override WG). */
+export const ELEMENTWISE_WG = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Layout conversion
+
+export type LayoutDirection = 'nchw-to-nhwc' | 'nhwc-to-nchw';
+
+export interface LayoutDesc {
+  direction: LayoutDirection;
+  /** Input shape: [N, C, H, W] for 'nchw-to-nhwc', [N, H, W, C] for 'nhwc-to-nchw'. */
+  input: readonly number[];
+}
+
+export class Layout {
+  /** [N, H, W, C] or [N, C, H, W]: the other layout of the input. */
+  readonly outputShape: readonly number[];
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly desc: LayoutDesc,
+    readonly label: string,
+    private readonly pipeline: GPUComputePipeline,
+    private readonly nchw: readonly [number, number, number, number],
+  ) {
+    const [N, C, H, W] = nchw;
+    this.outputShape = desc.direction === 'nchw-to-nhwc' ? [N, H, W, C] : [N, C, H, W];
+  }
+
+  static async create(ctx: GpuContext, desc: LayoutDesc, label: string): Promise<Layout> {
+    if (desc.direction !== 'nchw-to-nhwc' && desc.direction !== 'nhwc-to-nchw') {
+      throw new Error(`${label}: direction must be 'nchw-to-nhwc' or 'nhwc-to-nchw', got '${String(desc.direction)}'`);
+    }
+    if (desc.input.length !== 4) throw new Error(`${label}: input shape ${shapeText(desc.input)} is not 4D`);
+    const [a, b, c, d] = desc.input;
+    const nchw: [number, number, number, number] = desc.direction === 'nchw-to-nhwc' ? [a, b, c, d] : [a, d, b, c];
+    checkInts(label, { N: nchw[0], C: nchw[1], H: nchw[2], W: nchw[3] });
+    checkBindingSize(ctx, elementCount(desc.input) * 4, `${label} tensor`);
+    const pipeline = await getPipeline(ctx, {
+      shader: 'layout',
+      entryPoint: desc.direction === 'nchw-to-nhwc' ? 'nchw_to_nhwc' : 'nhwc_to_nchw',
+      overrides: { WG: ELEMENTWISE_WG },
+    });
+    return new Layout(ctx, desc, label, pipeline, nchw);
+  }
+
+  /** input in the desc's layout -> output in the other one. */
+  bind(input: GpuTensor, output: GpuTensor): Dispatch {
+    const { ctx, label, pipeline } = this;
+    checkShape(label, 'input', input.shape, this.desc.input);
+    checkShape(label, 'output', output.shape, this.outputShape);
+    checkNoAlias(label, input, output);
+    const [N, C, H, W] = this.nchw;
+    const total = N * C * H * W;
+    const params = uniformBuffer(ctx, label, new Uint32Array([N, C, H, W, total]));
+    const bindGroup = ctx.device.createBindGroup({
+      label,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: params } },
+        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
+        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
+      ],
+    });
+    const [gx, gy] = grid1d(ctx, Math.ceil(total / ELEMENTWISE_WG), label);
+    return {
+      label,
+      encode(pass) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(gx, gy);
+      },
+    };
+  }
+}
