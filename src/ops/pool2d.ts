@@ -1,0 +1,140 @@
+// TS twin of shaders/pool2d.wgsl: MaxPool2d / AvgPool2d (fixed window or global) on NHWC tensors.
+
+import type { GpuContext } from '../gpu/device.js';
+import { elementCount, type GpuTensor } from '../gpu/buffers.js';
+import { getPipeline } from '../gpu/shaders.js';
+import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './layout.js';
+
+export interface Pool2dDesc {
+  mode: 'max' | 'avg';
+  /** Input shape [N, H, W, C]. */
+  input: readonly number[];
+  /** Average (or max) over the whole H x W map: output [N, 1, 1, C]. kernel/stride/pad must be omitted. */
+  global?: boolean;
+  /** Window R x S (a number means square). Required unless `global`. */
+  kernel?: number | readonly [number, number];
+  /** Default: the kernel size (PyTorch's default). */
+  stride?: number | readonly [number, number];
+  /** Zero-size implicit padding on each side; default 0. Must be <= kernel / 2. */
+  pad?: number | readonly [number, number];
+  /** PyTorch ceil_mode (default false). */
+  ceilMode?: boolean;
+  /** AvgPool2d count_include_pad (default true, PyTorch's default). Ignored for max. */
+  countIncludePad?: boolean;
+}
+
+/** Resolved window geometry. */
+export interface PoolGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  pad: [number, number];
+  ceilMode: boolean;
+  countIncludePad: boolean;
+}
+
+function pair(v: number | readonly [number, number]): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+/** PyTorch's pooling_output_shape (dilation 1), including the ceil-mode rule that the last
+ * window must start inside the input or the left padding. */
+export function pooledSize(L: number, k: number, s: number, p: number, ceilMode: boolean): number {
+  let out = Math.floor((L + 2 * p - k + (ceilMode ? s - 1 : 0)) / s) + 1;
+  if (ceilMode && (out - 1) * s >= L + p) out--;
+  return out;
+}
+
+export class Pool2d {
+  /** [N, P, Q, C]. */
+  readonly outputShape: readonly number[];
+  readonly geometry: PoolGeometry;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly desc: Pool2dDesc,
+    readonly label: string,
+    private readonly pipeline: GPUComputePipeline,
+    private readonly vec4: boolean,
+    geometry: PoolGeometry,
+    outputShape: number[],
+  ) {
+    this.geometry = geometry;
+    this.outputShape = outputShape;
+  }
+
+  static async create(ctx: GpuContext, desc: Pool2dDesc, label: string): Promise<Pool2d> {
+    if (desc.mode !== 'max' && desc.mode !== 'avg') throw new Error(`${label}: mode must be 'max' or 'avg', got '${String(desc.mode)}'`);
+    if (desc.input.length !== 4) throw new Error(`${label}: input shape ${shapeText(desc.input)} is not 4D [N, H, W, C]`);
+    const [N, H, W, C] = desc.input;
+    checkInts(label, { N, H, W, C });
+    let kernel: [number, number], stride: [number, number], pad: [number, number];
+    if (desc.global) {
+      if (desc.kernel !== undefined || desc.stride !== undefined || desc.pad !== undefined || desc.ceilMode) {
+        throw new Error(`${label}: a global pool takes no kernel, stride, pad or ceilMode`);
+      }
+      kernel = [H, W]; stride = [1, 1]; pad = [0, 0];
+    } else {
+      if (desc.kernel === undefined) throw new Error(`${label}: kernel is required unless global is set`);
+      kernel = pair(desc.kernel);
+      stride = pair(desc.stride ?? desc.kernel);
+      pad = pair(desc.pad ?? 0);
+      checkInts(label, { kernelH: kernel[0], kernelW: kernel[1], strideH: stride[0], strideW: stride[1] });
+      checkInts(label, { padH: pad[0], padW: pad[1] }, true);
+      if (2 * pad[0] > kernel[0] || 2 * pad[1] > kernel[1]) {
+        throw new Error(`${label}: pad ${shapeText(pad)} must be at most half the kernel ${shapeText(kernel)} (PyTorch's rule)`);
+      }
+    }
+    const ceilMode = desc.ceilMode ?? false;
+    const P = pooledSize(H, kernel[0], stride[0], pad[0], ceilMode);
+    const Q = pooledSize(W, kernel[1], stride[1], pad[1], ceilMode);
+    if (P < 1 || Q < 1) {
+      throw new Error(`${label}: kernel ${shapeText(kernel)} with pad ${shapeText(pad)} does not fit the ${H}x${W} input`);
+    }
+    const vec4 = C % 4 === 0;
+    const pipeline = await getPipeline(ctx, {
+      shader: 'pool2d',
+      defines: { MAX: desc.mode === 'max', VEC4: vec4 },
+      overrides: { WG: ELEMENTWISE_WG },
+    });
+    const geometry = { kernel, stride, pad, ceilMode, countIncludePad: desc.countIncludePad ?? true };
+    return new Pool2d(ctx, desc, label, pipeline, vec4, geometry, [N, P, Q, C]);
+  }
+
+  /** input (N, H, W, C) -> output (N, P, Q, C). */
+  bind(input: GpuTensor, output: GpuTensor): Dispatch {
+    const { ctx, label, pipeline } = this;
+    checkShape(label, 'input', input.shape, this.desc.input);
+    checkShape(label, 'output', output.shape, this.outputShape);
+    checkNoAlias(label, input, output);
+    const [N, H, W, C] = this.desc.input;
+    const [, P, Q] = this.outputShape;
+    const Cu = this.vec4 ? C / 4 : C;
+    const { kernel, stride, pad, countIncludePad } = this.geometry;
+    const total = N * P * Q * Cu;
+    const params = uniformBuffer(ctx, label, new Uint32Array([
+      N, H, W, Cu, P, Q, kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1],
+      countIncludePad ? 1 : 0, total,
+    ]));
+    const bindGroup = ctx.device.createBindGroup({
+      label,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: params } },
+        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
+        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
+      ],
+    });
+    const [gx, gy] = grid1d(ctx, Math.ceil(total / ELEMENTWISE_WG), label);
+    return {
+      label,
+      // One compare or add per window element.
+      flops: elementCount(this.outputShape) * kernel[0] * kernel[1],
+      encode(pass) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(gx, gy);
+      },
+    };
+  }
+}
