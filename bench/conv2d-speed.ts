@@ -10,6 +10,9 @@ import { submitDispatches } from '../src/gpu/dispatch.js';
 const LAYERS: Record<string, Conv2dDesc> = {
   // ResNet-50 layer3 bottleneck conv1/conv3 shape: 1x1, 14x14, 1024 -> 256.
   'resnet50.layer3.1x1': { N: 1, H: 14, W: 14, C: 1024, K: 256, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'relu' },
+  // ResNet-50 layer1.0.conv1 (64 -> 64) and layer1.1.conv1 (256 -> 64), 1x1 at 56x56: short reductions.
+  'resnet50.layer1.0.conv1': { N: 1, H: 56, W: 56, C: 64, K: 64, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'relu' },
+  'resnet50.layer1.1.conv1': { N: 1, H: 56, W: 56, C: 256, K: 64, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'relu' },
   // resnext101_32x4d layer3 conv2: width floor(256*4/64)*32 = 512, 32 groups of 16 channels.
   'resnext101_32x4d.layer3.conv2': { N: 1, H: 14, W: 14, C: 512, K: 512, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
   // resnext101_32x4d layer1 conv2: width 128, 32 groups of 4 channels, 56x56.

@@ -27,7 +27,7 @@
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
 // output channels of one group each), i.e. 4*TQ pixels x 4*JN channels, held as TQ*JN mat4x4 accumulators
 // (matrix columns = pixels, rows = channels). The accumulators are separate variables, not an array, so
-// that CPU-backed drivers keep them in registers; TQ (1 or 2) and JN (1 to 4) select how many are live.
+// that CPU-backed drivers keep them in registers; TQ and JN (1 to 4 each) select how many are live.
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup (WG_X, WG_Y): WG_X invocations along pixels, WG_Y along column blocks.
@@ -45,7 +45,7 @@ struct Params {
 
 override WG_X: u32 = 32u;
 override WG_Y: u32 = 2u;
-/** Pixel quads per invocation: 1 or 2. */
+/** Pixel quads per invocation: 1 to 4. */
 override TQ: u32 = 2u;
 /** vec4 output-channel columns per invocation: 1 to 4. */
 override JN: u32 = 2u;
@@ -137,6 +137,14 @@ fn quadAt(k: Corners, r: u32, s: u32, cOffset: u32) -> Quad {
 }
 #endif
 
+/** Stores the first TQ quads of one vec4 column kv: pixels m0 .. m0 + 4*TQ - 1. */
+fn storeColumn(q0: mat4x4<f32>, q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>, m0: u32, g: u32, kv: u32) {
+  store(q0, m0, g, kv);
+  if (TQ > 1u) { store(q1, m0 + 4u, g, kv); }
+  if (TQ > 2u) { store(q2, m0 + 8u, g, kv); }
+  if (TQ > 3u) { store(q3, m0 + 12u, g, kv); }
+}
+
 /** Bias, epilogue and store of one accumulator: pixels m..m+3 (only those < M), vec4 column kv of group g. */
 fn store(acc: mat4x4<f32>, m: u32, g: u32, kv: u32) {
   let b = wts[params.biasOffset / 4u + g * (params.Kgp / 4u) + kv];
@@ -192,30 +200,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let col2 = select(kv0, kv0 + 2u, kv0 + 2u < cols);
   let col3 = select(kv0, kv0 + 3u, kv0 + 3u < cols);
 
-  // Accumulators acc<quad><column>. All eight are written below without conditions; those outside the
+  // Accumulators acc<quad><column>. All sixteen are updated below without conditions; those outside the
   // TQ x JN block are never stored, so the compiler removes them with their loads (TQ, JN are constants).
-  var acc00 = mat4x4<f32>();
-  var acc01 = mat4x4<f32>();
-  var acc02 = mat4x4<f32>();
-  var acc03 = mat4x4<f32>();
-  var acc10 = mat4x4<f32>();
-  var acc11 = mat4x4<f32>();
-  var acc12 = mat4x4<f32>();
-  var acc13 = mat4x4<f32>();
+  var acc00 = mat4x4<f32>(); var acc01 = mat4x4<f32>(); var acc02 = mat4x4<f32>(); var acc03 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>(); var acc11 = mat4x4<f32>(); var acc12 = mat4x4<f32>(); var acc13 = mat4x4<f32>();
+  var acc20 = mat4x4<f32>(); var acc21 = mat4x4<f32>(); var acc22 = mat4x4<f32>(); var acc23 = mat4x4<f32>();
+  var acc30 = mat4x4<f32>(); var acc31 = mat4x4<f32>(); var acc32 = mat4x4<f32>(); var acc33 = mat4x4<f32>();
 
 #if GEMM_1X1
   let quad0 = quadAt(m0, cOffset);
   let quad1 = quadAt(m0 + 4u, cOffset);
+  let quad2 = quadAt(m0 + 8u, cOffset);
+  let quad3 = quadAt(m0 + 12u, cOffset);
   {
     let wBase = g * Cg * cols;                    // vec4 index of w[g, 0, 0, 0, 0]
 #else
   let corners0 = cornersAt(m0);
   let corners1 = cornersAt(m0 + 4u);
+  let corners2 = cornersAt(m0 + 8u);
+  let corners3 = cornersAt(m0 + 12u);
   for (var rs = 0u; rs < params.R * params.S; rs++) {
     let r = rs / params.S;
     let s = rs - r * params.S;
     let quad0 = quadAt(corners0, r, s, cOffset);
     let quad1 = quadAt(corners1, r, s, cOffset);
+    let quad2 = quadAt(corners2, r, s, cOffset);
+    let quad3 = quadAt(corners3, r, s, cOffset);
     let wBase = (g * params.R * params.S + rs) * Cg * cols;
 #endif
 #if VEC4_IN
@@ -223,54 +233,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let row = wBase + c * cols;
       let a0 = loadInput(quad0, c);
       let a1 = loadInput(quad1, c);
+      let a2 = loadInput(quad2, c);
+      let a3 = loadInput(quad3, c);
       let w0 = loadWeights(row, cols, col0);
-      acc00 += w0 * a0;
-      acc10 += w0 * a1;
+      acc00 += w0 * a0; acc10 += w0 * a1; acc20 += w0 * a2; acc30 += w0 * a3;
       let w1 = loadWeights(row, cols, col1);
-      acc01 += w1 * a0;
-      acc11 += w1 * a1;
+      acc01 += w1 * a0; acc11 += w1 * a1; acc21 += w1 * a2; acc31 += w1 * a3;
       let w2 = loadWeights(row, cols, col2);
-      acc02 += w2 * a0;
-      acc12 += w2 * a1;
+      acc02 += w2 * a0; acc12 += w2 * a1; acc22 += w2 * a2; acc32 += w2 * a3;
       let w3 = loadWeights(row, cols, col3);
-      acc03 += w3 * a0;
-      acc13 += w3 * a1;
+      acc03 += w3 * a0; acc13 += w3 * a1; acc23 += w3 * a2; acc33 += w3 * a3;
     }
 #else
     for (var c = 0u; c < Cg; c++) {
       let row = wBase + c * cols;
       let a0 = loadInput(quad0, c);
       let a1 = loadInput(quad1, c);
+      let a2 = loadInput(quad2, c);
+      let a3 = loadInput(quad3, c);
       let w0 = wts[row + col0];
-      acc00 += outer(w0, a0);
-      acc10 += outer(w0, a1);
+      acc00 += outer(w0, a0); acc10 += outer(w0, a1); acc20 += outer(w0, a2); acc30 += outer(w0, a3);
       let w1 = wts[row + col1];
-      acc01 += outer(w1, a0);
-      acc11 += outer(w1, a1);
+      acc01 += outer(w1, a0); acc11 += outer(w1, a1); acc21 += outer(w1, a2); acc31 += outer(w1, a3);
       let w2 = wts[row + col2];
-      acc02 += outer(w2, a0);
-      acc12 += outer(w2, a1);
+      acc02 += outer(w2, a0); acc12 += outer(w2, a1); acc22 += outer(w2, a2); acc32 += outer(w2, a3);
       let w3 = wts[row + col3];
-      acc03 += outer(w3, a0);
-      acc13 += outer(w3, a1);
+      acc03 += outer(w3, a0); acc13 += outer(w3, a1); acc23 += outer(w3, a2); acc33 += outer(w3, a3);
     }
 #endif
   }
 
   // Only the TQ x JN block, and only existing columns.
-  let m1 = m0 + 4u;
-  store(acc00, m0, g, col0);
-  if (TQ > 1u) { store(acc10, m1, g, col0); }
-  if (JN > 1u && kv0 + 1u < cols) {
-    store(acc01, m0, g, col1);
-    if (TQ > 1u) { store(acc11, m1, g, col1); }
-  }
-  if (JN > 2u && kv0 + 2u < cols) {
-    store(acc02, m0, g, col2);
-    if (TQ > 1u) { store(acc12, m1, g, col2); }
-  }
-  if (JN > 3u && kv0 + 3u < cols) {
-    store(acc03, m0, g, col3);
-    if (TQ > 1u) { store(acc13, m1, g, col3); }
-  }
+  storeColumn(acc00, acc10, acc20, acc30, m0, g, col0);
+  if (JN > 1u && kv0 + 1u < cols) { storeColumn(acc01, acc11, acc21, acc31, m0, g, col1); }
+  if (JN > 2u && kv0 + 2u < cols) { storeColumn(acc02, acc12, acc22, acc32, m0, g, col2); }
+  if (JN > 3u && kv0 + 3u < cols) { storeColumn(acc03, acc13, acc23, acc33, m0, g, col3); }
 }

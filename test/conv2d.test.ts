@@ -45,7 +45,11 @@ const CASES: Case[] = [
   { ...dense, N: 3, H: 7, W: 7, C: 64, K: 32, R: 1, S: 1, stride: 1, pad: 0, groups: 2, epilogue: 'residual-relu' },
   // Odd register blocks and workgroups (partial tiles in both directions).
   { ...dense, N: 3, H: 15, W: 15, C: 16, K: 44, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { tq: 1, jn: 2, wgX: 8, wgY: 4 } },
-  { ...dense, N: 1, H: 13, W: 13, C: 24, K: 40, R: 1, S: 1, stride: 1, pad: 0, tuning: { tq: 2, jn: 3, wgX: 16, wgY: 1 } },
+  { ...dense, N: 1, H: 13, W: 13, C: 24, K: 40, R: 1, S: 1, stride: 1, pad: 0, tuning: { tq: 3, jn: 3, wgX: 16, wgY: 1 } },
+  { ...dense, N: 1, H: 15, W: 15, C: 5, K: 12, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', tuning: { tq: 4, jn: 1, wgX: 4, wgY: 2 } },
+  // Many pixels: the 16-pixel default block on the implicit and the 1x1 path.
+  { ...dense, N: 2, H: 31, W: 31, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
+  { ...dense, N: 2, H: 31, W: 31, C: 16, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu' },
 ];
 
 function name(c: Case): string {

@@ -36,14 +36,14 @@ export interface Conv2dTuning {
   /** Invocations per workgroup along pixels and along channel-column blocks. */
   wgX: number;
   wgY: number;
-  /** Quads of 4 pixels per invocation: 1 or 2. */
+  /** Quads of 4 pixels per invocation: 1 to 4. */
   tq: number;
   /** vec4 output-channel columns (4 channels each) per invocation: 1 to 4. */
   jn: number;
 }
 
 /** The register block sizes the shader has accumulators for. */
-const TQ_CHOICES = [1, 2];
+const TQ_CHOICES = [1, 2, 3, 4];
 const JN_CHOICES = [1, 2, 3, 4];
 /** Floats in the uniform struct `Params` of conv2d.wgsl. */
 const PARAMS_WORDS = 20;
@@ -115,21 +115,23 @@ export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefin
 
 /**
  * Default launch geometry. CPU-backed adapters (SwiftShader, llvmpipe) run fastest with the largest
- * register block, 8 pixels x 16 channels (measured with bench/conv2d-speed.ts: 1x1 GEMM 2.9 -> 3.4 GFLOP/s
- * from 8x8 to 8x16 on SwiftShader), and with the workgroup's 64 invocations spread over up to 4 column
- * blocks. Hardware GPUs get a smaller block (more invocations in flight); untuned there so far.
+ * register block, 16 pixels x 16 channels (bench/conv2d-speed.ts, llvmpipe: stem 7.8 -> 17 GFLOP/s and
+ * ResNet-50 layer1 3x3 6.0 -> 7.2 from 8 to 16 pixels; 8x8 -> 8x16 channels gave 5.5 -> 7 on a 1x1 GEMM),
+ * and with the workgroup's 64 invocations spread over up to 4 column blocks. Layers with few pixels
+ * (M < 1024) take 8 pixels per invocation so that more invocations share the work.
+ * Hardware GPUs get a smaller block (more invocations in flight); untuned there so far.
  */
 export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning {
   const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
   const maxInv = ctx.device.limits.maxComputeInvocationsPerWorkgroup;
   if (!ctx.cpuBacked) {
-    const jn = Math.min(2, cols);
-    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn };
+    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols) };
   }
+  const [P, Q] = conv2dOutputSize(desc);
   const jn = Math.min(4, cols);
   const colBlocks = Math.ceil(cols / jn);
   const wgY = colBlocks >= 4 ? 4 : colBlocks >= 2 ? 2 : 1;
-  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: 2, jn };
+  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn };
 }
 
 function bad(label: string, msg: string): never {
