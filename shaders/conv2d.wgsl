@@ -31,9 +31,14 @@
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup (WG_X, WG_Y): WG_X invocations along pixels, WG_Y along column blocks.
-// Grid: x * z = ceil(M / (WG_X*4*TQ)) pixel tiles, split as x = min(tiles, 65535), z = ceil(tiles / x)
+// Grid: x * z = ceil(M / (WG_X*4*TQ)) pixel tiles, split as x = min(tiles, maxComputeWorkgroupsPerDimension),
+// z = ceil(tiles / x)
 // (gridX = x in params); y = G * nTiles with nTiles = ceil(Kgp/4 / (WG_Y*JN)), y = g*nTiles + column tile.
 // Invocations past M or past Kgp/4 return early (there are no barriers).
+//
+// This barrier-free path is what CPU-backed adapters (SwiftShader, llvmpipe) run fastest. Hardware GPUs
+// would prefer tiles staged through workgroup memory; that would be another define-selected variant
+// of this file (not written yet).
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
