@@ -1,0 +1,175 @@
+// TS twin of shaders/preprocess.wgsl: RGBA8 image -> one batch slot of the model's NHWC input
+// (Resize shorter side to resizeTo, CenterCrop S, range scaling, Normalize), on the GPU.
+
+import type { GpuContext } from '../gpu/device.js';
+import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
+import { getPipeline } from '../gpu/shaders.js';
+import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { checkInts, checkShape, shapeText, tensorBinding } from './layout.js';
+
+export interface PreprocessDesc {
+  /** Output side S (the centre crop). */
+  size: number;
+  /** The shorter image side is resized to this (torchvision Resize(int)); must be >= size. */
+  resizeTo: number;
+  /** 3: RGB; 1: grey (luminance 0.299 R + 0.587 G + 0.114 B). */
+  channels: 1 | 3;
+  /** Batch N of the output tensor (N, S, S, C). */
+  batch: number;
+  /** The model's input range [lo, hi]: pixel / 255 * (hi - lo) + lo. Default [0, 1]. */
+  range?: readonly [number, number];
+  /** Per channel, applied after the range: (x - mean[c]) / std[c]. */
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** An RGBA8 image in a GPU storage buffer: (height, width) u32 words, bytes R, G, B, A. */
+export interface RgbaImage {
+  buffer: GPUBuffer;
+  width: number;
+  height: number;
+}
+
+export interface PreprocessGeometry {
+  /** Size after Resize(resizeTo). */
+  resizedW: number;
+  resizedH: number;
+  /** CenterCrop offsets in the resized image. */
+  top: number;
+  left: number;
+  /** Source pixels per resized pixel (f32, as PyTorch computes them). */
+  scaleX: number;
+  scaleY: number;
+}
+
+/** Python's round(): halves to even (torchvision's CenterCrop uses it). */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d === 0.5) return f % 2 === 0 ? f : f + 1;
+  return d < 0.5 ? f : f + 1;
+}
+
+/** torchvision's Resize(int) output size and CenterCrop offsets for a width x height image. */
+export function preprocessGeometry(width: number, height: number, resizeTo: number, size: number): PreprocessGeometry {
+  const [short, long] = width <= height ? [width, height] : [height, width];
+  const newLong = Math.floor((resizeTo * long) / short);
+  const [resizedW, resizedH] = width <= height ? [resizeTo, newLong] : [newLong, resizeTo];
+  return {
+    resizedW, resizedH,
+    top: roundHalfEven((resizedH - size) / 2),
+    left: roundHalfEven((resizedW - size) / 2),
+    scaleX: Math.fround(width / resizedW),
+    scaleY: Math.fround(height / resizedH),
+  };
+}
+
+/** Output pixels per workgroup side (WGSL override TILE). */
+const TILE = 8;
+
+export class Preprocess {
+  /** [N, S, S, C]. */
+  readonly outputShape: readonly number[];
+  private staging?: GPUBuffer;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly desc: PreprocessDesc,
+    readonly label: string,
+    private readonly pipeline: GPUComputePipeline,
+  ) {
+    this.outputShape = [desc.batch, desc.size, desc.size, desc.channels];
+  }
+
+  static async create(ctx: GpuContext, desc: PreprocessDesc, label: string): Promise<Preprocess> {
+    checkInts(label, { size: desc.size, resizeTo: desc.resizeTo, batch: desc.batch });
+    if (desc.channels !== 1 && desc.channels !== 3) throw new Error(`${label}: channels must be 1 or 3, got ${desc.channels}`);
+    if (desc.resizeTo < desc.size) throw new Error(`${label}: resizeTo ${desc.resizeTo} is smaller than the crop size ${desc.size}`);
+    if (desc.mean.length !== desc.channels || desc.std.length !== desc.channels) {
+      throw new Error(`${label}: mean ${shapeText(desc.mean)} and std ${shapeText(desc.std)} need ${desc.channels} values each`);
+    }
+    if (desc.std.some((s) => !(Number.isFinite(s) && s !== 0))) throw new Error(`${label}: std ${shapeText(desc.std)} must be finite and non-zero`);
+    if (Math.ceil(desc.size / TILE) > ctx.device.limits.maxComputeWorkgroupsPerDimension) {
+      throw new Error(`${label}: size ${desc.size} needs more than maxComputeWorkgroupsPerDimension workgroups per side`);
+    }
+    const [lo, hi] = desc.range ?? [0, 1];
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`${label}: range [${lo}, ${hi}] must be finite`);
+    const pipeline = await getPipeline(ctx, { shader: 'preprocess', defines: { GREY: desc.channels === 1 }, overrides: { TILE } });
+    return new Preprocess(ctx, desc, label, pipeline);
+  }
+
+  /**
+   * Uploads RGBA bytes (height, width, 4) into this op's image buffer and returns it. The buffer is
+   * reused while it is large enough; a larger image replaces it (destroying the old one, so
+   * Dispatches bound to an earlier image must be bound again).
+   */
+  upload(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbaImage {
+    const { ctx, label } = this;
+    checkInts(label, { width, height });
+    if (pixels.length !== width * height * 4) {
+      throw new Error(`${label}: ${pixels.length} bytes are not a ${width}x${height} RGBA image (${width * height * 4} bytes)`);
+    }
+    const bytes = width * height * 4;
+    checkBindingSize(ctx, bytes, `${label} image`);
+    if (!this.staging || this.staging.size < bytes) {
+      this.staging?.destroy();
+      this.staging = ctx.device.createBuffer({ label: `${label} image`, size: Math.ceil(bytes / 16) * 16,
+        usage: 0x80 /* STORAGE */ | 0x8 /* COPY_DST */ });
+    }
+    ctx.device.queue.writeBuffer(this.staging, 0, pixels.buffer, pixels.byteOffset, bytes);
+    return { buffer: this.staging, width, height };
+  }
+
+  /** image (height, width) RGBA8 -> output (N, S, S, C), batch slot `batchIndex`. */
+  bind(image: RgbaImage, output: GpuTensor, batchIndex = 0): Dispatch {
+    const { ctx, label, pipeline, desc } = this;
+    const { width, height } = image;
+    checkInts(label, { width, height });
+    if (image.buffer.size < width * height * 4) {
+      throw new Error(`${label}: image buffer '${image.buffer.label}' has ${image.buffer.size} bytes, a ${width}x${height} RGBA image needs ${width * height * 4}`);
+    }
+    checkShape(label, 'output', output.shape, this.outputShape);
+    if (!Number.isInteger(batchIndex) || batchIndex < 0 || batchIndex >= desc.batch) {
+      throw new Error(`${label}: batchIndex ${batchIndex} is outside the batch of ${desc.batch}`);
+    }
+    const S = desc.size;
+    const g = preprocessGeometry(width, height, desc.resizeTo, S);
+    if (g.resizedW < S || g.resizedH < S) {
+      throw new Error(`${label}: a ${width}x${height} image resized to ${g.resizedW}x${g.resizedH} is smaller than the ${S}x${S} crop`);
+    }
+    const [lo, hi] = desc.range ?? [0, 1];
+    const data = new ArrayBuffer(96);
+    const u = new Uint32Array(data);
+    const f = new Float32Array(data);
+    u.set([width, height, g.resizedW, g.resizedH, S, g.top, g.left, batchIndex, desc.resizeTo, 0]);
+    f.set([g.scaleX, g.scaleY, lo, hi], 10);
+    f.set(desc.mean, 16);
+    f.set(desc.std, 20);
+    if (desc.channels === 1) { f.fill(1, 21, 24); } else { f[23] = 1; }  // unused std lanes: 1, never 0
+    const params = uniformBuffer(ctx, label, data);
+    const bindGroup = ctx.device.createBindGroup({
+      label,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: params } },
+        { binding: 1, resource: { buffer: image.buffer, offset: 0, size: Math.min(Math.ceil((width * height * 4) / 16) * 16, image.buffer.size) } },
+        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
+      ],
+    });
+    const groups = Math.ceil(S / TILE);
+    return {
+      label,
+      encode(pass) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(groups, groups);
+      },
+    };
+  }
+
+  /** Frees the image buffer made by upload(). */
+  dispose(): void {
+    this.staging?.destroy();
+    this.staging = undefined;
+  }
+}
