@@ -71,7 +71,7 @@ test('preprocess: random sizes and batch slots match the reference', async () =>
       expected.set(refPreprocess(pixels, w, h, { ...desc, range: desc.range! }), n * 13 * 13 * 3);
       // One image buffer per slot here (upload() reuses one buffer, so a batch needs its own copies).
       const image = { buffer: ctx.device.createBuffer({ size: Math.ceil(w * h * 4 / 16) * 16, usage: 0x80 | 0x8 }), width: w, height: h };
-      ctx.device.queue.writeBuffer(image.buffer, 0, pixels);
+      ctx.device.queue.writeBuffer(image.buffer, 0, pixels.buffer, pixels.byteOffset, pixels.byteLength);
       dispatches.push(op.bind(image, output, n));
     }
     submitDispatches(ctx, 'preprocess batch', dispatches);
