@@ -66,6 +66,11 @@ function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
 
 type NodeGpu = { create(flags: string[]): GPU; globals: object };
 let nodeGpuModule: Promise<NodeGpu> | undefined;
+/**
+ * Every Dawn instance created, kept for the life of the process: once a GPU object is garbage
+ * collected, work Dawn still has in flight (async pipeline creation) crashes the process.
+ */
+const liveInstances: GPU[] = [];
 
 async function nodeGpu(): Promise<NodeGpu> {
   nodeGpuModule ??= import('webgpu').then((m) => {
@@ -75,7 +80,15 @@ async function nodeGpu(): Promise<NodeGpu> {
     throw new WebGPUUnavailableError(
       `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}. Run npm install.`);
   });
-  return nodeGpuModule;
+  const m = await nodeGpuModule;
+  return {
+    globals: m.globals,
+    create(flags: string[]): GPU {
+      const gpu = m.create(flags);
+      liveInstances.push(gpu);
+      return gpu;
+    },
+  };
 }
 
 async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter; source: GpuContext['source'] }> {

@@ -5,7 +5,8 @@
 // by a shader must be given a value, so a typo fails loudly instead of silently dropping code.
 // Tuning values are WGSL `override` constants, set per pipeline.
 
-import { wgsl } from 'wgsl-preprocessor';
+// The package's package.json names no entry point, so the file is imported by its path.
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { isNode, type GpuContext } from './device.js';
 
 /** One URL per kernel family; static so that bundlers (Vite) pick the files up. */
