@@ -5,7 +5,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
-import { checkInts, checkShape, shapeText, tensorBinding } from './layout.js';
+import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
 
 export interface PreprocessDesc {
   /** Output side S (the centre crop). */

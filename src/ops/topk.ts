@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
-import { checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './layout.js';
+import { checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
 
 export interface TopKDesc {
   /** Input shape [N, K]. */

@@ -1,0 +1,64 @@
+// Helpers the op twins share: the 1D grid split, argument and shape checks, tensor bindings.
+
+import type { GpuContext } from '../gpu/device.js';
+import { elementCount, GpuLimitError, checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
+
+/**
+ * Workgroup grid for a kernel that numbers its workgroups 0 .. count-1 as wid.y * nwg.x + wid.x:
+ * x stays within maxComputeWorkgroupsPerDimension, the rest goes to y. The shader must ignore the
+ * overshoot (x * y may exceed count).
+ */
+export function grid1d(ctx: GpuContext, count: number, label: string): [number, number] {
+  const max = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  if (count <= max) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / max);
+  if (y > max) throw new GpuLimitError(`${label}: ${count} workgroups exceed ${max} x ${max}`);
+  return [Math.ceil(count / y), y];
+}
+
+/** Throws unless every value is a positive integer (or a non-negative one when `allowZero`). */
+export function checkInts(label: string, values: Record<string, number>, allowZero = false): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
+      throw new Error(`${label}: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+    }
+  }
+}
+
+export function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Throws unless `shape` is exactly `expected`. */
+export function checkShape(label: string, what: string, shape: readonly number[], expected: readonly number[]): void {
+  if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${label}: ${what} has shape ${shapeText(shape)}, expected ${shapeText(expected)}`);
+  }
+}
+
+/**
+ * The binding for an f32 tensor: its elements from `offset`, sized up to a multiple of 16 bytes
+ * where the buffer allows (so vec4 views cover the last element). Throws when the buffer is too small.
+ */
+export function tensorBinding(ctx: GpuContext, label: string, what: string, t: GpuTensor): GPUBufferBinding {
+  const offset = t.offset ?? 0;
+  const bytes = elementCount(t.shape) * 4;
+  if (offset + bytes > t.buffer.size) {
+    throw new Error(`${label}: ${what} ${shapeText(t.shape)} needs ${bytes} bytes from offset ${offset}, ` +
+      `but buffer '${t.buffer.label}' has ${t.buffer.size}`);
+  }
+  checkBindingSize(ctx, bytes, `${label} ${what}`);
+  const size = Math.min(Math.ceil(bytes / 16) * 16, t.buffer.size - offset);
+  return { buffer: t.buffer, offset, size };
+}
+
+/** Throws when two tensors share bytes (a kernel's read-only input must not alias its output). */
+export function checkNoAlias(label: string, a: GpuTensor, b: GpuTensor): void {
+  if (a.buffer !== b.buffer) return;
+  const a0 = a.offset ?? 0, a1 = a0 + elementCount(a.shape) * 4;
+  const b0 = b.offset ?? 0, b1 = b0 + elementCount(b.shape) * 4;
+  if (a0 < b1 && b0 < a1) throw new Error(`${label}: input and output overlap in buffer '${a.buffer.label}'`);
+}
+
+/** Workgroup size of the elementwise kernels (WGSL override WG). */
+export const ELEMENTWISE_WG = 64;
