@@ -1,0 +1,220 @@
+// The public API: load a ResNet / ResNeXt from a .safetensors checkpoint and classify images.
+//
+//   const model = await loadModel({ weights: 'resnext101_32x4d.safetensors', onProgress });
+//   const top5 = await model.classify(image, { topK: 5 });   // [{ index, label, probability }]
+//   const logits = await model.run(nchw, { batch: 2 });     // Float32Array (batch x classes)
+//   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
+//   model.dispose();
+
+import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { f32Bytes } from './gpu/buffers.js';
+import { planBuffers } from './graph/memory.js';
+import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
+import { stepTensorShape, type Normalization, type RgbaImage } from './graph/steps.js';
+import { toRgba, type ImageInput } from './image/decode.js';
+import type { ResNetConfig } from './models/config.js';
+import { IMAGENET_LABELS } from './models/imagenet-labels.js';
+import { buildPlan } from './models/plan.js';
+import { checkTensors, foldPlanWeights, resolveConfig } from './weights/load.js';
+import { decodeMetadata, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
+import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
+
+export interface LoadModelOptions {
+  /** A name from ARCHITECTURES; default: the file's metadata. */
+  arch?: string;
+  /** A full architecture description (overrides `arch` and the metadata). */
+  config?: ResNetConfig;
+  /** The .safetensors checkpoint: URL or (Node) path string, URL, Response, Blob, ArrayBuffer or bytes. */
+  weights: WeightsSource;
+  /** A device from acquireDevice() (or a bare GPUDevice) to share; default: acquire one (owned by the model). */
+  device?: GpuContext | GPUDevice;
+  /** Which adapter to acquire when no device is given (Node: 'default' | 'swiftshader' | 'llvmpipe'). */
+  adapter?: AdapterChoice;
+  /** Bytes read ('download') and bytes uploaded ('upload'). */
+  onProgress?: ProgressCallback;
+  /** Class names, overriding the file's (default: its metadata, 'imagenet' = the shipped ImageNet-1k list). */
+  labels?: readonly string[];
+  /** Keep the folded weights on the CPU so model.validate() can compare every step with the reference. */
+  validate?: boolean;
+}
+
+export interface Classification {
+  /** Class index (ImageNet: the i-th sorted WordNet id). */
+  index: number;
+  label: string;
+  probability: number;
+}
+
+export interface ModelInfo {
+  arch: string;
+  config: ResNetConfig;
+  /** Learnable parameters. */
+  params: number;
+  /** FLOPs of one image (2 per multiply-add). */
+  flops: number;
+  /** Packed weights on the GPU. */
+  weightBytes: number;
+  /** Activation memory of a batch-1 classification after buffer reuse, and without reuse. */
+  peakActivationBytes: number;
+  unsharedActivationBytes: number;
+  inputSize: number;
+  inputChannels: number;
+  numClasses: number;
+  colorSpace: 'RGB' | 'grey';
+  /** Adapter, feature level and limits (describeDevice). */
+  adapter: string;
+}
+
+export interface RunOptions {
+  /** Images in the input; default input.length / (C * H * W). */
+  batch?: number;
+}
+
+export interface Model {
+  readonly info: ModelInfo;
+  readonly labels: readonly string[];
+  readonly metadata: ModelMetadata;
+  /** The device the model runs on. */
+  readonly context: GpuContext;
+  /** Top-k classes of one image, or of each image of an array (one batch). */
+  classify(image: ImageInput, options?: { topK?: number }): Promise<Classification[]>;
+  classify(images: readonly ImageInput[], options?: { topK?: number }): Promise<Classification[][]>;
+  /** Logits (batch x classes) for a normalised NCHW float input (batch x C x H x W). */
+  run(input: Float32Array, options?: RunOptions): Promise<Float32Array>;
+  /** Per-step GPU milliseconds (timestamp-query) for one image, or for an NCHW input. */
+  profile(input: ImageInput | Float32Array, options?: RunOptions & { topK?: number }): Promise<ProfileResult>;
+  /** Step-by-step comparison with the CPU reference (load with { validate: true }). */
+  validate(input: Float32Array, options?: RunOptions & { rtol?: number; atol?: number }): Promise<ValidationReport>;
+  /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
+  gpuBytes(): Promise<number>;
+  /** Frees the GPU memory (and the device, if the model acquired it). */
+  dispose(): void;
+}
+
+function contextOf(device: GpuContext | GPUDevice): GpuContext {
+  if ('device' in device && 'adapterInfo' in device) return device;
+  const d = device as GPUDevice;
+  const info = (d as { adapterInfo?: GPUAdapterInfo }).adapterInfo ??
+    ({ vendor: '', architecture: '', device: '', description: 'unknown (a GPUDevice was given)' } as GPUAdapterInfo);
+  const ctx: GpuContext = {
+    device: d, adapterInfo: info,
+    featureLevel: d.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility',
+    source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
+    cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    hasTimestampQuery: d.features.has('timestamp-query'),
+    lost: d.lost,
+  };
+  void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });
+  return ctx;
+}
+
+function labelsFor(meta: ModelMetadata, numClasses: number, override: readonly string[] | undefined, what: string): readonly string[] {
+  const labels = override ?? (meta.labels === 'imagenet' ? IMAGENET_LABELS : meta.labels);
+  if (labels.length !== numClasses) {
+    if (override) throw new RangeError(`labels: ${labels.length} names given for ${numClasses} classes`);
+    if (meta.labels === 'imagenet') return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+    throw new WeightsFormatError(`${what}: metadata 'labels' has ${labels.length} names for ${numClasses} classes`);
+  }
+  return labels;
+}
+
+function normalizationFor(meta: ModelMetadata, channels: number, what: string): Normalization {
+  const { mean, std, inputRange } = meta;
+  if (mean.length !== channels || std.length !== channels) {
+    throw new WeightsFormatError(`${what}: metadata mean/std have ${mean.length}/${std.length} values for ${channels} input channels`);
+  }
+  if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
+  return { mean, std, inputRange };
+}
+
+/** Loads weights (checked against the architecture before anything is uploaded) and prepares the GPU plan. */
+export async function loadModel(options: LoadModelOptions): Promise<Model> {
+  if (!options || options.weights === undefined) throw new TypeError('loadModel: { weights } is required');
+  const reader = await openSafetensors(options.weights, options.onProgress);
+  let config: ResNetConfig;
+  let meta: ModelMetadata;
+  try {
+    config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
+    buildPlan(config); // throws PlanError on a config that builds no network
+    checkTensors(reader.header, config, reader.what);
+    meta = decodeMetadata(reader.header.metadata);
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+  const labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
+  const normalization = normalizationFor(meta, config.inputChannels, reader.what);
+  const tensor = await reader.readData();
+  const plan = buildPlan(config);
+  const folded = foldPlanWeights(plan, tensor);
+
+  const owned = !options.device;
+  const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
+  let runner: Runner;
+  try {
+    runner = await Runner.create(ctx, config, folded, { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
+  } catch (e) {
+    if (owned) ctx.device.destroy();
+    throw e;
+  }
+
+  const classifyPlan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
+  const mem = planBuffers(classifyPlan, (n) => f32Bytes(stepTensorShape(classifyPlan, n, 1)));
+  const info: ModelInfo = {
+    arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
+    peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,
+    inputSize: config.inputSize, inputChannels: config.inputChannels, numClasses: config.numClasses,
+    colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
+  };
+  const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
+
+  const batchOf = (input: Float32Array, batch?: number): number => {
+    if (!(input instanceof Float32Array)) {
+      throw new TypeError(`run() takes a Float32Array (NCHW), got ${Object.prototype.toString.call(input)}`);
+    }
+    const b = batch ?? input.length / sampleSize;
+    if (!Number.isInteger(b) || b < 1 || input.length !== b * sampleSize) {
+      throw new RangeError(`input has ${input.length} values; batch ${batch ?? '?'} x C ${config.inputChannels} x H ${config.inputSize} ` +
+        `x W ${config.inputSize} needs ${Number.isInteger(b) && b >= 1 ? b * sampleSize : `a multiple of ${sampleSize}`}`);
+    }
+    return b;
+  };
+  const kOf = (topK: number | undefined): number => {
+    const k = topK ?? 5;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
+    return Math.min(k, config.numClasses);
+  };
+  const toResults = (pairs: Float32Array, n: number, k: number): Classification[][] =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: k }, (_, j) => {
+      const index = Math.round(pairs[(i * k + j) * 2 + 1]);
+      return { index, label: labels[index], probability: pairs[(i * k + j) * 2] };
+    }));
+
+  async function classify(image: ImageInput, o?: { topK?: number }): Promise<Classification[]>;
+  async function classify(images: readonly ImageInput[], o?: { topK?: number }): Promise<Classification[][]>;
+  async function classify(images: ImageInput | readonly ImageInput[], o: { topK?: number } = {}): Promise<Classification[] | Classification[][]> {
+    const k = kOf(o.topK);
+    const list = Array.isArray(images) ? images as readonly ImageInput[] : [images as ImageInput];
+    if (list.length === 0) throw new RangeError('classify() got an empty array of images');
+    const rgba: RgbaImage[] = await Promise.all(list.map((x) => toRgba(x)));
+    const pairs = await runner.runImages(rgba, k);
+    const results = toResults(pairs, rgba.length, k);
+    return Array.isArray(images) ? results : results[0];
+  }
+
+  return {
+    info, labels, metadata: meta, context: ctx,
+    classify,
+    run: (input, o = {}) => runner.runLogits(input, batchOf(input, o.batch)),
+    async profile(input, o = {}) {
+      if (input instanceof Float32Array) return runner.profile({ nchw: input, batch: batchOf(input, o.batch) });
+      return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
+    },
+    validate: (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
+    gpuBytes: () => runner.totalBytes(),
+    dispose() {
+      runner.dispose();
+      if (owned) void runner.idle().then(() => ctx.device.destroy());
+    },
+  };
+}

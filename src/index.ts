@@ -1,0 +1,13 @@
+// Package entry: the public API and the pieces a caller may want to name (errors, types, tables).
+
+export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type RunOptions } from './classify.js';
+export { acquireDevice, describeDevice, WebGPUUnavailableError, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
+export { GpuLimitError } from './gpu/buffers.js';
+export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck } from './graph/runner.js';
+export { ImageInputError, toRgba, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
+export { ARCHITECTURES, getArchitecture, expectedTensors, type ResNetConfig, type TensorSpec } from './models/config.js';
+export { IMAGENET_LABELS } from './models/imagenet-labels.js';
+export { buildPlan, describePlan, PlanError, type Plan, type Step } from './models/plan.js';
+export { WeightsMismatchError } from './weights/load.js';
+export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
+export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback } from './weights/source.js';

@@ -1,0 +1,49 @@
+// Reading the PyTorch goldens written by test/fixtures/make_e2e_goldens.py.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { parseSafetensors, toFloat32 } from '../../src/weights/safetensors.js';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/e2e/', import.meta.url));
+
+/** The families the generator writes. */
+export const FAMILIES = ['basic', 'bottleneck', 'resnext', 'cadene32', 'cadene64', 'fbresnet'] as const;
+
+export function weightsPath(family: string, dir = FIXTURES): string {
+  return `${dir}${dir.endsWith('/') ? '' : '/'}${family}.safetensors`;
+}
+
+/** 'input' (N, C, H, W) and torch's 'logits' (N, classes). */
+export function readGolden(family: string, dir = FIXTURES): { input: Float32Array; inputShape: number[]; logits: Float32Array; classes: number } {
+  const bytes = new Uint8Array(readFileSync(`${dir}${dir.endsWith('/') ? '' : '/'}${family}.io.safetensors`));
+  const h = parseSafetensors(bytes);
+  const get = (name: string) => {
+    const t = h.tensors.get(name)!;
+    return { data: toFloat32(t.dtype, bytes.subarray(h.dataOffset + t.begin, h.dataOffset + t.end)), shape: t.shape };
+  };
+  const input = get('input');
+  const logits = get('logits');
+  return { input: input.data, inputShape: input.shape, logits: logits.data, classes: logits.shape[1] };
+}
+
+/** Indices of the k largest values of row `row` of a (rows, n) matrix, best first. */
+export function topIndices(x: Float32Array, n: number, row: number, k: number): number[] {
+  return Array.from({ length: n }, (_, i) => i).sort((a, b) => x[row * n + b] - x[row * n + a]).slice(0, k);
+}
+
+/**
+ * The same top-k as the golden, except that two classes whose golden logits are closer than `tie`
+ * may swap (such an order is not determined by float32 arithmetic).
+ */
+export function assertSameTopK(actual: Float32Array, golden: Float32Array, n: number, rows: number, k: number, tie: number, what: string): void {
+  for (let r = 0; r < rows; r++) {
+    const a = topIndices(actual, n, r, k);
+    const g = topIndices(golden, n, r, k);
+    for (let j = 0; j < k; j++) {
+      if (a[j] === g[j]) continue;
+      const gap = Math.abs(golden[r * n + a[j]] - golden[r * n + g[j]]);
+      assert.ok(gap <= tie, `${what} row ${r}: top-${k} ${JSON.stringify(a)} != torch ${JSON.stringify(g)} at rank ${j} (golden gap ${gap})`);
+    }
+  }
+}
