@@ -15,6 +15,7 @@ import { toRgba, type ImageInput } from './image/decode.js';
 import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan } from './models/plan.js';
+import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import { checkTensors, foldPlanWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
@@ -182,13 +183,13 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   const kOf = (topK: number | undefined): number => {
     const k = topK ?? 5;
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
+    if (Math.min(k, config.numClasses) > MAX_TOPK) {
+      throw new RangeError(`topK ${k} is more than the GPU top-k supports (${MAX_TOPK}); use model.run() for all logits`);
+    }
     return Math.min(k, config.numClasses);
   };
-  const toResults = (pairs: Float32Array, n: number, k: number): Classification[][] =>
-    Array.from({ length: n }, (_, i) => Array.from({ length: k }, (_, j) => {
-      const index = Math.round(pairs[(i * k + j) * 2 + 1]);
-      return { index, label: labels[index], probability: pairs[(i * k + j) * 2] };
-    }));
+  const toResults = (words: ArrayBuffer, n: number, k: number): Classification[][] =>
+    decodeTopK(words, n, k).map((row) => row.map(({ index, value }) => ({ index, label: labels[index], probability: value })));
 
   async function classify(image: ImageInput, o?: { topK?: number }): Promise<Classification[]>;
   async function classify(images: readonly ImageInput[], o?: { topK?: number }): Promise<Classification[][]>;
@@ -197,8 +198,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     const list = Array.isArray(images) ? images as readonly ImageInput[] : [images as ImageInput];
     if (list.length === 0) throw new RangeError('classify() got an empty array of images');
     const rgba: RgbaImage[] = await Promise.all(list.map((x) => toRgba(x)));
-    const pairs = await runner.runImages(rgba, k);
-    const results = toResults(pairs, rgba.length, k);
+    const results = toResults(await runner.runImages(rgba, k), rgba.length, k);
     return Array.isArray(images) ? results : results[0];
   }
 

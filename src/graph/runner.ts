@@ -47,8 +47,10 @@ export interface InstanceKey {
 interface ImageSlot {
   width: number;
   height: number;
-  /** RGBA8 pixels of the image in this batch slot, (height, width, 4) packed in u32s. */
+  /** RGBA8 pixels of the image in this batch slot, (height, width) u32 words. */
   buffer: GPUBuffer;
+  /** The uniform buffer of this slot's preprocess dispatch. */
+  params: GPUBuffer;
   dispatch: Dispatch;
 }
 
@@ -181,7 +183,7 @@ export class Runner {
     for (const s of weighted) {
       const p = folded.get(s.name);
       if (!p) throw new Error(`runner: no weights for step ${s.name}`);
-      const data = packStepWeights(s, p);
+      const data = await keepAlive(packStepWeights(ctx, s, p));
       packed.push([s.name, data]);
       total += data.byteLength;
       if (!options.keepCpuWeights) folded.delete(s.name);
@@ -246,7 +248,7 @@ export class Runner {
     // Ops (pipelines) first: the only asynchronous part.
     const ops = new Map<string, StepOp>();
     await keepAlive(Promise.all(plan.steps.map(async (s) => {
-      ops.set(s.name, await createStepOp(ctx, plan, s, N, this.normalization));
+      ops.set(s.name, await createStepOp(ctx, s, N, this.normalization));
     })));
 
     ctx.device.pushErrorScope('validation');
@@ -290,12 +292,12 @@ export class Runner {
     });
   }
 
-  /** Top-k (probability, index) per image: (N, k, 2) as f32 pairs, read back and nothing else. */
-  runImages(images: RgbaImage[], topK: number): Promise<Float32Array> {
+  /** Top-k per image, (N, 2, k) words: k f32 probabilities then k u32 indices (decodeTopK). */
+  runImages(images: RgbaImage[], topK: number): Promise<ArrayBuffer> {
     return this.serial(async () => {
       const inst = await this.instance({ input: 'image', head: 'topk', topK, batch: images.length });
-      await this.writeImages(inst, images);
-      return new Float32Array(await this.execute(inst));
+      this.writeImages(inst, images);
+      return this.execute(inst);
     });
   }
 
@@ -309,36 +311,40 @@ export class Runner {
     this.ctx.device.queue.writeBuffer(t.buffer, 0, nchw.buffer, nchw.byteOffset, nchw.byteLength);
   }
 
-  /** Uploads each image into its batch slot, (re)binding the slot's preprocess when its size changed. */
-  private async writeImages(inst: Instance, images: RgbaImage[]): Promise<void> {
+  /** Uploads each image into its batch slot, re-binding the slot's preprocess dispatch when its size changed. */
+  private writeImages(inst: Instance, images: RgbaImage[]): void {
     const { ctx } = this;
     const step = inst.plan.steps[0];
     if (step.kind !== 'preprocess') throw new Error('runner: the image plan does not start with preprocess');
+    const op = inst.ops.get(step.name)!;
     const output = inst.tensors.get(step.output)!;
     for (let i = 0; i < images.length; i++) {
       const img = images[i];
       let slot = inst.slots[i];
+      const bytes = img.width * img.height * 4;
       if (!slot || slot.width !== img.width || slot.height !== img.height) {
-        const op = await keepAlive(createStepOp(ctx, inst.plan, step, inst.N, this.normalization, { width: img.width, height: img.height, slot: i }));
-        const bytes = img.width * img.height * 4;
+        // A new size: a new uniform buffer and bind group; the pixel buffer is kept while it is big enough.
+        const old = slot;
         const { result, buffers } = trackBuffers(ctx.device, () => {
-          const buffer = slot && slot.buffer.size >= bytes ? slot.buffer
-            : ctx.device.createBuffer({ label: `preprocess image ${i} (RGBA8)`, size: Math.ceil(bytes / 16) * 16, usage: STORAGE | COPY_DST });
-          const dispatch = op.bind([{ buffer, shape: [img.height, img.width, 4] }], output);
+          const buffer = old && old.buffer.size >= bytes ? old.buffer
+            : ctx.device.createBuffer({ label: `${step.name} image ${i} (RGBA8)`, size: Math.ceil(bytes / 16) * 16, usage: STORAGE | COPY_DST });
+          const dispatch = op.bindImage!({ buffer, width: img.width, height: img.height }, output, i);
           return { buffer, dispatch };
         });
-        if (slot && slot.buffer !== result.buffer) {
-          inst.bytes -= slot.buffer.size;
-          slot.buffer.destroy();
+        if (old) {
+          // The previous uniform buffer (and pixel buffer, if replaced) are no longer bound.
+          const stale = new Set([old.params, ...(old.buffer !== result.buffer ? [old.buffer] : [])]);
+          for (const b of stale) { b.destroy(); inst.bytes -= b.size; }
+          inst.buffers = inst.buffers.filter((b) => !stale.has(b));
         }
+        const params = buffers.find((b) => b !== result.buffer)!;
         inst.buffers.push(...buffers);
         inst.bytes += buffers.reduce((n, b) => n + b.size, 0);
-        slot = { width: img.width, height: img.height, ...result };
+        slot = { width: img.width, height: img.height, params, ...result };
         inst.slots[i] = slot;
         inst.stepDispatches[0] = inst.slots.map((s) => s!.dispatch);
       }
-      const data = img.data;
-      ctx.device.queue.writeBuffer(slot.buffer, 0, data.buffer, data.byteOffset, img.width * img.height * 4);
+      ctx.device.queue.writeBuffer(slot.buffer, 0, img.data.buffer, img.data.byteOffset, bytes);
     }
   }
 
@@ -391,7 +397,7 @@ export class Runner {
         const out = inst.tensors.get(s.output)!;
         const gpu = new Float32Array(await readBuffer(this.ctx, out.buffer, elementCount(out.shape) * 4, out.offset ?? 0));
         values.set(s.output, gpu);
-        const ref = referenceStep(inst.plan, s, inst.N, s.inputs.map((t) => values.get(t)!), this.cpuWeights.get(s.name), this.normalization);
+        const ref = referenceStep(s, inst.N, s.inputs.map((t) => values.get(t)!), this.cpuWeights.get(s.name));
         let maxAbsDiff = 0;
         let maxAbsRef = 0;
         for (let j = 0; j < ref.length; j++) {
@@ -419,7 +425,7 @@ export class Runner {
         this.writeInput(inst, input.nchw);
       } else {
         inst = await this.instance({ input: 'image', head: 'topk', topK: input.topK, batch: input.images.length });
-        await this.writeImages(inst, input.images);
+        this.writeImages(inst, input.images);
       }
       const { device } = this.ctx;
       const n = inst.plan.steps.length;

@@ -2,7 +2,8 @@
 // from src/reference/), for the runner. Plan shapes are per sample; here they get the batch N.
 //
 // Batch shapes of plan tensors: activations (N, H, W, C); the NCHW input (N, C, H, W); vectors
-// (avgpool, fc, softmax) (N, K); top-k (N, k, 2) as (probability, index) f32 pairs.
+// (avgpool, fc, softmax) (N, K); top-k (N, 2, k) 32-bit words: k f32 probabilities, then k u32
+// indices (src/ops/topk.ts).
 
 import type { GpuContext } from '../gpu/device.js';
 import { elementCount, type GpuTensor } from '../gpu/buffers.js';
@@ -11,10 +12,22 @@ import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
 import { Conv2d, packConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
 import { Layout } from '../ops/layout.js';
+import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
+import { Preprocess } from '../ops/preprocess.js';
+import { Softmax } from '../ops/softmax.js';
+import { TopK } from '../ops/topk.js';
 import { conv2dRef } from '../reference/conv2d.js';
 import { nchwToNhwc } from '../reference/layout.js';
+import { linear } from '../reference/linear.js';
 import { pool2d } from '../reference/pool2d.js';
+import { softmax } from '../reference/softmax.js';
+
+/**
+ * torchvision / Cadene evaluation transform: Resize(floor(S / 0.875)) then CenterCrop(S)
+ * (256 -> 224 for ImageNet models).
+ */
+export const CROP_FRACTION = 0.875;
 
 /** How image pixels become network input (from the weights' metadata). */
 export interface Normalization {
@@ -31,10 +44,19 @@ export interface RgbaImage {
   height: number;
 }
 
+/** An RGBA8 image in a GPU buffer, (height, width) u32 words. */
+export interface GpuImage {
+  buffer: GPUBuffer;
+  width: number;
+  height: number;
+}
+
 /** A plan step bound to an op for one batch size. */
 export interface StepOp {
-  /** inputs in the step's order; weights for conv and linear steps. */
+  /** inputs in the step's order; weights for conv and linear steps. Not for preprocess. */
   bind(inputs: GpuTensor[], output: GpuTensor, weights?: GPUBuffer): Dispatch;
+  /** Preprocess only: one image into batch slot `slot` of the output. */
+  bindImage?(image: GpuImage, output: GpuTensor, slot: number): Dispatch;
 }
 
 /** The batch shape of a plan tensor as the producing step writes it. */
@@ -56,21 +78,18 @@ function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
   return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue };
 }
 
-/** The fc layer as a 1x1 convolution over a 1x1 map: (N, 1, 1, C) -> (N, 1, 1, K). */
-function fcAsConvDesc(s: Extract<Step, { kind: 'linear' }>, N: number): Conv2dDesc {
-  return { N, H: 1, W: 1, C: s.C, K: s.K, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'none' };
-}
-
-/** Packs a conv or linear step's folded PyTorch-layout weights for its kernel (bias appended). */
-export function packStepWeights(s: Step, p: FoldedParams): Float32Array {
+/** Packs a conv or linear step's folded PyTorch-layout weights for its kernel (bias appended, one buffer). */
+export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams): Promise<Float32Array> {
   if (s.kind === 'conv') return packConv2dWeights(convDesc(s, 1), p.weight, p.bias);
-  if (s.kind === 'linear') return packConv2dWeights(fcAsConvDesc(s, 1), p.weight, p.bias);
+  if (s.kind === 'linear') {
+    const op = await Linear.create(ctx, { batch: 1, inFeatures: s.C, outFeatures: s.K }, s.name);
+    return op.packWeights(p.weight, p.bias);
+  }
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
 /** Creates the op for step `s` at batch N (pipelines come from the shared cache). */
-export async function createStepOp(ctx: GpuContext, plan: Plan, s: Step, N: number, norm: Normalization,
-  image?: { width: number; height: number; slot: number }): Promise<StepOp> {
+export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization): Promise<StepOp> {
   const label = s.name;
   switch (s.kind) {
     case 'conv': {
@@ -95,21 +114,32 @@ export async function createStepOp(ctx: GpuContext, plan: Plan, s: Step, N: numb
       return { bind: ([x], out) => op.bind(x, view(out, [N, 1, 1, s.C])) };
     }
     case 'linear': {
-      const op = await Conv2d.create(ctx, fcAsConvDesc(s, N), label);
-      return { bind: ([x], out, w) => op.bind(view(x, [N, 1, 1, s.C]), w!, view(out, [N, 1, 1, s.K])) };
+      const op = await Linear.create(ctx, { batch: N, inFeatures: s.C, outFeatures: s.K }, label);
+      return { bind: ([x], out, w) => op.bind(x, { buffer: w!, shape: op.weightsShape }, out) };
     }
-    case 'softmax':
-    case 'topk':
-    case 'preprocess':
-      void image; void norm; void plan;
-      throw new Error(`step ${s.name}: '${s.kind}' is not wired to an op yet`);
+    case 'softmax': {
+      const op = await Softmax.create(ctx, { input: [N, s.K] }, label);
+      return { bind: ([x], out) => op.bind(x, out) };
+    }
+    case 'topk': {
+      const op = await TopK.create(ctx, { input: [N, s.K], k: s.k }, label);
+      return { bind: ([x], out) => op.bind(x, out) };
+    }
+    case 'preprocess': {
+      const op = await Preprocess.create(ctx, {
+        size: s.size, resizeTo: Math.floor(s.size / CROP_FRACTION), channels: s.channels as 1 | 3, batch: N,
+        range: norm.inputRange, mean: norm.mean, std: norm.std,
+      }, label);
+      return {
+        bind: () => { throw new Error(`${label}: bind images with bindImage()`); },
+        bindImage: (image, out, slot) => op.bind(image, out, slot),
+      };
+    }
   }
 }
 
 /** The CPU reference of step `s` on `inputs` (batch N, the shapes of stepTensorShape). */
-export function referenceStep(plan: Plan, s: Step, N: number, inputs: Float32Array[], p: FoldedParams | undefined,
-  norm: Normalization): Float32Array {
-  void norm;
+export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: FoldedParams | undefined): Float32Array {
   switch (s.kind) {
     case 'conv':
       return conv2dRef(inputs[0], convDesc(s, N), p!.weight, p!.bias, inputs[1]);
@@ -124,9 +154,12 @@ export function referenceStep(plan: Plan, s: Step, N: number, inputs: Float32Arr
         countIncludePad: true }).data;
     }
     case 'linear':
-      return conv2dRef(inputs[0], fcAsConvDesc(s, N), p!.weight, p!.bias);
-    default:
-      void plan;
-      throw new Error(`step ${s.name}: no CPU reference for '${s.kind}' yet`);
+      return linear(inputs[0], p!.weight, p!.bias, N, s.C, s.K);
+    case 'softmax':
+      return softmax(inputs[0], N, s.K);
+    case 'topk':
+    case 'preprocess':
+      // validate() runs the NCHW -> logits plan; these two are checked by their own op tests.
+      throw new Error(`step ${s.name}: validate() has no reference for '${s.kind}'`);
   }
 }

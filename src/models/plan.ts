@@ -21,7 +21,10 @@ export type SampleShape = number[];
 
 export interface PlanTensor {
   name: string;
-  /** Per-sample shape: [H, W, C] for NHWC activations, [C, H, W] for the NCHW input, [K] for vectors. */
+  /**
+   * Per-sample shape: [H, W, C] for NHWC activations, [C, H, W] for the NCHW input, [K] for
+   * vectors, [2, k] for top-k (k f32 probabilities, then k u32 indices).
+   */
   shape: SampleShape;
   /**
    * 'input': written from outside the plan (the NCHW upload or the image); 'output': read back
@@ -293,7 +296,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     steps.push({ kind: 'softmax', name: 'softmax', inputs: [cur], output: 'softmax', K });
     cur = tensor('softmax', [K]);
     steps.push({ kind: 'topk', name: 'topk', inputs: [cur], output: 'topk', K, k });
-    cur = tensor('topk', [k, 2]);
+    cur = tensor('topk', [2, k]);
   }
   tensors.get(cur)!.role = 'output';
 
