@@ -205,12 +205,12 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   return {
     info, labels, metadata: meta, context: ctx,
     classify,
-    run: (input, o = {}) => runner.runLogits(input, batchOf(input, o.batch)),
+    run: async (input, o = {}) => runner.runLogits(input, batchOf(input, o.batch)),
     async profile(input, o = {}) {
       if (input instanceof Float32Array) return runner.profile({ nchw: input, batch: batchOf(input, o.batch) });
       return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
     },
-    validate: (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
+    validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
     gpuBytes: () => runner.totalBytes(),
     dispose() {
       runner.dispose();

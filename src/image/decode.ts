@@ -45,6 +45,7 @@ function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x !== 'object') return typeof x;
   const name = (x as object).constructor?.name;
+  if (name === 'Object') return `an object with keys ${JSON.stringify(Object.keys(x).slice(0, 5))}`;
   return name ? `a ${name}` : Object.prototype.toString.call(x);
 }
 
