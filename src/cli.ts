@@ -10,16 +10,32 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
+//       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
+//   info <weights> [--arch A] [--json]
+//       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { convertCheckpoint, type ConvertProgress } from '../weights-tools/convert.js';
 import { CheckpointError } from '../weights-tools/errors.js';
 import { removeTempFiles, writeFileAtomic } from '../weights-tools/node-io.js';
+import { loadModel, type Classification, type Model } from './classify.js';
+import { ADAPTER_CHOICES, WebGPUUnavailableError, type AdapterChoice } from './gpu/device.js';
+import { ImageInputError, toRgba } from './image/decode.js';
+import { formatShape, NpyFormatError, readNpyFloat32, writeNpyFloat32 } from './io/npy.js';
+import { ARCHITECTURES, type ResNetConfig } from './models/config.js';
+import { DEFAULT_WEIGHTS } from './models/default-model.js';
+import { buildPlan, PlanError } from './models/plan.js';
+import { checkTensors, resolveConfig } from './weights/load.js';
+import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from './weights/safetensors.js';
+import { openSafetensors, type LoadProgress } from './weights/source.js';
 
 /** An error whose message is the whole story (shown without a stack). */
 export class CliError extends Error {
@@ -126,6 +142,424 @@ export async function convertCommand(input: string, output: string, opts: Conver
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+// ---- classify, logits, info: the commands that read .safetensors weights -------------------------
+
+/** Images per GPU run in `classify` (one set of GPU buffers per batch size, created on first use). */
+const CLASSIFY_BATCH = 16;
+/** Default images per GPU run in `logits`. */
+const LOGITS_BATCH = 16;
+
+/** Errors of the runtime that mean bad input or a missing driver, not a bug: shown as one line. */
+function asUserError(e: unknown): unknown {
+  if (e instanceof WeightsFormatError || e instanceof ImageInputError || e instanceof NpyFormatError ||
+    e instanceof WebGPUUnavailableError || e instanceof PlanError) {
+    return new CliError(e.message);
+  }
+  return e;
+}
+
+async function userErrors<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw asUserError(e);
+  }
+}
+
+/** Throws a CliError unless `path` is a readable regular file. */
+async function checkFile(path: string, what: string): Promise<void> {
+  let s;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    throw fsError(e, `cannot read ${what} '${path}'`);
+  }
+  if (!s.isFile()) throw new CliError(`cannot read ${what} '${path}': ${s.isDirectory() ? 'is a directory' : 'not a regular file'}`);
+}
+
+function checkArch(arch: string | undefined): void {
+  if (arch !== undefined && !(arch in ARCHITECTURES)) {
+    throw new CliError(`unknown architecture '${arch}'; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
+  }
+}
+
+/** The parts of a weights file's header the commands report and check (no tensor data is read). */
+interface WeightsSummary {
+  header: SafetensorsHeader;
+  fileBytes: number;
+  /** The architecture to build, or the reason there is none. */
+  config: ResNetConfig | { error: string };
+  metadata: ModelMetadata | { error: string };
+  /** null when every tensor matches `config`; else the mismatch. */
+  mismatch: string | null;
+}
+
+async function readWeightsSummary(path: string, arch?: string): Promise<WeightsSummary> {
+  await checkFile(path, 'weights');
+  checkArch(arch);
+  let reader;
+  try {
+    reader = await openSafetensors(path);
+  } catch (e) {
+    const u = asUserError(e);
+    throw u instanceof CliError && !u.message.includes(path) ? new CliError(`${path}: ${u.message}`) : u;
+  }
+  await reader.close();
+  const { header } = reader;
+  const fileBytes = (await stat(path)).size;
+  const attempt = <T>(f: () => T): T | { error: string } => {
+    try {
+      return f();
+    } catch (e) {
+      if (asUserError(e) instanceof CliError) return { error: (e as Error).message };
+      throw e;
+    }
+  };
+  const config = attempt(() => {
+    const c = resolveConfig(header.metadata, path, arch);
+    buildPlan(c); // a config that builds no network fails here
+    return c;
+  });
+  const metadata = attempt(() => decodeMetadata(header.metadata));
+  let mismatch: string | null = null;
+  if ('name' in config) {
+    try {
+      checkTensors(header, config, path);
+    } catch (e) {
+      if (!(e instanceof WeightsFormatError)) throw e;
+      mismatch = e.message;
+    }
+  }
+  return { header, fileBytes, config, metadata, mismatch };
+}
+
+/** The config to run, or a CliError saying why the file cannot be run (wrong architecture ...). */
+function runnableConfig(s: WeightsSummary): ResNetConfig {
+  if ('error' in s.config) throw new CliError(s.config.error);
+  if ('error' in s.metadata) throw new CliError(s.metadata.error);
+  if (s.mismatch !== null) throw new CliError(s.mismatch);
+  return s.config;
+}
+
+/** Progress bars on stderr (drawn only on a terminal) for loading weights and for batches of work. */
+function loadProgressBar(): { update: (p: LoadProgress) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar({
+    format: '{phase} |{bar}| {percentage}% {size}',
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  }, cliProgress.Presets.shades_classic);
+  let phase: LoadProgress['phase'] | null = null;
+  return {
+    update(p) {
+      const total = Math.max(1, p.total, p.loaded);
+      const payload = { phase: p.phase === 'download' ? 'reading weights' : 'uploading weights', size: `${mib(p.loaded)} / ${mib(total)}` };
+      if (phase !== p.phase) {
+        if (phase !== null) bar.stop();
+        bar.start(total, p.loaded, payload);
+        phase = p.phase;
+      } else {
+        bar.setTotal(total);
+        bar.update(p.loaded, payload);
+      }
+    },
+    stop() {
+      if (phase !== null) bar.stop();
+    },
+  };
+}
+
+function countBar(what: string, total: number): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar({
+    format: `${what} |{bar}| {value}/{total}`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  }, cliProgress.Presets.shades_classic);
+  bar.start(total, 0);
+  return bar;
+}
+
+export interface ModelCliOptions {
+  weights?: string;
+  arch?: string;
+  adapter?: AdapterChoice;
+}
+
+/** Checks the weights' header, then loads the model (progress bar on a terminal). */
+async function openModel(opts: ModelCliOptions): Promise<{ model: Model; weights: string; summary: WeightsSummary }> {
+  const weights = opts.weights ?? DEFAULT_WEIGHTS;
+  const summary = await readWeightsSummary(weights, opts.arch);
+  runnableConfig(summary);
+  const bar = loadProgressBar();
+  try {
+    const model = await userErrors(() => loadModel({ weights, arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return { model, weights, summary };
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The adapter in one line: the first line of describeDevice(). */
+function adapterLine(model: Model): string {
+  return model.info.adapter.split('\n')[0].replace(/^adapter: /, '');
+}
+
+export interface ClassifyCliOptions extends ModelCliOptions {
+  top: number;
+  json?: boolean;
+}
+
+export interface ClassifyFileResult {
+  file: string;
+  top: Classification[];
+}
+
+/** `classify`: top-k classes of each image file (JPEG or PNG), printed as text or JSON. */
+export async function classifyCommand(files: string[], opts: ClassifyCliOptions): Promise<void> {
+  for (const f of files) await checkFile(f, 'image');
+  const { model, weights } = await openModel(opts);
+  try {
+    const where = `${model.info.arch} (${weights === DEFAULT_WEIGHTS ? 'the embedded Fashion-MNIST model' : weights}) on ${adapterLine(model)}`;
+    if (!opts.json) process.stderr.write(`${where}\n`);
+    const results: ClassifyFileResult[] = [];
+    const bar = files.length > CLASSIFY_BATCH ? countBar('classifying', files.length) : undefined;
+    try {
+      for (let i = 0; i < files.length; i += CLASSIFY_BATCH) {
+        const chunk = files.slice(i, i + CLASSIFY_BATCH);
+        // Decoding errors name the file (ImageInputError); they end the command with status 1.
+        const images = await userErrors(() => Promise.all(chunk.map((f) => toRgba(f))));
+        const top = await userErrors(() => model.classify(images, { topK: opts.top }));
+        chunk.forEach((file, j) => results.push({ file, top: top[j] }));
+        if (!opts.json) {
+          bar?.stop();
+          process.stdout.write(chunk.map((file, j) => formatClassification(file, top[j])).join(''));
+          bar?.start(files.length, i + chunk.length);
+        } else {
+          bar?.update(i + chunk.length);
+        }
+      }
+    } finally {
+      bar?.stop();
+    }
+    if (opts.json) {
+      const out = { weights, arch: model.info.arch, adapter: adapterLine(model), results };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+/** One file's top-k as text: the file, then one line per class with its probability. */
+export function formatClassification(file: string, top: readonly Classification[]): string {
+  const width = Math.max(...top.map((c) => c.label.length));
+  const lines = top.map((c) => `  ${(c.probability * 100).toFixed(2).padStart(6)}%  ${c.label.padEnd(width)}  (class ${c.index})`);
+  return `${file}\n${lines.join('\n')}\n`;
+}
+
+export interface LogitsCliOptions extends ModelCliOptions {
+  input: string;
+  output: string;
+  batch?: number;
+}
+
+/** `logits`: float32 NCHW .npy in, float32 (N, classes) logits .npy out (written atomically). */
+export async function logitsCommand(opts: LogitsCliOptions): Promise<void> {
+  const bytes = await readInput(opts.input, 'input');
+  const x = await userErrors(async () => readNpyFloat32(bytes, `input '${opts.input}'`));
+  const weights = opts.weights ?? DEFAULT_WEIGHTS;
+  const config = runnableConfig(await readWeightsSummary(weights, opts.arch));
+  const { inputChannels: C, inputSize: S } = config;
+  const [N, ...chw] = x.shape;
+  if (x.shape.length !== 4 || chw[0] !== C || chw[1] !== S || chw[2] !== S || N < 1) {
+    throw new CliError(`input '${opts.input}' has shape ${formatShape(x.shape)}; ${config.name} needs float32 ` +
+      `${formatShape(['N', C, S, S])} (N images, ${C} channel${C === 1 ? '' : 's'}, ${S} x ${S}, normalised, NCHW) with N >= 1`);
+  }
+  const batch = Math.min(opts.batch ?? LOGITS_BATCH, N);
+  const { model } = await openModel({ ...opts, weights });
+  const K = model.info.numClasses;
+  const logits = new Float32Array(N * K); // (N, K)
+  const sample = C * S * S;
+  try {
+    const bar = N > batch ? countBar('images', N) : undefined;
+    try {
+      // Every run has the same batch size (the last one padded with zeros), so one set of GPU
+      // buffers and pipelines serves them all.
+      const chunk = new Float32Array(batch * sample); // (batch, C, H, W)
+      for (let n = 0; n < N; n += batch) {
+        const m = Math.min(batch, N - n);
+        chunk.set(x.data.subarray(n * sample, (n + m) * sample));
+        if (m < batch) chunk.fill(0, m * sample);
+        const y = await model.run(chunk, { batch });
+        logits.set(y.subarray(0, m * K), n * K);
+        bar?.update(n + m);
+      }
+    } finally {
+      bar?.stop();
+    }
+  } finally {
+    model.dispose();
+  }
+  try {
+    await writeFileAtomic(opts.output, writeNpyFloat32(logits, [N, K]));
+  } catch (e) {
+    throw fsError(e, `cannot write '${opts.output}'`);
+  }
+  const runs = Math.ceil(N / batch);
+  process.stdout.write(`wrote ${opts.output}: float32 ${formatShape([N, K])} logits of ${config.name} ` +
+    `(${N} image${N === 1 ? '' : 's'} in ${runs} run${runs === 1 ? '' : 's'} of batch ${batch})\n`);
+}
+
+export interface InfoCliOptions {
+  arch?: string;
+  json?: boolean;
+}
+
+/** What `info` reports, also its --json output. */
+export interface WeightsInfo {
+  file: string;
+  bytes: number;
+  headerBytes: number;
+  arch: string | null;
+  /** Why no architecture could be chosen (arch is null then). */
+  archError?: string;
+  customConfig: boolean;
+  config: ResNetConfig | null;
+  metadata: Record<string, string>;
+  tensors: number;
+  dtypes: Record<string, number>;
+  /** Values stored in all tensors (BatchNorm running statistics included). */
+  values: number;
+  /** Learnable parameters of the architecture (convolutions, BatchNorm scale and shift, fc). */
+  parameters: number | null;
+  /** Bytes of tensor data. */
+  tensorBytes: number;
+  /** FLOPs of one image (2 per multiply-add). */
+  flops: number | null;
+  /** null when every tensor matches the architecture; else what differs. */
+  mismatch: string | null;
+}
+
+/** `info`: what a weights file holds, from its header alone (no GPU); status 1 when its tensors do not fit the architecture. */
+export async function infoCommand(path: string, opts: InfoCliOptions): Promise<void> {
+  const s = await readWeightsSummary(path, opts.arch);
+  const tensors = [...s.header.tensors.values()];
+  const dtypes: Record<string, number> = {};
+  for (const t of tensors) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
+  const config = 'name' in s.config ? s.config : null;
+  const plan = config ? buildPlan(config) : null;
+  const info: WeightsInfo = {
+    file: path,
+    bytes: s.fileBytes,
+    headerBytes: s.header.dataOffset,
+    arch: config?.name ?? null,
+    ...(config ? {} : { archError: (s.config as { error: string }).error }),
+    customConfig: config !== null && opts.arch === undefined && !(s.header.metadata.arch in ARCHITECTURES),
+    config,
+    metadata: s.header.metadata,
+    tensors: tensors.length,
+    dtypes,
+    values: tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0),
+    parameters: plan?.params ?? null,
+    tensorBytes: tensors.reduce((a, t) => a + t.end - t.begin, 0),
+    flops: plan?.flops ?? null,
+    mismatch: s.mismatch,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    if (s.mismatch !== null) throw new CliError(`the tensors do not match ${info.arch}`);
+    return;
+  }
+  process.stdout.write(formatInfo(info, 'error' in s.metadata ? s.metadata.error : s.metadata));
+  if (s.mismatch !== null) throw new CliError(`the tensors do not match ${info.arch} (see 'check' above)`);
+}
+
+function formatInfo(i: WeightsInfo, meta: ModelMetadata | string): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(12)}${v}`);
+  row('file', i.file);
+  row('bytes', `${n(i.bytes)} (${mib(i.bytes)}; header ${n(i.headerBytes)}, tensor data ${n(i.tensorBytes)})`);
+  if (i.config) {
+    const c = i.config;
+    row('arch', `${c.name}${i.customConfig ? ' (custom config from the metadata)' : ''}`);
+    const g = c.groups > 1 ? `, ${c.groups} groups x ${c.widthPerGroup} wide` : '';
+    row('network', `${c.block} blocks ${JSON.stringify(c.layers)}, widths ${JSON.stringify(c.widths)}${g}, ` +
+      `stem ${c.stem.kernel}x${c.stem.kernel}/${c.stem.stride}${c.maxpool ? ' + max pool' : ''}, ${c.numClasses} classes`);
+  } else {
+    row('arch', `unknown: ${i.archError}`);
+  }
+  if (typeof meta === 'string') {
+    row('metadata', `unreadable: ${meta}`);
+  } else if (Object.keys(i.metadata).length === 0) {
+    row('metadata', 'none (not converted by this project: the runtime would assume ImageNet input and labels)');
+  } else {
+    row('format', `version ${meta.formatVersion}${meta.source ? `, source ${meta.source}` : ''}`);
+    row('input', `${meta.inputChannels} x ${meta.inputSize} x ${meta.inputSize} ${meta.colorSpace}, range ` +
+      `${JSON.stringify(meta.inputRange)}, mean ${JSON.stringify(meta.mean)}, std ${JSON.stringify(meta.std)}`);
+    const labels = meta.labels === 'imagenet' ? 'ImageNet-1k (the shipped list)'
+      : `${meta.labels.length}: ${meta.labels.slice(0, 10).join(', ')}${meta.labels.length > 10 ? ', ...' : ''}`;
+    row('labels', labels);
+  }
+  row('tensors', `${n(i.tensors)} (${Object.entries(i.dtypes).map(([d, k]) => `${n(k)} ${d}`).join(', ')})`);
+  row('parameters', i.parameters !== null
+    ? `${n(i.parameters)} learnable (${n(i.values)} values stored, BatchNorm running statistics included)`
+    : `${n(i.values)} values stored`);
+  if (i.flops !== null) row('flops', `${(i.flops / 1e6).toFixed(1)} MFLOP per image (2 per multiply-add)`);
+  if (i.config) row('check', i.mismatch === null ? `ok: every tensor matches ${i.config.name}` : `MISMATCH: ${i.mismatch}`);
+  const extra = Object.keys(i.metadata).filter((k) => !KNOWN_METADATA.has(k));
+  for (const k of extra) row(`meta ${k}`, i.metadata[k].length > 100 ? `${i.metadata[k].slice(0, 100)}...` : i.metadata[k]);
+  return `${lines.join('\n')}\n`;
+}
+
+const KNOWN_METADATA = new Set(['format_version', 'arch', 'config', 'source', 'input_size', 'input_channels', 'color_space',
+  'input_range', 'mean', 'std', 'labels']);
+
+function positiveInt(what: string): (value: string) => number {
+  return (value) => {
+    const v = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${what} must be a positive integer`);
+    return v;
+  };
+}
+
+function adapterOption(): Option {
+  return new Option('--adapter <name>', 'WebGPU adapter (default: env WEBGPU_ADAPTER, else a hardware GPU, else SwiftShader)')
+    .choices([...ADAPTER_CHOICES]);
+}
+
+/** Registers classify, logits and info on `program`. */
+function addModelCommands(program: Command): void {
+  program
+    .command('classify')
+    .description('classify JPEG or PNG images: the top classes of each with their probabilities')
+    .argument('<images...>', 'image files (JPEG or PNG)')
+    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
+    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
+    .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
+    .addOption(adapterOption())
+    .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
+  program
+    .command('logits')
+    .description('run the network on a float32 NCHW .npy (already normalised) and write its logits as a float32 .npy')
+    .requiredOption('--input <x.npy>', 'float32 (N, C, H, W) input, C-order, normalised as the weights\' metadata says')
+    .requiredOption('--output <y.npy>', 'float32 (N, classes) logits to write (atomically)')
+    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
+    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
+    .addOption(adapterOption())
+    .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
+  program
+    .command('info')
+    .description('what a .safetensors weights file holds: architecture, metadata, tensors, parameters, bytes (no GPU)')
+    .argument('<weights>', '.safetensors file')
+    .option('--arch <name>', 'check the tensors against this architecture instead of the metadata\'s')
+    .option('--json', 'print JSON')
+    .action(async (weights: string, opts: InfoCliOptions) => infoCommand(weights, opts));
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -144,6 +578,7 @@ export function buildProgram(): Command {
     .option('--fp16', 'store f16 instead of f32 (half the size)')
     .option('--source <text>', 'metadata "source" (default: e.g. cadene:resnext101_32x4d)')
     .action(async (input: string, output: string, opts: ConvertCliOptions) => convertCommand(input, output, opts));
+  addModelCommands(program);
   return program;
 }
 
