@@ -88,6 +88,8 @@ export interface Model {
   validate(input: Float32Array, options?: RunOptions & { rtol?: number; atol?: number }): Promise<ValidationReport>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
+  /** Debugging and tests: the packed weight buffer of a conv or fc step (e.g. 'layer2.0.conv2'). */
+  readonly debug: { weightBuffer(step: string): GPUBuffer };
   /** Frees the GPU memory (and the device, if the model acquired it). */
   dispose(): void;
 }
@@ -212,6 +214,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     },
     validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
     gpuBytes: () => runner.totalBytes(),
+    debug: { weightBuffer: (step) => runner.weightBuffer(step) },
     dispose() {
       runner.dispose();
       if (owned) void runner.idle().then(() => ctx.device.destroy());

@@ -218,9 +218,16 @@ export async function openSafetensors(source: WeightsSource, onProgress?: Progre
   try {
     let total = stream.size ?? 0;
     const reader = new ChunkReader(stream, (loaded) => onProgress?.({ loaded, total: Math.max(total, loaded), phase: 'download' }));
-    const n = headerLength(await reader.readExactly(8, 'the header length'), stream.size);
-    const json = await reader.readExactly(n, 'the JSON header');
-    const header = parseHeader(json, stream.size !== undefined ? stream.size - 8 - n : undefined);
+    let header: SafetensorsHeader;
+    try {
+      const n = headerLength(await reader.readExactly(8, 'the header length'), stream.size);
+      const json = await reader.readExactly(n, 'the JSON header');
+      header = parseHeader(json, stream.size !== undefined ? stream.size - 8 - n : undefined);
+    } catch (e) {
+      // Name the file in the container's own messages.
+      if (e instanceof WeightsFormatError && !e.message.startsWith(stream.what)) throw new WeightsFormatError(`${stream.what}: ${e.message}`);
+      throw e;
+    }
     let dataBytes = 0;
     for (const t of header.tensors.values()) dataBytes = Math.max(dataBytes, t.end);
     if (!total) total = header.dataOffset + dataBytes;
