@@ -1,0 +1,240 @@
+// The demo in a real browser: Vite builds it, a static server serves the build on 127.0.0.1, and
+// Debian's Chromium (headless, WebGPU on SwiftShader) runs it through playwright-core.
+//
+// Checks: WebGPU is found; the embedded Fashion-MNIST model gives the same top 5 (index and
+// probability within 1e-4) as the Node runtime on the same PNGs; the weights cache makes a reload
+// skip the download; a tiny model dropped as a file loads and its per-step timing chart appears;
+// a corrupt weights file gives a clear error in the page. Screenshots go to test-artifacts/.
+//
+// Run: node scripts/test.mjs browser      (needs /usr/bin/chromium; SKIP_BROWSER=1 skips)
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PNG } from 'pngjs';
+
+import { loadModel, type Model } from '../../src/index.js';
+import { type ResNetConfig } from '../../src/models/config.js';
+import { randomWeights } from '../../demo/random-weights.js';
+import { assertClose } from '../helpers/compare.js';
+import { testContext } from '../helpers/gpu.js';
+import {
+  ARTIFACTS, buildDemo, dropFile, launchChromium, missingPrerequisite, REPO_ROOT, serveStatic,
+  type Browser, type StaticServer,
+} from './harness.js';
+
+const FASHION = join(REPO_ROOT, 'assets', 'fashion-mnist');
+const EMBEDDED_WEIGHTS = join(FASHION, 'fashion-mnist-resnext.safetensors');
+/** Samples compared between the page and Node (file names in assets/fashion-mnist/samples/). */
+const SAMPLES = ['sample-0000-ankle-boot.png', 'sample-0001-pullover.png', 'sample-0002-trouser.png',
+  'sample-0006-coat.png'];
+
+const STEP_TIMEOUT = 60_000;
+
+/** A tiny grey 28x28 ResNeXt (two stages, 4 groups): loads and runs in a blink on SwiftShader. */
+const TINY: ResNetConfig = {
+  name: 'tiny_resnext_test', block: 'bottleneck', layers: [1, 1], widths: [8, 16], groups: 4, widthPerGroup: 8,
+  strideOn: 'conv2', stemChannels: 8, stem: { kernel: 3, stride: 1, pad: 1 }, maxpool: null, convBias: false,
+  avgpool: 'global', bnEps: 1e-5, inputChannels: 1, inputSize: 28, numClasses: 10,
+};
+const TINY_LABELS = Array.from({ length: 10 }, (_, i) => `tiny class ${i}`);
+
+interface PageRow { index: number; label: string; probability: number }
+
+const skip = process.env.SKIP_BROWSER ? 'SKIP_BROWSER is set' : undefined;
+
+describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
+  let outDir: string | undefined;
+  let server: StaticServer | undefined;
+  let browser: Browser | undefined;
+  let failed = false;
+
+  before(async () => {
+    const missing = missingPrerequisite();
+    if (missing) throw new Error(`browser tests cannot run: ${missing}. Set SKIP_BROWSER=1 to skip them.`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    outDir = await buildDemo();
+    server = await serveStatic(outDir);
+    browser = await launchChromium();
+    await browser.page.goto(server.url, { timeout: STEP_TIMEOUT });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    if (browser && failed) {
+      await browser.page.screenshot({ path: join(ARTIFACTS, 'demo-failure.png'), fullPage: true }).catch(() => undefined);
+      writeFileSync(join(ARTIFACTS, 'demo-failure-console.txt'), browser.log.join('\n'));
+    }
+    await browser?.close();
+    await server?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  /** Wraps a test body so a failure leaves a screenshot and the page's console behind. */
+  const guarded = (fn: () => Promise<void>) => async () => {
+    try { await fn(); } catch (e) {
+      failed = true;
+      const log = browser?.log.slice(-20).join('\n');
+      throw Object.assign(e as Error, { message: `${(e as Error).message}${log ? `\npage console (last 20):\n${log}` : ''}` });
+    }
+  };
+
+  const page = () => browser!.page;
+
+  async function pageErrors(): Promise<string[]> {
+    return page().locator('#errors .error p').allTextContents();
+  }
+
+  async function waitModelState(state: string, name?: string): Promise<void> {
+    await page().waitForFunction(([s, n]) => {
+      const b = document.body.dataset;
+      return b.modelState === s && (n === undefined || b.modelName === n);
+    }, [state, name] as const, { timeout: STEP_TIMEOUT }).catch(async (e: Error) => {
+      const errors = await pageErrors();
+      throw new Error(`model never reached state '${state}'${name ? ` for ${name}` : ''} ` +
+        `(now '${await page().evaluate(() => document.body.dataset.modelState)}'); page errors: ${JSON.stringify(errors)}; ${e.message}`);
+    });
+  }
+
+  /** Clicks a gallery sample and returns the top 5 the page shows for it. */
+  async function classifySample(name: string): Promise<PageRow[]> {
+    await page().locator(`#gallery button[data-sample="${name}"]`).click();
+    await page().waitForSelector(`#results[data-image="${name}"] li`, { timeout: STEP_TIMEOUT });
+    return page().$$eval('#results li', (lis) => lis.map((li) => ({
+      index: Number((li as HTMLElement).dataset.index),
+      label: (li as HTMLElement).dataset.label ?? '',
+      probability: Number((li as HTMLElement).dataset.probability),
+    })));
+  }
+
+  function decodePng(file: string): { data: Uint8ClampedArray; width: number; height: number } {
+    const png = PNG.sync.read(readFileSync(file));
+    return { data: new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.byteLength), width: png.width, height: png.height };
+  }
+
+  async function nodeTop5(model: Model, file: string): Promise<PageRow[]> {
+    const top = await model.classify(decodePng(file), { topK: 5 });
+    return top.map((r) => ({ index: r.index, label: r.label, probability: r.probability }));
+  }
+
+  function compareTop5(where: string, pageRows: PageRow[], nodeRows: PageRow[]): void {
+    assert.equal(pageRows.length, 5, `${where}: the page shows ${pageRows.length} results, not 5`);
+    assert.equal(pageRows[0].index, nodeRows[0].index,
+      `${where}: top-1 differs: page ${pageRows[0].label} (${pageRows[0].index}), node ${nodeRows[0].label} (${nodeRows[0].index})`);
+    assert.deepEqual(pageRows.map((r) => r.label), nodeRows.map((r) => r.label), `${where}: labels differ`);
+    assertClose(pageRows.map((r) => r.probability), nodeRows.map((r) => r.probability),
+      { atol: 1e-4, rtol: 0, what: `${where}: top-5 probabilities (page vs node)` });
+  }
+
+  test('finds WebGPU on SwiftShader and loads the embedded model', guarded(async () => {
+    await page().waitForFunction(() => document.body.dataset.adapter !== undefined ||
+      document.querySelector('#gpu-status.bad') !== null, undefined, { timeout: STEP_TIMEOUT });
+    const status = await page().locator('#gpu-status').textContent();
+    assert.equal(await page().evaluate(() => document.body.dataset.adapter), 'google/swiftshader', `status: ${status}`);
+    assert.match(status ?? '', /WebGPU ready/);
+    assert.match(status ?? '', /timestamp queries: yes/);
+    await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+    assert.deepEqual(await pageErrors(), []);
+  }));
+
+  test('says what to do in a browser without WebGPU', guarded(async () => {
+    const other = await browser!.context.newPage();
+    try {
+      // Simulate a browser without WebGPU: navigator.gpu reads as undefined before any script runs.
+      // (A string, not a function: tsx's transform would leave __name() helpers in a serialised function.)
+      await other.addInitScript("Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });");
+      await other.goto(server!.url, { timeout: STEP_TIMEOUT });
+      const status = other.locator('#gpu-status.bad');
+      await status.waitFor({ timeout: STEP_TIMEOUT });
+      const text = await status.textContent() ?? '';
+      assert.match(text, /no WebGPU/);
+      assert.match(text, /--enable-unsafe-webgpu/);
+      assert.match(text, /Chrome/);
+      assert.equal(await other.evaluate(() => document.body.dataset.modelState), 'error');
+      assert.equal(await other.locator('#model-select').isDisabled(), true);
+    } finally {
+      await other.close();
+    }
+  }));
+
+  test('classifies Fashion-MNIST samples like the Node runtime', guarded(async () => {
+    await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+    const ctx = await testContext();
+    const model = await loadModel({ weights: new Uint8Array(readFileSync(EMBEDDED_WEIGHTS)), device: ctx });
+    try {
+      for (const name of SAMPLES) {
+        const inPage = await classifySample(name);
+        const inNode = await nodeTop5(model, join(FASHION, 'samples', name));
+        compareTop5(name, inPage, inNode);
+      }
+    } finally {
+      model.dispose();
+    }
+    await page().screenshot({ path: join(ARTIFACTS, 'demo-fashion-mnist.png'), fullPage: true });
+    assert.deepEqual(await pageErrors(), []);
+  }));
+
+  test('a reload takes the embedded weights from the Cache API', guarded(async () => {
+    await page().reload({ timeout: STEP_TIMEOUT });
+    await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+    assert.equal(await page().locator('#load-bytes').getAttribute('data-from-cache'), 'true');
+    await page().locator('#clear-cache').click();
+    await page().waitForFunction(() => document.getElementById('cache-info')?.textContent === 'cache cleared',
+      undefined, { timeout: STEP_TIMEOUT });
+    const cached = await page().evaluate(async () => (await caches.keys()).length);
+    assert.equal(cached, 0, 'the cache was not cleared');
+  }));
+
+  test('loads a tiny model from a dropped file and shows its timing chart', guarded(async () => {
+    const bytes = randomWeights(TINY, { seed: 7, custom: true, metadata: { labels: TINY_LABELS, mean: [0.5], std: [0.25] } });
+    await dropFile(page(), 'body', 'tiny-resnext.safetensors', bytes);
+    await waitModelState('ready', 'tiny-resnext.safetensors');
+    assert.match(await page().locator('#model-info').textContent() ?? '', /tiny-resnext\.safetensors/);
+
+    // The page's top 5 for the tiny model agrees with Node's, too.
+    const sample = SAMPLES[0];
+    const inPage = await classifySample(sample);
+    assert.ok(inPage.every((r) => r.label.startsWith('tiny class')), `labels: ${inPage.map((r) => r.label).join(', ')}`);
+    const model = await loadModel({ weights: bytes, device: await testContext() });
+    try {
+      compareTop5(`tiny model, ${sample}`, inPage, await nodeTop5(model, join(FASHION, 'samples', sample)));
+    } finally {
+      model.dispose();
+    }
+
+    await page().locator('#profile-run').click();
+    await page().waitForSelector('#profile-chart tr.timing', { timeout: STEP_TIMEOUT });
+    const steps = await page().$$eval('#profile-chart tr.timing', (rows) =>
+      rows.map((r) => ({ name: (r as HTMLElement).dataset.step ?? '', ms: Number((r as HTMLElement).dataset.ms) })));
+    const names = steps.map((s) => s.name);
+    for (const want of ['conv1', 'layer1.0.conv2', 'layer2.0.conv3', 'fc']) {
+      assert.ok(names.includes(want), `timing chart lacks step ${want}: ${names.join(', ')}`);
+    }
+    assert.ok(steps.every((s) => Number.isFinite(s.ms) && s.ms >= 0), `bad timings: ${JSON.stringify(steps)}`);
+    const summary = await page().locator('#profile-summary').textContent();
+    assert.match(summary ?? '', /ms on the GPU/);
+    assert.match(summary ?? '', /GFLOP\/s/);
+    await page().screenshot({ path: join(ARTIFACTS, 'demo-profile.png'), fullPage: true });
+    assert.deepEqual(await pageErrors(), []);
+  }));
+
+  test('a corrupt weights file gives a clear error in the page', guarded(async () => {
+    const good = randomWeights(TINY, { seed: 7, custom: true, metadata: { labels: TINY_LABELS } });
+    const truncated = good.slice(0, Math.floor(good.byteLength / 2));
+    await dropFile(page(), 'body', 'truncated.safetensors', truncated);
+    await waitModelState('error', 'truncated.safetensors');
+    const errors = await pageErrors();
+    assert.equal(errors.length, 1, `expected one error, got ${JSON.stringify(errors)}`);
+    assert.match(errors[0], /Could not load truncated\.safetensors/);
+    assert.match(errors[0], /truncated|past the end|bytes/i);
+    await page().screenshot({ path: join(ARTIFACTS, 'demo-corrupt-weights.png'), fullPage: true });
+
+    // A .pth goes through weights-tools' converter in a worker; a pickle that calls os.system is refused.
+    const malicious = new Uint8Array(readFileSync(join(REPO_ROOT, 'test/fixtures/checkpoints/malicious_os_system.pth')));
+    await dropFile(page(), 'body', 'malicious.pth', malicious);
+    await waitModelState('error', 'malicious.pth');
+    const pthErrors = await pageErrors();
+    assert.equal(pthErrors.length, 1, `expected one error, got ${JSON.stringify(pthErrors)}`);
+    assert.match(pthErrors[0], /Could not load malicious\.pth: UnsafePickleError: refusing to load pickle global '(posix|os)\.system'/);
+  }));
+});
