@@ -138,6 +138,7 @@ async function keepAlive<T>(p: Promise<T>): Promise<T> {
  */
 function trackBuffers<T>(device: GPUDevice, fn: () => T): { result: T; buffers: GPUBuffer[] } {
   const buffers: GPUBuffer[] = [];
+  const own = Object.getOwnPropertyDescriptor(device, 'createBuffer'); // someone else's wrapper, if any
   const original = device.createBuffer;
   Object.defineProperty(device, 'createBuffer', {
     configurable: true, writable: true,
@@ -150,8 +151,8 @@ function trackBuffers<T>(device: GPUDevice, fn: () => T): { result: T; buffers: 
   try {
     return { result: fn(), buffers };
   } finally {
-    // Drop the own property: the prototype's createBuffer shows through again.
-    delete (device as { createBuffer?: unknown }).createBuffer;
+    if (own) Object.defineProperty(device, 'createBuffer', own);
+    else delete (device as { createBuffer?: unknown }).createBuffer; // the prototype's method shows through again
   }
 }
 
