@@ -318,6 +318,15 @@ export interface ClassifyFileResult {
 /** `classify`: top-k classes of each image file (JPEG or PNG), printed as text or JSON. */
 export async function classifyCommand(files: string[], opts: ClassifyCliOptions): Promise<void> {
   for (const f of files) await checkFile(f, 'image');
+  // Decoding errors name the file (ImageInputError) and end the command with status 1. The first
+  // batch is decoded before the model loads, so a bad image in it fails before any GPU work.
+  const decode = (chunk: string[]) => {
+    const p = userErrors(() => Promise.all(chunk.map((f) => toRgba(f))));
+    p.catch(() => {}); // decoded ahead while the GPU works: awaited (and thrown) in turn, never unhandled
+    return p;
+  };
+  let next = decode(files.slice(0, CLASSIFY_BATCH));
+  await next;
   const { model, weights } = await openModel(opts);
   try {
     const where = `${model.info.arch} (${weights === DEFAULT_WEIGHTS ? 'the embedded Fashion-MNIST model' : weights}) on ${adapterLine(model)}`;
@@ -327,8 +336,8 @@ export async function classifyCommand(files: string[], opts: ClassifyCliOptions)
     try {
       for (let i = 0; i < files.length; i += CLASSIFY_BATCH) {
         const chunk = files.slice(i, i + CLASSIFY_BATCH);
-        // Decoding errors name the file (ImageInputError); they end the command with status 1.
-        const images = await userErrors(() => Promise.all(chunk.map((f) => toRgba(f))));
+        const images = await next;
+        if (i + CLASSIFY_BATCH < files.length) next = decode(files.slice(i + CLASSIFY_BATCH, i + 2 * CLASSIFY_BATCH));
         const top = await userErrors(() => model.classify(images, { topK: opts.top }));
         chunk.forEach((file, j) => results.push({ file, top: top[j] }));
         if (!opts.json) {

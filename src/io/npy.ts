@@ -53,7 +53,7 @@ function parseHeaderDict(text: string, what: string): { descr: string; fortranOr
   if (!body) throw bad('not a dict literal');
   // A dict of string keys to a string, a boolean or a tuple of integers: split on top-level commas.
   const entries = new Map<string, string>();
-  const re = /\s*'(\w+)'\s*:\s*('[^']*'|True|False|\([\d\s,L]*\))\s*(,|$)/gy;
+  const re = /\s*'(\w+)'\s*:\s*('[^']*'|True|False|\([^)]*\))\s*(,|$)/gy;
   let rest = body[1];
   let m: RegExpExecArray | null;
   let pos = 0;
