@@ -96,9 +96,11 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
     });
   }
 
-  /** Clicks a gallery sample and returns the top 5 the page shows for it. */
-  async function classifySample(name: string): Promise<PageRow[]> {
-    await page().locator(`#gallery button[data-sample="${name}"]`).click();
+  /** Picks a gallery sample (a click, or the keyboard) and returns the top 5 the page shows for it. */
+  async function classifySample(name: string, how: 'click' | 'keyboard' = 'click'): Promise<PageRow[]> {
+    const button = page().locator(`#gallery button[data-sample="${name}"]`);
+    if (how === 'click') await button.click();
+    else { await button.focus(); await page().keyboard.press('Enter'); }
     await page().waitForSelector(`#results[data-image="${name}"] li`, { timeout: STEP_TIMEOUT });
     return page().$$eval('#results li', (lis) => lis.map((li) => ({
       index: Number((li as HTMLElement).dataset.index),
@@ -162,8 +164,8 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
     const ctx = await testContext();
     const model = await loadModel({ weights: new Uint8Array(readFileSync(EMBEDDED_WEIGHTS)), device: ctx });
     try {
-      for (const name of SAMPLES) {
-        const inPage = await classifySample(name);
+      for (const [i, name] of SAMPLES.entries()) {
+        const inPage = await classifySample(name, i % 2 ? 'keyboard' : 'click');
         const inNode = await nodeTop5(model, join(FASHION, 'samples', name));
         compareTop5(name, inPage, inNode);
       }
@@ -236,5 +238,21 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
     const pthErrors = await pageErrors();
     assert.equal(pthErrors.length, 1, `expected one error, got ${JSON.stringify(pthErrors)}`);
     assert.match(pthErrors[0], /Could not load malicious\.pth: UnsafePickleError: refusing to load pickle global '(posix|os)\.system'/);
+  }));
+
+  test('an ImageNet architecture asks for weights and offers the photo samples', guarded(async () => {
+    await page().selectOption('#model-select', 'resnext101_32x4d');
+    await waitModelState('none', 'resnext101_32x4d');
+    assert.equal(await page().locator('#weights-fieldset').isVisible(), true);
+    assert.equal(await page().locator('#weights-url').inputValue(),
+      'http://data.lip6.fr/cadene/pretrainedmodels/resnext101_32x4d-29e315fa.pth');
+    const samples = await page().$$eval('#gallery button', (bs) => bs.map((b) => (b as HTMLElement).dataset.sample));
+    assert.deepEqual(samples, ['chelsea.png', 'coffee.png', 'astronaut.png']);
+    // The photos are served (with their licence beside them).
+    for (const f of ['samples/imagenet/chelsea.png', 'samples/imagenet/LICENSE']) {
+      const r = await page().request.get(new URL(f, server!.url).href);
+      assert.equal(r.status(), 200, `${f}: HTTP ${r.status()}`);
+    }
+    assert.deepEqual(await pageErrors(), []);
   }));
 });
