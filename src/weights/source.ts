@@ -217,6 +217,7 @@ export async function openSafetensors(source: WeightsSource, onProgress?: Progre
   const stream = await openStream(source);
   try {
     let total = stream.size ?? 0;
+    onProgress?.({ loaded: 0, total, phase: 'download' });
     const reader = new ChunkReader(stream, (loaded) => onProgress?.({ loaded, total: Math.max(total, loaded), phase: 'download' }));
     let header: SafetensorsHeader;
     try {
