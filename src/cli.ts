@@ -569,6 +569,48 @@ function addModelCommands(program: Command): void {
     .action(async (weights: string, opts: InfoCliOptions) => infoCommand(weights, opts));
 }
 
+/** `bench`: the speed benchmark (bench/run.ts): models with random weights, the adapter's GEMM ceiling and the
+ *  issue's targets; `--micro` compares kernel variants on conv shapes; `--browser` repeats it in headless Chromium. */
+export async function benchCommand(opts: import('../bench/run.js').BenchCliOptions): Promise<void> {
+  const { parseBenchOptions, runBench } = await import('../bench/run.js');
+  let options;
+  try {
+    options = await parseBenchOptions(opts);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  try {
+    await runBench(options);
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+function addBenchCommand(program: Command): void {
+  const collect = (v: string, all: string[]) => [...all, v];
+  program
+    .command('bench')
+    .description('speed benchmark: load time, first and timed inferences, GFLOP/s, GPU memory and per-step times of ' +
+      'ResNet / ResNeXt models with random weights, against the adapter\'s GEMM ceiling, with the targets')
+    .option('--arch <list>', 'architectures, comma-separated, or "all"', 'resnet50,resnext101_32x4d')
+    .option('--size <n>', 'input height and width', '224')
+    .option('--batch <list>', 'batch sizes, comma-separated', '1,4')
+    .option('--runs <n>', 'timed inferences per batch size (median and min are reported)', '3')
+    .addOption(new Option('--adapter <name>', 'WebGPU adapter').choices([...ADAPTER_CHOICES]).default('default'))
+    .option('--ceiling-size <n>', 'S of the S x S x S matmul that gives the ceiling', '1024')
+    .option('--json <file>', 'also write every figure as JSON')
+    .addOption(new Option('--steps <mode>', 'per-step times: timestamp-query where available, else wall clock per step')
+      .choices(['auto', 'wall', 'none']).default('auto'))
+    .option('--slowest <n>', 'how many of the slowest steps to list', '10')
+    .option('--micro', 'kernel microbenchmark: conv shapes across the kernel variants of bench/variants.ts')
+    .option('--shape <N,H,W,C,K,R,stride,pad,groups>', '--micro: a conv shape instead of the default layers (repeatable)', collect, [])
+    .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])
+    .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium)')
+    .option('--quiet', 'no progress lines on stderr')
+    .action(async (opts: import('../bench/run.js').BenchCliOptions) => benchCommand(opts));
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -588,6 +630,7 @@ export function buildProgram(): Command {
     .option('--source <text>', 'metadata "source" (default: e.g. cadene:resnext101_32x4d)')
     .action(async (input: string, output: string, opts: ConvertCliOptions) => convertCommand(input, output, opts));
   addModelCommands(program);
+  addBenchCommand(program);
   return program;
 }
 

@@ -4,7 +4,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, elementCount, f32Bytes, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
-import { getPipeline } from '../gpu/shaders.js';
+import { getPipeline, preprocess, type Defines } from '../gpu/shaders.js';
 import { conv2dOutputSize, type Conv2dEpilogue } from '../reference/conv2d.js';
 
 export type { Conv2dEpilogue } from '../reference/conv2d.js';
@@ -134,6 +134,21 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTu
   return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn };
 }
 
+/** Options for benchmarks (bench/). */
+export interface Conv2dOptions {
+  /**
+   * WGSL to compile instead of shaders/conv2d.wgsl: a kernel variant with the same contract (bindings,
+   * Params, weight layout, overrides, grid), e.g. bench/kernels/conv2d-v1.wgsl. Not cached.
+   */
+  shaderSource?: string;
+}
+
+async function variantPipeline(ctx: GpuContext, source: string, defines: Defines, overrides: Record<string, number>,
+  label: string): Promise<GPUComputePipeline> {
+  const module = ctx.device.createShaderModule({ label: `${label} variant`, code: preprocess(source, defines, `${label} variant`) });
+  return ctx.device.createComputePipelineAsync({ label: `${label} variant`, layout: 'auto', compute: { module, entryPoint: 'main', constants: overrides } });
+}
+
 function bad(label: string, msg: string): never {
   throw new Error(`conv2d ${label}: ${msg}`);
 }
@@ -158,7 +173,8 @@ export class Conv2d {
   }
 
   /** Validates `desc` against the kernel's assumptions and the device's limits; fetches the pipeline. */
-  static async create(ctx: GpuContext, desc: Conv2dDesc, label: string, tuning?: Partial<Conv2dTuning>): Promise<Conv2d> {
+  static async create(ctx: GpuContext, desc: Conv2dDesc, label: string, tuning?: Partial<Conv2dTuning>,
+    options: Conv2dOptions = {}): Promise<Conv2d> {
     const d = { ...desc };
     for (const f of ['N', 'H', 'W', 'C', 'K', 'R', 'S', 'stride', 'groups'] as const) {
       if (!Number.isInteger(d[f]) || d[f] < 1) bad(label, `${f} must be a positive integer, got ${d[f]}`);
@@ -194,8 +210,8 @@ export class Conv2d {
     }
 
     const residual = d.epilogue === 'residual-relu';
-    const pipeline = await getPipeline(ctx, {
-      shader: 'conv2d',
+    const key = {
+      shader: 'conv2d' as const,
       defines: {
         VEC4_IN: layout.Cg % 4 === 0,
         VEC4_OUT: layout.Kg % 4 === 0,
@@ -204,7 +220,9 @@ export class Conv2d {
         RESIDUAL: residual,
       },
       overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
-    });
+    };
+    const pipeline = options.shaderSource === undefined ? await getPipeline(ctx, key)
+      : await variantPipeline(ctx, options.shaderSource, key.defines, key.overrides, label);
     return new Conv2d(ctx, d, label, t, pipeline);
   }
 

@@ -1,0 +1,62 @@
+// The browser side of `npm run bench -- --browser`: the same model benchmark and ceiling as in Node
+// (bench/model-bench.ts, bench/ceiling.ts) on the browser's WebGPU adapter. The result is left in
+// `window.__benchResult` (or `window.__benchError`) for the driver (bench/browser/run-browser.ts).
+
+import { acquireDevice, describeDevice } from '../../src/gpu/device.js';
+import { Ceiling } from '../ceiling.js';
+import { cpuCount } from '../clock.js';
+import { benchModel, type ModelResult } from '../model-bench.js';
+import { computeTargets, type BenchResult } from '../report.js';
+
+declare global {
+  interface Window {
+    __benchResult?: BenchResult;
+    __benchError?: string;
+  }
+}
+
+const logEl = document.getElementById('log')!;
+function log(line: string): void {
+  logEl.textContent += line + '\n';
+  console.log(`bench: ${line}`);
+}
+
+async function main(): Promise<void> {
+  const q = new URLSearchParams(location.search);
+  const list = (k: string, d: string) => (q.get(k) ?? d).split(',').filter(Boolean);
+  const archs = list('arch', 'resnet50');
+  const size = Number(q.get('size') ?? 224);
+  const batches = list('batch', '1').map(Number);
+  const runs = Number(q.get('runs') ?? 3);
+  const ceilingSize = Number(q.get('ceiling') ?? 1024);
+  const steps = (q.get('steps') ?? 'auto') as 'auto' | 'wall' | 'none';
+  const slowest = Number(q.get('slowest') ?? 10);
+
+  const ctx = await acquireDevice();
+  const adapter = describeDevice(ctx);
+  log(adapter);
+  const ceiling = await Ceiling.create(ctx, ceilingSize);
+  await ceiling.sample(2);
+  const models: ModelResult[] = [];
+  for (const arch of archs) {
+    models.push(await benchModel({ ctx, arch, size, batches, runs, steps, slowest, log, between: () => ceiling.sample(1) }));
+  }
+  await ceiling.sample(2);
+  const c = ceiling.result();
+  ceiling.dispose();
+  const cpus = await cpuCount();
+  window.__benchResult = {
+    environment: { date: new Date().toISOString(), adapter, source: ctx.source, runtime: navigator.userAgent, cpus },
+    options: { archs, size, batches, runs, ceilingSize, steps, slowest },
+    ceiling: c,
+    models,
+    targets: computeTargets(models, c, cpus),
+  };
+  log('done');
+}
+
+main().catch((e: unknown) => {
+  const msg = (e as Error)?.stack ?? String(e);
+  log(`error: ${msg}`);
+  window.__benchError = msg;
+});

@@ -1,0 +1,79 @@
+// The adapter's ceiling: the project's best GEMM kernel (conv2d.wgsl's 1x1 path, with the tuning the
+// runtime picks) on a large square matmul, (S x S) times (S x S), S = 1024 by default. Model rates are
+// reported as a fraction of it. Samples can be taken between model runs (sample()), so that the
+// ceiling and the models see the same load on a shared machine.
+
+import type { GpuContext } from '../src/gpu/device.js';
+import { createTensor, uploadTensor } from '../src/gpu/buffers.js';
+import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
+import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { cpuMs } from './clock.js';
+import { benchInput, median } from './step-timer.js';
+
+export interface CeilingResult {
+  /** S of the S x S x S matmul. */
+  size: number;
+  flops: number;
+  tuning: Conv2dTuning;
+  samples: number;
+  medianMs: number;
+  minMs: number;
+  /** flops / median wall time and / best wall time. */
+  gflops: number;
+  gflopsBest: number;
+  /** Median process CPU ms per run (Node). */
+  cpuMedianMs?: number;
+}
+
+export class Ceiling {
+  private readonly wall: number[] = [];
+  private readonly cpu: number[] = [];
+
+  private constructor(private readonly ctx: GpuContext, readonly size: number, private readonly conv: Conv2d,
+    private readonly dispatch: Dispatch, private readonly buffers: GPUBuffer[]) {}
+
+  /** The GEMM as a 1x1 convolution: M = S pixels (a 1 x S image), C = K = S channels. */
+  static async create(ctx: GpuContext, size = 1024): Promise<Ceiling> {
+    if (!Number.isInteger(size) || size < 4) throw new Error(`ceiling size must be an integer >= 4, got ${size}`);
+    const desc: Conv2dDesc = { N: 1, H: 1, W: size, C: size, K: size, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'none' };
+    const label = `ceiling gemm ${size}^3`;
+    const conv = await Conv2d.create(ctx, desc, label);
+    const a = uploadTensor(ctx, `${label} A (M, K)`, benchInput(size * size), [1, 1, size, size]);
+    const weights = benchInput(size * size).map((v) => v / Math.sqrt(size));
+    const b = conv.uploadWeights(conv.packWeights(weights));
+    const c = createTensor(ctx, `${label} C (M, N)`, conv.outputShape);
+    const ceiling = new Ceiling(ctx, size, conv, conv.bind(a, b, c), [a.buffer, b, c.buffer]);
+    await ceiling.sample(); // warm-up: some drivers compile at the first dispatch
+    ceiling.wall.length = 0;
+    ceiling.cpu.length = 0;
+    return ceiling;
+  }
+
+  /** Times `n` runs of the matmul (each its own submit, waited for). */
+  async sample(n = 1): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      submitDispatches(this.ctx, this.conv.label, [this.dispatch]);
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      this.wall.push(performance.now() - t0);
+      const c1 = cpuMs();
+      if (c0 !== undefined && c1 !== undefined) this.cpu.push(c1 - c0);
+    }
+  }
+
+  result(): CeilingResult {
+    const flops = this.conv.flops;
+    const medianMs = median(this.wall);
+    const minMs = Math.min(...this.wall);
+    return {
+      size: this.size, flops, tuning: { ...this.conv.tuning }, samples: this.wall.length, medianMs, minMs,
+      gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
+      cpuMedianMs: this.cpu.length ? median(this.cpu) : undefined,
+    };
+  }
+
+  dispose(): void {
+    for (const b of this.buffers) b.destroy();
+  }
+}

@@ -1,0 +1,215 @@
+// One architecture, end to end, through the public API (loadModel, model.run, model.profile,
+// model.gpuBytes): random well-scaled weights (src/weights/random.ts, nothing downloaded), then per
+// batch size the first inference (which builds that batch's pipelines and buffers) and `runs` timed
+// inferences, GPU memory, and per-step GPU times. Runs in Node and in the browser page
+// (bench/browser/), so it imports nothing from Node.
+
+import { loadModel, type Model } from '../src/classify.js';
+import type { GpuContext } from '../src/gpu/device.js';
+import { f32Bytes } from '../src/gpu/buffers.js';
+import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
+import { buildPlan } from '../src/models/plan.js';
+import { stepTensorShape } from '../src/graph/steps.js';
+import { randomWeights } from '../src/weights/random.js';
+import { cpuMs } from './clock.js';
+import { benchInput, median, timeSteps, type StepTime } from './step-timer.js';
+
+export interface ModelBenchOptions {
+  ctx: GpuContext;
+  arch: string;
+  /** Input height = width (the architecture's inputSize is replaced). */
+  size: number;
+  batches: number[];
+  /** Timed inferences per batch size. */
+  runs: number;
+  /** Per-step times: 'auto' (timestamp-query where the adapter has it, else wall clock per step), or 'none'. */
+  steps: 'auto' | 'wall' | 'none';
+  /** How many of the slowest steps to keep. */
+  slowest: number;
+  /** Called after each timed inference (the benchmark samples the ceiling there). */
+  between?: () => Promise<void>;
+  log?: (line: string) => void;
+}
+
+export interface StepsResult {
+  /** 'timestamp-query': GPU time of each step's compute pass; 'wall-clock': one submit per step, waited for. */
+  source: 'timestamp-query' | 'wall-clock';
+  count: number;
+  totalMs: number;
+  /**
+   * The slowest steps, slowest first: by GPU time with timestamp-query; with wall-clock times on a CPU
+   * adapter in Node, by CPU time (the wall time of one submit is at the mercy of other load).
+   */
+  slowest: (StepTime & { share: number; gflops: number })[];
+  /** Time per kind of step (conv, linear, maxpool, ...) and per conv shape class. */
+  byGroup: { group: string; ms: number; share: number; gflops: number }[];
+}
+
+export interface BatchResult {
+  batch: number;
+  /** The first inference at this batch size: pipelines, buffers, bind groups, then the run. */
+  firstMs: number;
+  timesMs: number[];
+  medianMs: number;
+  minMs: number;
+  /** Median process CPU ms per inference (Node only). */
+  cpuMedianMs?: number;
+  /** batch x flops per image / median time, and / best time. */
+  gflops: number;
+  gflopsBest: number;
+  /** Packed weights on the GPU. */
+  weightBytes: number;
+  /** Everything this batch size's instance holds: activations, input, readback, uniforms. */
+  instanceBytes: number;
+  /** Activation buffers alone (the runner's liveness plan), for reference. */
+  activationBytes: number;
+  /** weights + instance: what running this batch size alone holds on the GPU. */
+  peakBytes: number;
+  /** Largest (step output + its largest input) over the plan: the two largest live activations. */
+  twoLargestBytes: number;
+  /** peakBytes / (weights + twoLargest); the target is <= 1.10. */
+  memoryRatio: number;
+  steps?: StepsResult;
+  stepsError?: string;
+}
+
+export interface ModelResult {
+  arch: string;
+  size: number;
+  params: number;
+  /** FLOPs of one image (2 per multiply-add). */
+  flopsPerImage: number;
+  /** Generating the random .safetensors bytes (not part of loading). */
+  generateMs: number;
+  /** loadModel(): parse, check, fold BN, pack and upload the weights. */
+  loadMs: number;
+  batches: BatchResult[];
+}
+
+/** The architecture at input size `size`. */
+export function benchConfig(arch: string, size: number): ResNetConfig {
+  return { ...getArchitecture(arch), inputSize: size };
+}
+
+/** Bytes of the largest step output plus that step's largest input, at batch N (NCHW -> logits plan). */
+export function twoLargestLiveBytes(config: ResNetConfig, N: number): number {
+  const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
+  const bytes = (t: string) => f32Bytes(stepTensorShape(plan, t, N));
+  let best = 0;
+  for (const s of plan.steps) best = Math.max(best, bytes(s.output) + Math.max(0, ...s.inputs.map(bytes)));
+  return best;
+}
+
+/** The runner's activation bytes at batch N: its liveness plan over the NCHW -> logits plan. */
+async function activationBytes(config: ResNetConfig, N: number): Promise<number> {
+  const { planBuffers } = await import('../src/graph/memory.js');
+  const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
+  return planBuffers(plan, (t) => f32Bytes(stepTensorShape(plan, t, N))).peakBytes;
+}
+
+/** Groups a step for the per-group summary: 'conv 3x3 G32', 'conv 1x1', 'maxpool', ... */
+function stepGroup(config: ResNetConfig, step: StepTime): string {
+  if (step.kind !== 'conv') return step.kind;
+  const plan = buildPlan(config);
+  const s = plan.steps.find((x) => x.name === step.name);
+  if (!s || s.kind !== 'conv') return 'conv';
+  return `conv ${s.R}x${s.S}${s.stride > 1 ? '/' + s.stride : ''}${s.groups > 1 ? ' G' + s.groups : ''}`;
+}
+
+function summarise(config: ResNetConfig, source: StepsResult['source'], steps: StepTime[], slowest: number): StepsResult {
+  const totalMs = steps.reduce((a, s) => a + s.ms, 0);
+  const rate = (flops: number, ms: number) => (ms > 0 ? flops / ms / 1e6 : 0);
+  const groups = new Map<string, { ms: number; flops: number }>();
+  for (const s of steps) {
+    const g = stepGroup(config, s);
+    const v = groups.get(g) ?? { ms: 0, flops: 0 };
+    v.ms += s.ms;
+    v.flops += s.flops;
+    groups.set(g, v);
+  }
+  const byCpu = source === 'wall-clock' && steps.every((s) => s.cpuMs !== undefined);
+  const key = (s: StepTime) => (byCpu ? s.cpuMs! : s.ms);
+  return {
+    source, count: steps.length, totalMs,
+    slowest: [...steps].sort((a, b) => key(b) - key(a)).slice(0, slowest)
+      .map((s) => ({ ...s, share: s.ms / totalMs, gflops: rate(s.flops, s.ms) })),
+    byGroup: [...groups].sort((a, b) => b[1].ms - a[1].ms)
+      .map(([group, v]) => ({ group, ms: v.ms, share: v.ms / totalMs, gflops: rate(v.flops, v.ms) })),
+  };
+}
+
+type ModelWithDebug = Model & { debug?: { weightBuffer(step: string): GPUBuffer } };
+
+async function stepTimes(o: ModelBenchOptions, model: ModelWithDebug, config: ResNetConfig, x: Float32Array, N: number,
+  runs: number): Promise<StepsResult> {
+  if (o.steps === 'auto' && o.ctx.hasTimestampQuery) {
+    const p = await model.profile(x, { batch: N });
+    return summarise(config, 'timestamp-query', p.steps.map((s) => ({ name: s.name, kind: s.kind, ms: s.ms, flops: s.flops })), o.slowest);
+  }
+  const debug = model.debug;
+  if (!debug) throw new Error('wall-clock step times need model.debug.weightBuffer() (not in this build)');
+  const steps = await timeSteps(o.ctx, config, N, runs, (name) => debug.weightBuffer(name));
+  return summarise(config, 'wall-clock', steps, o.slowest);
+}
+
+export async function benchModel(o: ModelBenchOptions): Promise<ModelResult> {
+  const log = o.log ?? (() => {});
+  const config = benchConfig(o.arch, o.size);
+  const t0 = performance.now();
+  const bytes = randomWeights(config, { custom: o.size !== getArchitecture(o.arch).inputSize });
+  const generateMs = performance.now() - t0;
+  const t1 = performance.now();
+  const model = await loadModel({ weights: bytes, config, device: o.ctx }) as ModelWithDebug;
+  const loadMs = performance.now() - t1;
+  log(`${o.arch}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
+  const result: ModelResult = {
+    arch: o.arch, size: o.size, params: model.info.params, flopsPerImage: model.info.flops, generateMs, loadMs, batches: [],
+  };
+  try {
+    for (const N of o.batches) {
+      const x = benchInput(N * config.inputChannels * o.size * o.size);
+      const before = await model.gpuBytes();
+      const tf = performance.now();
+      const logits = await model.run(x, { batch: N });
+      const firstMs = performance.now() - tf;
+      if (!logits.every(Number.isFinite)) throw new Error(`${o.arch} batch ${N}: the logits are not all finite`);
+      const instanceBytes = (await model.gpuBytes()) - before;
+      log(`${o.arch} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
+      const timesMs: number[] = [];
+      const cpu: number[] = [];
+      for (let r = 0; r < o.runs; r++) {
+        const c0 = cpuMs();
+        const t = performance.now();
+        await model.run(x, { batch: N });
+        timesMs.push(performance.now() - t);
+        const c1 = cpuMs();
+        if (c0 !== undefined && c1 !== undefined) cpu.push(c1 - c0);
+        log(`${o.arch} batch ${N}: run ${r + 1}/${o.runs} ${timesMs[r].toFixed(0)} ms`);
+        await o.between?.();
+      }
+      const flops = model.info.flops * N;
+      const medianMs = median(timesMs);
+      const minMs = Math.min(...timesMs);
+      const twoLargestBytes = twoLargestLiveBytes(config, N);
+      const peakBytes = model.info.weightBytes + instanceBytes;
+      const b: BatchResult = {
+        batch: N, firstMs, timesMs, medianMs, minMs, cpuMedianMs: cpu.length ? median(cpu) : undefined,
+        gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
+        weightBytes: model.info.weightBytes, instanceBytes, activationBytes: await activationBytes(config, N), peakBytes,
+        twoLargestBytes, memoryRatio: peakBytes / (model.info.weightBytes + twoLargestBytes),
+      };
+      if (o.steps !== 'none') {
+        try {
+          b.steps = await stepTimes(o, model, config, x, N, 1);
+        } catch (e) {
+          b.stepsError = (e as Error).message;
+        }
+      }
+      result.batches.push(b);
+    }
+  } finally {
+    model.dispose();
+    await o.ctx.device.queue.onSubmittedWorkDone();
+  }
+  return result;
+}

@@ -1,0 +1,166 @@
+// Targets, tables and JSON for the benchmark's results (pure functions; no I/O).
+
+import type { CeilingResult } from './ceiling.js';
+import type { MicroResult } from './micro.js';
+import type { BatchResult, ModelResult } from './model-bench.js';
+
+export interface BenchEnvironment {
+  date: string;
+  /** describeDevice() of the adapter. */
+  adapter: string;
+  /** Which path gave the adapter (swiftshader, llvmpipe, hardware, browser). */
+  source: string;
+  runtime: string;
+  /** Logical CPUs; CPU-normalised rates divide CPU time by this. */
+  cpus: number;
+  /** 1-minute load average at the start (Node on Linux), to judge the noise. */
+  loadAverage?: number;
+}
+
+export interface Target {
+  name: string;
+  value: number;
+  op: '>=' | '<=';
+  limit: number;
+  met: boolean;
+  /** The same ratio from CPU time (Node on CPU adapters), less sensitive to other load on the machine. */
+  cpuValue?: number;
+  detail: string;
+}
+
+export interface BenchResult {
+  environment: BenchEnvironment;
+  options: Record<string, unknown>;
+  ceiling?: CeilingResult;
+  models: ModelResult[];
+  targets: Target[];
+  micro?: MicroResult[];
+  browser?: BenchResult;
+}
+
+/** The issue's targets: ResNet-50 / ResNeXt-101 32x4d >= 60% of the ceiling, ResNeXt <= 2x ResNet-50, memory. */
+export const RATE_TARGET = 0.6;
+export const RESNEXT_TIME_TARGET = 2;
+export const MEMORY_TARGET = 1.1;
+const RATE_ARCHS = ['resnet50', 'resnext101_32x4d'];
+
+/** GFLOP/s from CPU time: flops / (CPU ms / cpus), i.e. the rate had the process had every core to itself. */
+export function cpuRate(flops: number, cpuMedianMs: number | undefined, cpus: number): number | undefined {
+  return cpuMedianMs === undefined || cpuMedianMs <= 0 ? undefined : flops / (cpuMedianMs / cpus) / 1e6;
+}
+
+export function computeTargets(models: ModelResult[], ceiling: CeilingResult | undefined, cpus: number): Target[] {
+  const targets: Target[] = [];
+  const ceilingCpu = ceiling ? cpuRate(ceiling.flops, ceiling.cpuMedianMs, cpus) : undefined;
+  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+  for (const m of models) {
+    for (const b of m.batches) {
+      if (ceiling && RATE_ARCHS.includes(m.arch)) {
+        const value = b.gflops / ceiling.gflops;
+        const cpu = cpuRate(m.flopsPerImage * b.batch, b.cpuMedianMs, cpus);
+        targets.push({
+          name: `${m.arch} batch ${b.batch}: rate / ceiling`, value, op: '>=', limit: RATE_TARGET, met: value >= RATE_TARGET,
+          cpuValue: cpu !== undefined && ceilingCpu ? cpu / ceilingCpu : undefined,
+          detail: `${b.gflops.toFixed(2)} / ${ceiling.gflops.toFixed(2)} GFLOP/s = ${pct(value)}`,
+        });
+      }
+      targets.push({
+        name: `${m.arch} batch ${b.batch}: peak GPU memory / (weights + two largest live activations)`,
+        value: b.memoryRatio, op: '<=', limit: MEMORY_TARGET, met: b.memoryRatio <= MEMORY_TARGET,
+        detail: `${mib(b.peakBytes)} / (${mib(b.weightBytes)} + ${mib(b.twoLargestBytes)}) MiB`,
+      });
+    }
+  }
+  const r50 = models.find((m) => m.arch === 'resnet50');
+  const x101 = models.find((m) => m.arch === 'resnext101_32x4d');
+  if (r50 && x101) {
+    for (const b of x101.batches) {
+      const a = r50.batches.find((x) => x.batch === b.batch);
+      if (!a) continue;
+      const value = b.medianMs / a.medianMs;
+      targets.push({
+        name: `resnext101_32x4d / resnet50 time, batch ${b.batch}`, value, op: '<=', limit: RESNEXT_TIME_TARGET,
+        met: value <= RESNEXT_TIME_TARGET,
+        cpuValue: a.cpuMedianMs && b.cpuMedianMs ? b.cpuMedianMs / a.cpuMedianMs : undefined,
+        detail: `${b.medianMs.toFixed(0)} / ${a.medianMs.toFixed(0)} ms (FLOP ratio ${(x101.flopsPerImage / r50.flopsPerImage).toFixed(2)})`,
+      });
+    }
+  }
+  return targets;
+}
+
+export function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
+}
+
+/** A plain text table: right-aligned numbers, left-aligned text. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const isNum = (s: string) => /^[-+]?[\d.,]+%?x?$/.test(s) || s === '-';
+  const line = (r: string[]) => r.map((c, i) => (isNum(c) && i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function f(v: number | undefined, digits = 1): string {
+  return v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
+}
+
+export function formatModels(r: BenchResult): string {
+  const c = r.ceiling;
+  const cpus = r.environment.cpus;
+  const ceilCpu = c ? cpuRate(c.flops, c.cpuMedianMs, cpus) : undefined;
+  const rows = r.models.flatMap((m) => m.batches.map((b: BatchResult) => {
+    const cpu = cpuRate(m.flopsPerImage * b.batch, b.cpuMedianMs, cpus);
+    return [
+      m.arch, b.batch, f(m.loadMs, 0), f(b.firstMs, 0), f(b.medianMs, 0), f(b.minMs, 0), f(b.gflops, 2),
+      c ? `${(100 * b.gflops / c.gflops).toFixed(0)}%` : '-', f(cpu, 2), cpu && ceilCpu ? `${(100 * cpu / ceilCpu).toFixed(0)}%` : '-',
+      mib(b.weightBytes), mib(b.instanceBytes), mib(b.peakBytes), `${b.memoryRatio.toFixed(2)}x`,
+    ];
+  }));
+  return table(['arch', 'batch', 'load ms', 'first ms', 'median ms', 'min ms', 'GFLOP/s', '% ceil', 'cpu GFLOP/s', '% ceil(cpu)',
+    'weights MiB', 'act+io MiB', 'peak MiB', 'peak/(w+2act)'], rows);
+}
+
+export function formatCeiling(c: CeilingResult, cpus: number): string {
+  const cpu = cpuRate(c.flops, c.cpuMedianMs, cpus);
+  return `ceiling: conv2d 1x1 GEMM ${c.size}^3 ${JSON.stringify(c.tuning)}: median ${c.medianMs.toFixed(1)} ms = ` +
+    `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)`;
+}
+
+export function formatSteps(m: ModelResult): string {
+  const out: string[] = [];
+  for (const b of m.batches) {
+    if (b.stepsError) { out.push(`${m.arch} batch ${b.batch}: no per-step times (${b.stepsError})`); continue; }
+    const s = b.steps;
+    if (!s) continue;
+    out.push(`${m.arch} batch ${b.batch}: ${s.count} steps, ${s.totalMs.toFixed(0)} ms in all (${s.source}); the ${s.slowest.length} slowest:`);
+    const cpu = s.slowest.some((x) => x.cpuMs !== undefined);
+    out.push(table(['step', 'kind', 'ms', 'share', 'GFLOP/s', ...(cpu ? ['cpu ms'] : [])],
+      s.slowest.map((x) => [x.name, x.kind, f(x.ms, 2), `${(100 * x.share).toFixed(1)}%`, f(x.gflops, 2), ...(cpu ? [f(x.cpuMs, 2)] : [])])));
+    out.push('by kind of step:');
+    out.push(table(['group', 'ms', 'share', 'GFLOP/s'],
+      s.byGroup.map((g) => [g.group, f(g.ms, 1), `${(100 * g.share).toFixed(1)}%`, f(g.gflops, 2)])));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export function formatTargets(targets: Target[]): string {
+  if (targets.length === 0) return '';
+  return table(['target', 'value', 'limit', 'met', 'cpu-time value', 'detail'], targets.map((t) => [
+    t.name, f(t.value, 2), `${t.op} ${t.limit}`, t.met ? 'yes' : 'NO', t.cpuValue === undefined ? '-' : f(t.cpuValue, 2), t.detail,
+  ]));
+}
+
+export function formatMicro(results: MicroResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`${r.shape} (${(r.flops / 1e6).toFixed(0)} MFLOP)`);
+    out.push(table(['variant', 'tuning', 'median ms', 'GFLOP/s', 'best GFLOP/s', 'cpu GFLOP/s', 'max |diff|', 'note'],
+      r.variants.map((v) => [v.name, v.tuning, f(v.medianMs, 2), f(v.gflops, 2), f(v.gflopsBest, 2), f(v.cpuGflops, 2),
+        v.maxDiff === undefined ? '-' : v.maxDiff.toExponential(1), v.error ?? ''])));
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,190 @@
+// `npm run bench` / `webgpu-resnext bench`: the model benchmark, the adapter's ceiling, the kernel
+// microbenchmark and the browser run, with a text report on stdout and optional JSON.
+//
+// Everything is measured in one process on one device, the ceiling interleaved with the model runs,
+// so the ratios in the targets compare numbers taken under the same conditions. On CPU-backed
+// adapters the process CPU time is recorded beside the wall time: other programs on a shared
+// machine stretch the wall time but hardly the CPU time the adapter's threads spend.
+
+import { writeFile } from 'node:fs/promises';
+import { loadavg, release } from 'node:os';
+import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from '../src/gpu/device.js';
+import { ARCHITECTURES } from '../src/models/config.js';
+import type { Conv2dDesc } from '../src/ops/conv2d.js';
+import { Ceiling } from './ceiling.js';
+import { cpuCount } from './clock.js';
+import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
+import { benchModel, type ModelResult } from './model-bench.js';
+import {
+  computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
+} from './report.js';
+import { findVariants } from './variants.js';
+
+export const DEFAULT_ARCHS = ['resnet50', 'resnext101_32x4d'];
+
+export interface BenchOptions {
+  archs: string[];
+  size: number;
+  batches: number[];
+  runs: number;
+  adapter: AdapterChoice;
+  /** S of the S^3 ceiling matmul. */
+  ceilingSize: number;
+  json?: string;
+  steps: 'auto' | 'wall' | 'none';
+  slowest: number;
+  /** Kernel microbenchmark instead of the models. */
+  micro: boolean;
+  /** Micro mode: shapes (default MICRO_SHAPES) and variant names (default all). */
+  shapes?: Conv2dDesc[];
+  variants?: string[];
+  /** The model benchmark in headless Chromium as well. */
+  browser: boolean;
+  /** Progress lines on stderr. */
+  verbose: boolean;
+}
+
+export function expandArchs(list: string): string[] {
+  if (list === 'all') return Object.keys(ARCHITECTURES);
+  const archs = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of archs) {
+    if (!(a in ARCHITECTURES)) throw new Error(`unknown architecture '${a}'; known: ${Object.keys(ARCHITECTURES).join(', ')}, all`);
+  }
+  if (archs.length === 0) throw new Error('--arch lists no architecture');
+  return archs;
+}
+
+async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
+  return {
+    date: new Date().toISOString(),
+    adapter: adapterText ?? (ctx ? describeDevice(ctx) : 'unknown'),
+    source: source ?? ctx?.source ?? 'unknown',
+    runtime: `node ${process.versions.node} (${process.platform} ${release()})`,
+    cpus: await cpuCount(),
+    loadAverage: process.platform === 'linux' ? loadavg()[0] : undefined,
+  };
+}
+
+/** Runs the benchmark in this process (and Chromium with `browser`), prints the report, writes JSON. */
+export async function runBench(o: BenchOptions, print: (text: string) => void = (t) => process.stdout.write(t + '\n')): Promise<BenchResult> {
+  const log = o.verbose ? (line: string) => process.stderr.write(`bench: ${line}\n`) : () => {};
+  const ctx = await acquireDevice({ adapter: o.adapter });
+  const env = await environment(ctx);
+  print(`webgpu-resnext bench, ${env.date}\n${env.adapter}\n${env.runtime}, ${env.cpus} CPUs` +
+    (env.loadAverage !== undefined ? `, load average ${env.loadAverage.toFixed(2)} at the start` : ''));
+  const result: BenchResult = { environment: env, options: { ...o }, models: [], targets: [] };
+  try {
+    if (o.micro) {
+      result.micro = await runMicro(ctx, o, env.cpus, log);
+      print('');
+      print(formatMicro(result.micro));
+    } else {
+      const ceiling = await Ceiling.create(ctx, o.ceilingSize);
+      await ceiling.sample(2);
+      log(formatCeiling(ceiling.result(), env.cpus));
+      const models: ModelResult[] = [];
+      for (const arch of o.archs) {
+        models.push(await benchModel({
+          ctx, arch, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+          between: () => ceiling.sample(1),
+        }));
+      }
+      await ceiling.sample(2);
+      result.ceiling = ceiling.result();
+      ceiling.dispose();
+      result.models = models;
+      result.targets = computeTargets(models, result.ceiling, env.cpus);
+      print('');
+      print(formatCeiling(result.ceiling, env.cpus));
+      print('');
+      print(formatModels(result));
+      for (const m of models) {
+        print('');
+        print(formatSteps(m));
+      }
+      print('targets (wall-time ratios measured in this run; cpu-time value: the same ratio from process CPU time):');
+      print(formatTargets(result.targets));
+    }
+  } finally {
+    ctx.device.destroy();
+  }
+  if (o.browser) {
+    const { runInBrowser } = await import('./browser/run-browser.js');
+    result.browser = await runInBrowser(o, log);
+    print('');
+    print(`browser (headless Chromium): ${result.browser.environment.adapter.split('\n')[0]}`);
+    if (result.browser.ceiling) print(formatCeiling(result.browser.ceiling, result.browser.environment.cpus));
+    print(formatModels(result.browser));
+    for (const m of result.browser.models) print(formatSteps(m));
+    print(formatTargets(result.browser.targets));
+  }
+  if (o.json) {
+    await writeFile(o.json, JSON.stringify(result, null, 2) + '\n');
+    print(`\nJSON written to ${o.json}`);
+  }
+  return result;
+}
+
+async function runMicro(ctx: GpuContext, o: BenchOptions, cpus: number, log: (s: string) => void): Promise<MicroResult[]> {
+  const variants = findVariants(o.variants);
+  const shapes: [string, Conv2dDesc][] = o.shapes?.length
+    ? o.shapes.map((d, i) => [`shape ${i + 1}`, d])
+    : Object.entries(MICRO_SHAPES);
+  const out: MicroResult[] = [];
+  for (const [name, desc] of shapes) {
+    log(`micro: ${name}, ${variants.length} variants x ${o.runs} runs`);
+    out.push(await benchShape(ctx, name, desc, variants, o.runs, cpus));
+  }
+  return out;
+}
+
+/** The bench command's options as the CLI parser gives them (strings), before checking. */
+export interface BenchCliOptions {
+  arch: string;
+  size: string;
+  batch: string;
+  runs: string;
+  adapter: string;
+  ceilingSize: string;
+  json?: string;
+  steps: string;
+  slowest: string;
+  micro?: boolean;
+  shape?: string[];
+  variant?: string[];
+  browser?: boolean;
+  quiet?: boolean;
+}
+
+/** Checks and converts the CLI's strings; throws an Error with a one-line message on bad input. */
+export async function parseBenchOptions(c: BenchCliOptions): Promise<BenchOptions> {
+  const { parseShape } = await import('./micro.js');
+  const { ADAPTER_CHOICES } = await import('../src/gpu/device.js');
+  const int = (v: string, what: string, min = 1) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+  if (!(ADAPTER_CHOICES as readonly string[]).includes(c.adapter)) {
+    throw new Error(`--adapter must be one of ${ADAPTER_CHOICES.join(', ')}, got '${c.adapter}'`);
+  }
+  if (!['auto', 'wall', 'none'].includes(c.steps)) throw new Error(`--steps must be auto, wall or none, got '${c.steps}'`);
+  const batches = c.batch.split(',').map((b) => int(b.trim(), '--batch'));
+  if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
+  return {
+    archs: expandArchs(c.arch),
+    size: int(c.size, '--size', 32),
+    batches,
+    runs: int(c.runs, '--runs'),
+    adapter: c.adapter as AdapterChoice,
+    ceilingSize: int(c.ceilingSize, '--ceiling-size', 4),
+    json: c.json,
+    steps: c.steps as BenchOptions['steps'],
+    slowest: int(c.slowest, '--slowest', 0),
+    micro: !!c.micro,
+    shapes: (c.shape ?? []).map(parseShape),
+    variants: c.variant?.length ? c.variant : undefined,
+    browser: !!c.browser,
+    verbose: !c.quiet,
+  };
+}
