@@ -9,12 +9,12 @@
 //   #profile-chart tr.timing[data-ms]                     per-step GPU times
 
 import {
-  acquireDevice, ARCHITECTURES, describeDevice, loadModel, WebGPUUnavailableError,
+  acquireDevice, ARCHITECTURES, describeDevice, loadModel, parseSafetensors, WebGPUUnavailableError,
   type GpuContext, type LoadProgress, type Model, type ProfileResult,
 } from '../src/index.js';
 import { formatBytes, renderResults, renderTimings, type TimingRow } from './charts.js';
 import { decodeImage, drawPreview, fetchImage, isImageFile, Webcam } from './images.js';
-import { cacheSummary, clearWeightsCache, fetchWeights } from './weights-cache.js';
+import { cachedBytes, cacheSummary, clearWeightsCache, fetchWeights, storeBytes } from './weights-cache.js';
 import { convertToSafetensors, generateRandomWeights, isSafetensors } from './convert.js';
 import { KNOWN_WEIGHTS } from './known-weights.js';
 
@@ -256,7 +256,11 @@ function loadWeights(req: LoadRequest): Promise<void> {
     try {
       const bytes = await req.bytes(generation);
       if (generation !== state.loadGeneration) return;
-      const model = await loadModel({ weights: bytes, arch: req.arch, device: ctx, onProgress: onLoadProgress });
+      const fileArch = architectureInFile(bytes);
+      if (fileArch && req.arch && fileArch !== req.arch) {
+        state.conversionNotes.push(`the file holds ${fileArch}, not the chosen ${req.arch}: using the file's`);
+      }
+      const model = await loadModel({ weights: bytes, arch: fileArch ? undefined : req.arch, device: ctx, onProgress: onLoadProgress });
       if (generation !== state.loadGeneration) { model.dispose(); return; }
       // Pipelines are built on the first run: do it now, so "Ready" means ready.
       showProgress('compile');
@@ -280,6 +284,21 @@ function loadWeights(req: LoadRequest): Promise<void> {
     }
     if (state.image) await classifyNow();
   });
+}
+
+/**
+ * The architecture a .safetensors file names in its metadata ('arch', with 'config' for a custom
+ * one), if any: the file knows best what it holds, so it wins over the picker. Unreadable headers
+ * give undefined here and a clear error from loadModel.
+ */
+function architectureInFile(bytes: Uint8Array): string | undefined {
+  try {
+    const meta = parseSafetensors(bytes).metadata;
+    if (meta.arch === 'custom') return (JSON.parse(meta.config ?? '{}') as { name?: string }).name ?? 'custom';
+    return meta.arch && meta.arch !== 'unknown' ? meta.arch : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeModel(model: Model, name: string, bytes: number, ms: number): string {
@@ -329,8 +348,20 @@ function loadFromUrl(): void {
     name: url.slice(url.lastIndexOf('/') + 1) || url,
     arch,
     bytes: async () => {
-      const { bytes } = await fetchWeights(url, (p) => showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total));
-      return toSafetensors(bytes, url, arch);
+      // A .pth is cached as its conversion, so a reload skips both the download and the conversion.
+      const convertedKey = `${new URL(url, location.href).href}#converted:${arch ?? 'auto'}`;
+      const converted = await cachedBytes(convertedKey);
+      if (converted) {
+        showProgress('cache', converted.byteLength, converted.byteLength);
+        state.conversionNotes = ['converted earlier (from the cache)'];
+        return converted;
+      }
+      const { bytes } = await fetchWeights(url, (p) => showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total),
+        { store: (u) => isSafetensors(u) });
+      if (isSafetensors(bytes)) return bytes; // fetchWeights cached it
+      const out = await toSafetensors(bytes, url, arch);
+      await storeBytes(convertedKey, out);
+      return out;
     },
   });
 }

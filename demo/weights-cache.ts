@@ -1,7 +1,8 @@
 // Weights download with progress, kept in the Cache API so a reload does not download again.
 //
 // Cache entries are keyed by the absolute URL. A cached response is used as is (no revalidation):
-// checkpoints are immutable files, and the page has a button that clears the cache.
+// checkpoints are immutable files, and the page has a button that clears the cache. A PyTorch
+// checkpoint is cached as its conversion (key: URL + '#converted:<arch>'), not as the .pth.
 
 export const CACHE_NAME = 'webgpu-resnext-weights-v1';
 
@@ -19,10 +20,11 @@ function cacheAvailable(): boolean {
 
 /**
  * Fetches `url`, from the cache when it is there, and returns the whole body. A network response
- * that is complete and OK is stored in the cache afterwards.
+ * that is complete and OK is stored in the cache afterwards when `store(bytes)` says so.
  */
 export async function fetchWeights(url: string, onProgress: (p: DownloadProgress) => void,
-  signal?: AbortSignal): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
+  options: { store?: (bytes: Uint8Array) => boolean; signal?: AbortSignal } = {}): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
+  const { store = () => true, signal } = options;
   const absolute = new URL(url, location.href).href;
   const cache = cacheAvailable() ? await caches.open(CACHE_NAME) : undefined;
   const cached = await cache?.match(absolute);
@@ -46,16 +48,26 @@ export async function fetchWeights(url: string, onProgress: (p: DownloadProgress
   if (total !== undefined && bytes.byteLength !== total) {
     throw new Error(`download of ${absolute} stopped at ${bytes.byteLength} of ${total} bytes`);
   }
-  if (cache && !fromCache) {
-    // Store a copy built from the bytes we have (the body stream is already consumed).
-    const headers = new Headers({ 'content-length': String(bytes.byteLength),
-      'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
-    await cache.put(absolute, new Response(bytes.slice().buffer as ArrayBuffer, { headers })).catch((e: Error) => {
-      // A full quota is not fatal: the model still loads, the next visit downloads again.
-      console.warn(`weights not cached: ${e.message}`);
-    });
-  }
+  if (!fromCache && store(bytes)) await storeBytes(absolute, bytes);
   return { bytes, fromCache };
+}
+
+/** The bytes cached under `key` (an absolute URL, possibly with a #fragment), if any. */
+export async function cachedBytes(key: string): Promise<Uint8Array | undefined> {
+  if (!cacheAvailable()) return undefined;
+  const r = await (await caches.open(CACHE_NAME)).match(key);
+  return r ? new Uint8Array(await r.arrayBuffer()) : undefined;
+}
+
+/** Stores a copy of `bytes` under `key`. A full quota is not fatal: the next visit just redoes the work. */
+export async function storeBytes(key: string, bytes: Uint8Array): Promise<void> {
+  if (!cacheAvailable()) return;
+  const headers = new Headers({ 'content-length': String(bytes.byteLength), 'content-type': 'application/octet-stream' });
+  try {
+    await (await caches.open(CACHE_NAME)).put(key, new Response(bytes.slice().buffer as ArrayBuffer, { headers }));
+  } catch (e) {
+    console.warn(`weights not cached: ${(e as Error).message}`);
+  }
 }
 
 async function readAll(response: Response, onChunk: (loaded: number) => void): Promise<Uint8Array> {

@@ -40,6 +40,10 @@ const TINY: ResNetConfig = {
 };
 const TINY_LABELS = Array.from({ length: 10 }, (_, i) => `tiny class ${i}`);
 
+/** A tiny model served by the test server, for the "weights from a URL" path. */
+const URL_WEIGHTS = '/test-weights/tiny-url.safetensors';
+const URL_WEIGHTS_BYTES = randomWeights(TINY, { seed: 9, custom: true, metadata: { labels: TINY_LABELS } });
+
 interface PageRow { index: number; label: string; probability: number }
 
 const skip = process.env.SKIP_BROWSER ? 'SKIP_BROWSER is set' : undefined;
@@ -54,8 +58,9 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
     const missing = missingPrerequisite();
     if (missing) throw new Error(`browser tests cannot run: ${missing}. Set SKIP_BROWSER=1 to skip them.`);
     mkdirSync(ARTIFACTS, { recursive: true });
+    for (const f of ['demo-failure.png', 'demo-failure-console.txt']) rmSync(join(ARTIFACTS, f), { force: true }); // stale
     outDir = await buildDemo();
-    server = await serveStatic(outDir);
+    server = await serveStatic(outDir, new Map([[URL_WEIGHTS, URL_WEIGHTS_BYTES]]));
     browser = await launchChromium();
     await browser.page.goto(server.url, { timeout: STEP_TIMEOUT });
   }, { timeout: 180_000 });
@@ -253,6 +258,19 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
       const r = await page().request.get(new URL(f, server!.url).href);
       assert.equal(r.status(), 200, `${f}: HTTP ${r.status()}`);
     }
+    assert.deepEqual(await pageErrors(), []);
+  }));
+
+  test('loads weights from a URL into the Cache API', guarded(async () => {
+    // The ImageNet picker is still on resnext101_32x4d: the file's own metadata (a custom tiny model) wins.
+    const url = new URL(URL_WEIGHTS, server!.url).href;
+    await page().fill('#weights-url', url);
+    await page().press('#weights-url', 'Enter');
+    await waitModelState('ready', 'tiny-url.safetensors');
+    assert.match(await page().locator('#model-info').textContent() ?? '', /holds tiny_resnext_test, not the chosen resnext101_32x4d/);
+    assert.ok(server!.requests.includes(URL_WEIGHTS), 'the page never requested the weights URL');
+    const cached = await page().evaluate(async (u) => (await caches.match(u)) !== undefined, url);
+    assert.equal(cached, true, 'the downloaded weights are not in the Cache API');
     assert.deepEqual(await pageErrors(), []);
   }));
 });

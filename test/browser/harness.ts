@@ -51,13 +51,22 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** A minimal static file server for `dir` on 127.0.0.1 and a free port. */
-export async function serveStatic(dir: string): Promise<StaticServer> {
+/**
+ * A minimal static file server for `dir` on 127.0.0.1 and a free port. `extra` maps URL paths
+ * ('/test-weights/x.safetensors') to bytes served beside the files, for tests.
+ */
+export async function serveStatic(dir: string, extra: ReadonlyMap<string, Uint8Array> = new Map()): Promise<StaticServer> {
   const root = resolve(dir);
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(path);
+    const bytes = extra.get(path);
+    if (bytes) {
+      res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'content-length': bytes.byteLength });
+      res.end(req.method === 'HEAD' ? undefined : bytes);
+      return;
+    }
     let file = normalize(join(root, path));
     if (file !== root && !file.startsWith(root + sep)) { res.writeHead(403).end(); return; }
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
