@@ -19,7 +19,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -175,6 +175,18 @@ async function checkFile(path: string, what: string): Promise<void> {
     throw fsError(e, `cannot read ${what} '${path}'`);
   }
   if (!s.isFile()) throw new CliError(`cannot read ${what} '${path}': ${s.isDirectory() ? 'is a directory' : 'not a regular file'}`);
+}
+
+/** Fails before any long work when `path` cannot be written because its folder is missing. */
+async function checkOutputDir(path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  let s;
+  try {
+    s = await stat(dir);
+  } catch (e) {
+    throw fsError(e, `cannot write '${path}'`);
+  }
+  if (!s.isDirectory()) throw new CliError(`cannot write '${path}': ${dir} is not a directory`);
 }
 
 function checkArch(arch: string | undefined): void {
@@ -386,6 +398,7 @@ export async function logitsCommand(opts: LogitsCliOptions): Promise<void> {
       `${formatShape(['N', C, S, S])} (N images, ${C} channel${C === 1 ? '' : 's'}, ${S} x ${S}, normalised, NCHW) with N >= 1`);
   }
   const batch = Math.min(opts.batch ?? LOGITS_BATCH, N);
+  await checkOutputDir(opts.output);
   const { model } = await openModel({ ...opts, weights });
   const K = model.info.numClasses;
   const logits = new Float32Array(N * K); // (N, K)
