@@ -55,7 +55,7 @@ export function convertToSafetensors(bytes: Uint8Array, options: { arch?: string
   return runJob({ kind: 'convert', bytes, arch: options.arch, name: options.name }, onProgress);
 }
 
-/** Random well-scaled weights for a named architecture (see random-weights.ts). */
+/** Random well-scaled weights for a named architecture (see src/weights/random.ts). */
 export function generateRandomWeights(arch: string, seed = 1): Promise<Made> {
   return runJob({ kind: 'random', arch, seed });
 }

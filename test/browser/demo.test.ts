@@ -16,7 +16,7 @@ import { PNG } from 'pngjs';
 
 import { loadModel, type Model } from '../../src/index.js';
 import { type ResNetConfig } from '../../src/models/config.js';
-import { randomWeights } from '../../demo/random-weights.js';
+import { randomWeights } from '../../src/weights/random.js';
 import { assertClose } from '../helpers/compare.js';
 import { testContext } from '../helpers/gpu.js';
 import {

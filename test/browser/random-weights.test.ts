@@ -1,6 +1,7 @@
-// The demo's random weights (demo/random-weights.ts, the "random weights" benchmark button): a
-// complete, deterministic checkpoint that the runtime accepts, and activations that stay near
-// unit scale through a deep net (no overflow, no vanishing into denormals).
+// Random weights (src/weights/random.ts: the demo's "random weights" benchmark button, the bench
+// and the tiny models of the browser tests): a complete, deterministic checkpoint that the runtime
+// accepts, and activations that stay near unit scale through a deep net (no overflow, no
+// vanishing into denormals).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,7 +9,7 @@ import { test } from 'node:test';
 import { loadModel } from '../../src/index.js';
 import { expectedTensors, getArchitecture, type ResNetConfig } from '../../src/models/config.js';
 import { decodeMetadata, parseSafetensors } from '../../src/weights/safetensors.js';
-import { mulberry32, randomWeights } from '../../demo/random-weights.js';
+import { mulberry32, randomWeights } from '../../src/weights/random.js';
 import { testContext } from '../helpers/gpu.js';
 
 test('random weights hold every tensor of the architecture, deterministically', () => {
