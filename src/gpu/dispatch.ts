@@ -28,3 +28,30 @@ export function uniformBuffer(ctx: GpuContext, label: string, data: Uint32Array 
   ctx.device.queue.writeBuffer(buffer, 0, bytes);
   return buffer;
 }
+
+/**
+ * A Dispatch over `pipeline` with one bind group made now: binding 0 is a uniform buffer holding
+ * `params`, bindings 1.. are `resources` in order. `grid` is the workgroup count per dimension.
+ */
+export function pipelineDispatch(ctx: GpuContext, label: string, pipeline: GPUComputePipeline,
+  params: Uint32Array | Float32Array | ArrayBuffer, resources: readonly GPUBufferBinding[],
+  grid: readonly [number, number?, number?], flops?: number): Dispatch {
+  const bindGroup = ctx.device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: uniformBuffer(ctx, label, params) } },
+      ...resources.map((resource, i) => ({ binding: i + 1, resource })),
+    ],
+  });
+  const [x, y = 1, z = 1] = grid;
+  return {
+    label,
+    flops,
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    },
+  };
+}

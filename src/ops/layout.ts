@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { elementCount, checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
 import { getPipeline } from '../gpu/shaders.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 
 export type LayoutDirection = 'nchw-to-nhwc' | 'nhwc-to-nchw';
 
@@ -54,24 +54,10 @@ export class Layout {
     checkNoAlias(label, input, output);
     const [N, C, H, W] = this.nchw;
     const total = N * C * H * W;
-    const params = uniformBuffer(ctx, label, new Uint32Array([N, C, H, W, total]));
-    const bindGroup = ctx.device.createBindGroup({
-      label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: params } },
-        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
-        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
-      ],
-    });
     const [gx, gy] = grid1d(ctx, Math.ceil(total / ELEMENTWISE_WG), label);
-    return {
-      label,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-    };
+    return pipelineDispatch(ctx, label, pipeline, new Uint32Array([N, C, H, W, total]), [
+      tensorBinding(ctx, label, 'input', input),
+      tensorBinding(ctx, label, 'output', output),
+    ], [gx, gy]);
   }
 }

@@ -3,7 +3,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 import { checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
 
 export interface LinearDesc {
@@ -75,26 +75,11 @@ export class Linear {
     checkNoAlias(label, weights, output);
     const kBlocks = Math.ceil(K / BLOCK);
     const total = Math.ceil(N / BLOCK) * kBlocks;
-    const params = uniformBuffer(ctx, label, new Uint32Array([N, K, this.vec4 ? C / 4 : C, kBlocks, total, K * C]));
-    const bindGroup = ctx.device.createBindGroup({
-      label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: params } },
-        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
-        { binding: 2, resource: tensorBinding(ctx, label, 'weights', weights) },
-        { binding: 3, resource: tensorBinding(ctx, label, 'output', output) },
-      ],
-    });
     const [gx, gy] = grid1d(ctx, Math.ceil(total / WG), label);
-    return {
-      label,
-      flops: 2 * N * K * C,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-    };
+    return pipelineDispatch(ctx, label, pipeline, new Uint32Array([N, K, this.vec4 ? C / 4 : C, kBlocks, total, K * C]), [
+      tensorBinding(ctx, label, 'input', input),
+      tensorBinding(ctx, label, 'weights', weights),
+      tensorBinding(ctx, label, 'output', output),
+    ], [gx, gy], 2 * N * K * C);
   }
 }

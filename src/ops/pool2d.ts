@@ -3,7 +3,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { elementCount, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
 
 export interface Pool2dDesc {
@@ -112,29 +112,13 @@ export class Pool2d {
     const Cu = this.vec4 ? C / 4 : C;
     const { kernel, stride, pad, countIncludePad } = this.geometry;
     const total = N * P * Q * Cu;
-    const params = uniformBuffer(ctx, label, new Uint32Array([
+    const [gx, gy] = grid1d(ctx, Math.ceil(total / ELEMENTWISE_WG), label);
+    return pipelineDispatch(ctx, label, pipeline, new Uint32Array([
       N, H, W, Cu, P, Q, kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1],
       countIncludePad ? 1 : 0, total,
-    ]));
-    const bindGroup = ctx.device.createBindGroup({
-      label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: params } },
-        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
-        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
-      ],
-    });
-    const [gx, gy] = grid1d(ctx, Math.ceil(total / ELEMENTWISE_WG), label);
-    return {
-      label,
-      // One compare or add per window element.
-      flops: elementCount(this.outputShape) * kernel[0] * kernel[1],
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-    };
+    ]), [
+      tensorBinding(ctx, label, 'input', input),
+      tensorBinding(ctx, label, 'output', output),
+    ], [gx, gy], elementCount(this.outputShape) * kernel[0] * kernel[1] /* one compare or add per window element */);
   }
 }

@@ -4,7 +4,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
 
 export interface PreprocessDesc {
@@ -146,25 +146,11 @@ export class Preprocess {
     f.set(desc.mean, 16);
     f.set(desc.std, 20);
     if (desc.channels === 1) { f.fill(1, 21, 24); } else { f[23] = 1; }  // unused std lanes: 1, never 0
-    const params = uniformBuffer(ctx, label, data);
-    const bindGroup = ctx.device.createBindGroup({
-      label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: params } },
-        { binding: 1, resource: { buffer: image.buffer, offset: 0, size: Math.min(Math.ceil((width * height * 4) / 16) * 16, image.buffer.size) } },
-        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
-      ],
-    });
     const groups = Math.ceil(S / TILE);
-    return {
-      label,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(groups, groups);
-      },
-    };
+    return pipelineDispatch(ctx, label, pipeline, data, [
+      { buffer: image.buffer, offset: 0, size: Math.min(Math.ceil((width * height * 4) / 16) * 16, image.buffer.size) },
+      tensorBinding(ctx, label, 'output', output),
+    ], [groups, groups]);
   }
 
   /** Frees the image buffer made by upload(). */

@@ -7,7 +7,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 import { checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
 
 export interface TopKDesc {
@@ -75,24 +75,10 @@ export class TopK {
     checkShape(label, 'output', output.shape, this.outputShape);
     checkNoAlias(label, input, output);
     const [N, K] = this.desc.input;
-    const params = uniformBuffer(ctx, label, new Uint32Array([N, K, this.desc.k]));
-    const bindGroup = ctx.device.createBindGroup({
-      label,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: params } },
-        { binding: 1, resource: tensorBinding(ctx, label, 'input', input) },
-        { binding: 2, resource: tensorBinding(ctx, label, 'output', output) },
-      ],
-    });
     const [gx, gy] = grid1d(ctx, N, label);
-    return {
-      label,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-    };
+    return pipelineDispatch(ctx, label, pipeline, new Uint32Array([N, K, this.desc.k]), [
+      tensorBinding(ctx, label, 'input', input),
+      tensorBinding(ctx, label, 'output', output),
+    ], [gx, gy]);
   }
 }
