@@ -16,7 +16,8 @@ export function renderResults(list: HTMLElement, rows: readonly ResultRow[]): vo
     li.dataset.label = r.label;
     li.dataset.probability = String(r.probability);
     li.dataset.rank = String(rank + 1);
-    const pct = (r.probability * 100).toFixed(r.probability >= 0.001 ? 1 : 3);
+    const pct = r.probability >= 0.001 ? (r.probability * 100).toFixed(1)
+      : r.probability >= 0.00001 ? (r.probability * 100).toFixed(3) : '<0.001';
     const name = document.createElement('span');
     name.className = 'result-label';
     name.textContent = r.label;

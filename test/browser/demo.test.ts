@@ -26,9 +26,11 @@ import {
 
 const FASHION = join(REPO_ROOT, 'assets', 'fashion-mnist');
 const EMBEDDED_WEIGHTS = join(FASHION, 'fashion-mnist-resnext.safetensors');
-/** Samples compared between the page and Node (file names in assets/fashion-mnist/samples/). */
-const SAMPLES = ['sample-0000-ankle-boot.png', 'sample-0001-pullover.png', 'sample-0002-trouser.png',
-  'sample-0006-coat.png'];
+/** The shipped samples with PyTorch's prediction for each (written by weights-tools/train_fashion_mnist.py). */
+interface SampleInfo { file: string; label_name: string; torch_prediction: number; torch_prediction_name: string }
+const SAMPLE_INFO: SampleInfo[] = JSON.parse(readFileSync(join(FASHION, 'samples', 'samples.json'), 'utf8'));
+/** Samples compared between the page, Node and PyTorch. */
+const SAMPLES = SAMPLE_INFO.slice(0, 4).map((s) => s.file);
 
 const STEP_TIMEOUT = 60_000;
 
@@ -173,6 +175,9 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
         const inPage = await classifySample(name, i % 2 ? 'keyboard' : 'click');
         const inNode = await nodeTop5(model, join(FASHION, 'samples', name));
         compareTop5(name, inPage, inNode);
+        const torch = SAMPLE_INFO[i];
+        assert.equal(inPage[0].index, torch.torch_prediction,
+          `${name}: the page says ${inPage[0].label}, PyTorch said ${torch.torch_prediction_name}`);
       }
     } finally {
       model.dispose();
