@@ -16,7 +16,7 @@ import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
-import { checkTensors, foldPlanWeights, resolveConfig } from './weights/load.js';
+import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
 
@@ -37,6 +37,11 @@ export interface LoadModelOptions {
   labels?: readonly string[];
   /** Keep the folded weights on the CPU so model.validate() can compare every step with the reference. */
   validate?: boolean;
+  /**
+   * Compile the GPU pipelines during loadModel (default true), so the first classify() is not
+   * slowed by shader compilation; progress phase 'compile'.
+   */
+  compile?: boolean;
 }
 
 export interface Classification {
@@ -149,13 +154,15 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   const normalization = normalizationFor(meta, config.inputChannels, reader.what);
   const tensor = await reader.readData();
   const plan = buildPlan(config);
-  const folded = foldPlanWeights(plan, tensor);
 
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let runner: Runner;
   try {
-    runner = await Runner.create(ctx, config, folded, { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
+    runner = await Runner.create(ctx, config, (step) => foldStepWeights(step, tensor, config.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
+    if (options.compile ?? true) {
+      await runner.compile({ input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 }, options.onProgress);
+    }
   } catch (e) {
     if (owned) ctx.device.destroy();
     throw e;

@@ -150,10 +150,12 @@ test('info: parameters, FLOPs, memory and adapter', () => {
 
 test('profile(): per-step GPU milliseconds, or a clear error without timestamp-query', async () => {
   const ctx = await testContext();
-  if (!ctx.hasTimestampQuery) {
-    await assert.rejects(model.profile(image(30, 30, 7)), TimestampQueryUnsupportedError);
-    return;
-  }
+  // An adapter without the feature (the same device, marked so): a clear error, nothing run.
+  const without = await loadModel({ weights: weightsPath('cadene32'), device: { ...ctx, hasTimestampQuery: false }, compile: false });
+  await assert.rejects(without.profile(image(30, 30, 7)), (e: Error) =>
+    e instanceof TimestampQueryUnsupportedError && /timestamp-query unsupported on this adapter/.test(e.message));
+  without.dispose();
+  if (!ctx.hasTimestampQuery) return;
   const p = await model.profile(image(30, 30, 7));
   assert.deepEqual(p.steps.slice(0, 3).map((s) => s.name), ['preprocess', 'conv1', 'maxpool']);
   assert.deepEqual(p.steps.slice(-3).map((s) => s.name), ['fc', 'softmax', 'topk']);

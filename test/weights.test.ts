@@ -44,9 +44,10 @@ test('path, file: URL, ArrayBuffer, Uint8Array, Response and Blob give identical
   // Progress: bytes read, then bytes uploaded, each rising to its total.
   const download = events.filter((e) => e.phase === 'download');
   const upload = events.filter((e) => e.phase === 'upload');
-  assert.ok(download.length >= 2 && upload.length >= 2);
+  const compile = events.filter((e) => e.phase === 'compile');
+  assert.ok(download.length >= 2 && upload.length >= 2 && compile.length >= 2);
   assert.equal(events.findIndex((e) => e.phase === 'upload'), download.length, 'uploads follow the download');
-  for (const phase of [download, upload]) {
+  for (const phase of [download, upload, compile]) {
     for (let i = 1; i < phase.length; i++) assert.ok(phase[i].loaded >= phase[i - 1].loaded);
     const last = phase[phase.length - 1];
     assert.equal(last.loaded, last.total);

@@ -20,7 +20,7 @@ import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
-import { createStepOp, packStepWeights, referenceStep, stepTensorShape, type Normalization, type RgbaImage, type StepOp } from './steps.js';
+import { createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepTensorShape, type Normalization, type RgbaImage, type StepOp } from './steps.js';
 
 export class DeviceLostError extends Error {
   override name = 'DeviceLostError';
@@ -175,32 +175,35 @@ export class Runner {
     this.weightBytes = [...weights.values()].reduce((n, b) => n + b.size, 0);
   }
 
-  /** Packs and uploads every weight once. `folded` is consumed (dropped unless keepCpuWeights). */
-  static async create(ctx: GpuContext, config: ResNetConfig, folded: Map<string, FoldedParams>, options: RunnerOptions): Promise<Runner> {
+  /**
+   * Folds, packs and uploads every weight once, one step at a time (so at most one layer's f32
+   * copies exist besides the checkpoint). `fold` gives a step's folded PyTorch-layout parameters.
+   */
+  static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
     const weighted = plan.steps.filter((s) => s.kind === 'conv' || s.kind === 'linear');
-    const packed: [string, Float32Array][] = [];
-    let total = 0;
-    for (const s of weighted) {
-      const p = folded.get(s.name);
-      if (!p) throw new Error(`runner: no weights for step ${s.name}`);
-      const data = await keepAlive(packStepWeights(ctx, s, p));
-      packed.push([s.name, data]);
-      total += data.byteLength;
-      if (!options.keepCpuWeights) folded.delete(s.name);
-    }
+    const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
     const weights = new Map<string, GPUBuffer>();
+    const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     let loaded = 0;
     options.onProgress?.({ loaded, total, phase: 'upload' });
-    for (const [name, data] of packed) {
-      const buffer = ctx.device.createBuffer({ label: `${name} weights`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-        usage: STORAGE | COPY_DST | COPY_SRC });
-      ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
-      weights.set(name, buffer);
-      loaded += data.byteLength;
-      options.onProgress?.({ loaded, total, phase: 'upload' });
+    try {
+      for (const s of weighted) {
+        const folded = fold(s);
+        cpuWeights?.set(s.name, folded);
+        const data = await keepAlive(packStepWeights(ctx, s, folded));
+        const buffer = ctx.device.createBuffer({ label: `${s.name} weights`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+          usage: STORAGE | COPY_DST | COPY_SRC });
+        weights.set(s.name, buffer);
+        ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+        loaded += data.byteLength;
+        options.onProgress?.({ loaded, total, phase: 'upload' });
+      }
+    } catch (e) {
+      for (const b of weights.values()) b.destroy();
+      throw e;
     }
-    return new Runner(ctx, config, weights, options.keepCpuWeights ? folded : undefined, options.normalization);
+    return new Runner(ctx, config, weights, cpuWeights, options.normalization);
   }
 
   /** The packed weight buffer of a conv or linear step (tests perturb it to check validate()). */
@@ -222,6 +225,22 @@ export class Runner {
     const p = this.queue.then(() => { this.checkUsable(); return fn(); });
     this.queue = p.catch(() => {});
     return p;
+  }
+
+  /**
+   * Builds the ops of `key`'s plan, and so compiles their pipelines into the device's cache,
+   * without allocating any buffer: the first inference then only creates bind groups.
+   */
+  async compile(key: InstanceKey, onProgress?: ProgressCallback): Promise<void> {
+    this.checkUsable();
+    const plan = buildPlan(this.config, { input: key.input, head: key.head, topK: key.topK });
+    let done = 0;
+    const total = plan.steps.length;
+    onProgress?.({ loaded: 0, total, phase: 'compile' });
+    await keepAlive(Promise.all(plan.steps.map(async (s) => {
+      await createStepOp(this.ctx, s, key.batch, this.normalization);
+      onProgress?.({ loaded: ++done, total, phase: 'compile' });
+    })));
   }
 
   /** The instance for `key`, created on first use. */

@@ -10,7 +10,7 @@ import { elementCount, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
-import { Conv2d, packConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
+import { Conv2d, conv2dWeightLayout, packConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
@@ -76,6 +76,13 @@ function view(t: GpuTensor, shape: number[]): GpuTensor {
 
 function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
   return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue };
+}
+
+/** Bytes of a conv or linear step's packed weights (packStepWeights' output). */
+export function packedWeightBytes(s: Step): number {
+  if (s.kind === 'conv') return conv2dWeightLayout(convDesc(s, 1)).length * 4;
+  if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
+  return 0;
 }
 
 /** Packs a conv or linear step's folded PyTorch-layout weights for its kernel (bias appended, one buffer). */

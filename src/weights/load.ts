@@ -4,7 +4,7 @@
 // layout belongs to the kernel.
 
 import { ARCHITECTURES, expectedTensors, getArchitecture, type ResNetConfig } from '../models/config.js';
-import type { Plan } from '../models/plan.js';
+import type { Plan, Step } from '../models/plan.js';
 import { foldBatchNorm } from '../ops/conv2d.js';
 import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from './safetensors.js';
 
@@ -99,19 +99,27 @@ export interface FoldedParams {
   bias: Float32Array;
 }
 
-/** Reads, converts to f32 and folds the weights of every conv and linear step of `plan`. */
+/**
+ * The folded f32 parameters of one conv or linear step: the conv weight with its BatchNorm (and
+ * conv bias, if any) folded in, or the fc weight and bias as they are. `tensor` decodes a tensor
+ * of the checkpoint by name.
+ */
+export function foldStepWeights(step: Step, tensor: (name: string) => Float32Array, eps: number): FoldedParams {
+  if (step.kind === 'conv') {
+    const s = step;
+    const bias = s.convBias ? tensor(`${s.conv}.bias`) : undefined;
+    return foldBatchNorm(tensor(`${s.conv}.weight`), bias, tensor(`${s.bn}.weight`), tensor(`${s.bn}.bias`),
+      tensor(`${s.bn}.running_mean`), tensor(`${s.bn}.running_var`), eps);
+  }
+  if (step.kind === 'linear') return { weight: tensor(`${step.weights}.weight`), bias: tensor(`${step.weights}.bias`) };
+  throw new Error(`step ${step.name} (${step.kind}) has no weights`);
+}
+
+/** Folds the weights of every conv and linear step of `plan`. */
 export function foldPlanWeights(plan: Plan, tensor: (name: string) => Float32Array): Map<string, FoldedParams> {
   const out = new Map<string, FoldedParams>();
-  const eps = plan.config.bnEps;
   for (const s of plan.steps) {
-    if (s.kind === 'conv') {
-      const bias = s.convBias ? tensor(`${s.conv}.bias`) : undefined;
-      const folded = foldBatchNorm(tensor(`${s.conv}.weight`), bias, tensor(`${s.bn}.weight`), tensor(`${s.bn}.bias`),
-        tensor(`${s.bn}.running_mean`), tensor(`${s.bn}.running_var`), eps);
-      out.set(s.name, folded);
-    } else if (s.kind === 'linear') {
-      out.set(s.name, { weight: tensor(`${s.weights}.weight`), bias: tensor(`${s.weights}.bias`) });
-    }
+    if (s.kind === 'conv' || s.kind === 'linear') out.set(s.name, foldStepWeights(s, tensor, plan.config.bnEps));
   }
   return out;
 }

@@ -10,12 +10,15 @@ import { headerLength, parseHeader, toFloat32, WeightsFormatError, type Safetens
 export type WeightsSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
 
 export interface LoadProgress {
-  /** Bytes done so far in this phase. */
+  /** Bytes done so far in this phase ('compile': steps). */
   loaded: number;
   /** Bytes of this phase in all (the file size for 'download'; 0 when the server gives no length). */
   total: number;
-  /** 'download': bytes of the file read (network or disk); 'upload': weight bytes written to the GPU. */
-  phase: 'download' | 'upload';
+  /**
+   * 'download': bytes of the file read (network or disk); 'upload': weight bytes written to the
+   * GPU; 'compile': plan steps whose GPU pipelines are built (counted in steps, not bytes).
+   */
+  phase: 'download' | 'upload' | 'compile';
 }
 
 export type ProgressCallback = (p: LoadProgress) => void;

@@ -14,8 +14,13 @@ export function weightsPath(family: string, dir = FIXTURES): string {
   return `${dir}${dir.endsWith('/') ? '' : '/'}${family}.safetensors`;
 }
 
-/** 'input' (N, C, H, W) and torch's 'logits' (N, classes). */
-export function readGolden(family: string, dir = FIXTURES): { input: Float32Array; inputShape: number[]; logits: Float32Array; classes: number } {
+/**
+ * 'input' (N, C, H, W), torch's float64 'logits' (N, classes) and its float32 'logitsF32', with
+ * `torchF32Error` = max |logitsF32 - logits|: the error float32 arithmetic brings to this network.
+ */
+export function readGolden(family: string, dir = FIXTURES): {
+  input: Float32Array; inputShape: number[]; logits: Float32Array; logitsF32: Float32Array; torchF32Error: number; classes: number;
+} {
   const bytes = new Uint8Array(readFileSync(`${dir}${dir.endsWith('/') ? '' : '/'}${family}.io.safetensors`));
   const h = parseSafetensors(bytes);
   const get = (name: string) => {
@@ -24,7 +29,9 @@ export function readGolden(family: string, dir = FIXTURES): { input: Float32Arra
   };
   const input = get('input');
   const logits = get('logits');
-  return { input: input.data, inputShape: input.shape, logits: logits.data, classes: logits.shape[1] };
+  const logitsF32 = get('logits_f32').data;
+  const torchF32Error = logitsF32.reduce((m, v, i) => Math.max(m, Math.abs(v - logits.data[i])), 0);
+  return { input: input.data, inputShape: input.shape, logits: logits.data, logitsF32, torchF32Error, classes: logits.shape[1] };
 }
 
 /** Indices of the k largest values of row `row` of a (rows, n) matrix, best first. */

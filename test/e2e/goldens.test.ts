@@ -24,7 +24,10 @@ for (const family of FAMILIES) {
         maxDiff = Math.max(maxDiff, Math.abs(logits[i] - golden.logits[i]));
       }
       const tol = 1e-4 * maxLogit;
-      if (process.env.VERBOSE) console.log(`${family}: max |diff| ${maxDiff.toExponential(2)} (tolerance ${tol.toExponential(2)}), ${ms.toFixed(0)} ms`);
+      if (process.env.VERBOSE) {
+        console.log(`${family}: max |diff| ${maxDiff.toExponential(2)} (torch float32: ${golden.torchF32Error.toExponential(2)}; ` +
+          `tolerance ${tol.toExponential(2)}), first run ${ms.toFixed(0)} ms`);
+      }
       assertClose(logits, golden.logits, { atol: tol, rtol: 0, what: `${family} logits`, shape: { actual: [logits.length], expected: [2 * golden.classes] } });
       assertSameTopK(logits, golden.logits, golden.classes, 2, 5, 2 * tol, family);
       assert.equal(model.info.params > 0, true);

@@ -1,0 +1,39 @@
+// The built package: `npm run build` must succeed, and dist/ — imported by the package's own name,
+// through package.json "exports" — must load a model and match PyTorch. A broken build fails here.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { assertClose } from '../helpers/compare.js';
+import { readGolden, weightsPath } from './fixtures.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+test('npm run build emits dist/, and the package entry classifies with the built code', async () => {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+  assert.equal(build.status, 0, `npm run build failed (exit ${build.status}):\n${build.stdout}\n${build.stderr}`);
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { name: string; exports: { '.': { types: string; default: string } } };
+  for (const file of [pkg.exports['.'].default, pkg.exports['.'].types, './dist/shaders/conv2d.wgsl']) {
+    assert.ok(existsSync(`${root}${file}`), `${file} is missing after the build`);
+  }
+
+  // Self-reference by name resolves through "exports" to dist/src/index.js, not to src/.
+  const name = pkg.name;
+  const api = (await import(name)) as typeof import('../../src/index.js');
+  const resolved = import.meta.resolve(name);
+  assert.match(resolved, /\/dist\/src\/index\.js$/);
+
+  const golden = readGolden('fbresnet');
+  const model = await api.loadModel({ weights: weightsPath('fbresnet') });
+  try {
+    const logits = await model.run(golden.input, { batch: 2 });
+    assertClose(logits, golden.logits, { atol: 1e-4 * Math.max(...golden.logits.map(Math.abs)), rtol: 0, what: 'dist logits' });
+    const top = await model.classify({ data: new Uint8Array(40 * 40 * 4).fill(200), width: 40, height: 40 }, { topK: 3 });
+    assert.equal(top.length, 3);
+    assert.match(top[0].label, /^fbresnet class \d$/);
+  } finally {
+    model.dispose();
+  }
+});
