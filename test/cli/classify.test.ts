@@ -50,7 +50,7 @@ interface JsonOutput {
   results: { file: string; top: { index: number; label: string; probability: number }[] }[];
 }
 
-const jsonPicks = [1, 4, 6, 7]; // pullover, shirt, coat, sandal: a few less confident predictions
+const jsonPicks = [1, 4, 6, 7]; // samples.json entries: a few less confident predictions among them
 let jsonRun: Promise<JsonOutput> | undefined;
 /** One `classify --json` run shared by the tests below. */
 function classifyJson(): Promise<JsonOutput> {
