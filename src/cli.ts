@@ -265,7 +265,10 @@ function loadProgressBar(): { update: (p: LoadProgress) => void; stop: () => voi
   return {
     update(p) {
       const total = Math.max(1, p.total, p.loaded);
-      const payload = { phase: p.phase === 'download' ? 'reading weights' : 'uploading weights', size: `${mib(p.loaded)} / ${mib(total)}` };
+      // 'download' and 'upload' count bytes; other phases ('compile': pipelines) count steps.
+      const bytes = p.phase === 'download' || p.phase === 'upload';
+      const names: Record<string, string> = { download: 'reading weights', upload: 'uploading weights', compile: 'compiling kernels' };
+      const payload = { phase: names[p.phase] ?? p.phase, size: bytes ? `${mib(p.loaded)} / ${mib(total)}` : `${p.loaded}/${total}` };
       if (phase !== p.phase) {
         if (phase !== null) bar.stop();
         bar.start(total, p.loaded, payload);
