@@ -214,7 +214,10 @@ async function readWeightsSummary(path: string, arch?: string): Promise<WeightsS
     reader = await openSafetensors(path);
   } catch (e) {
     const u = asUserError(e);
-    throw u instanceof CliError && !u.message.includes(path) ? new CliError(`${path}: ${u.message}`) : u;
+    if (!(u instanceof CliError)) throw u;
+    const hint = /\.(pth|pt|ckpt|tar)$/i.test(path)
+      ? ` (a PyTorch checkpoint? convert it first: webgpu-resnext convert ${path} out.safetensors)` : '';
+    throw new CliError(`${u.message.includes(path) ? '' : `${path}: `}${u.message}${hint}`);
   }
   await reader.close();
   const { header } = reader;

@@ -71,6 +71,7 @@ test('info: broken files and the wrong architecture exit 1', { timeout: 120_000 
   assertUserError(await cli(['info', dir]), /is a directory/);
   assertUserError(await cli(['info', truncated]), /truncated\.safetensors: .*header length \d+ is out of bounds for a 1000-byte file|truncated/);
   assertUserError(await cli(['info', garbage]), /garbage\.safetensors: not a \.safetensors file/);
+  assertUserError(await cli(['info', 'test/fixtures/checkpoints/tiny_zip.pth']), /not a \.safetensors file.*convert it first: webgpu-resnext convert/);
   assertUserError(await cli(['info', EMBEDDED, '--arch', 'nope']), /unknown architecture 'nope'/);
   const wrong = await cli(['info', EMBEDDED, '--arch', 'resnext50_32x4d']);
   assertUserError(wrong, /the tensors do not match resnext50_32x4d/);
