@@ -232,7 +232,13 @@ async function readWeightsSummary(path: string, arch?: string): Promise<WeightsS
   };
   const config = attempt(() => {
     const c = resolveConfig(header.metadata, path, arch);
-    buildPlan(c); // a config that builds no network fails here
+    try {
+      buildPlan(c); // a config that builds no network fails here
+    } catch (e) {
+      // A hand-made metadata 'config' may lack fields the builder reads (a TypeError then).
+      if (e instanceof PlanError || arch !== undefined) throw e;
+      throw new WeightsFormatError(`${path}: metadata 'config' does not describe a network: ${(e as Error).message}`);
+    }
     return c;
   });
   const metadata = attempt(() => decodeMetadata(header.metadata));
