@@ -198,20 +198,25 @@ async function initGpu(): Promise<boolean> {
 
 const PHASE_TEXT: Record<string, string> = {
   download: 'Downloading', cache: 'Reading from cache', convert: 'Converting .pth', generate: 'Generating random weights',
-  parse: 'Reading tensors', upload: 'Uploading to the GPU', compile: 'Compiling shaders (first run)', done: 'Ready',
+  parse: 'Reading tensors', upload: 'Uploading to the GPU', compile: 'Compiling GPU pipelines', done: 'Ready',
 };
+
+/** Phases whose progress counts pipelines (plan steps), not bytes. */
+const COUNTED_PHASES = new Set(['compile']);
 
 function showProgress(phase: string, loaded?: number, total?: number): void {
   ui.loadBlock.classList.toggle('done', phase === 'done');
   ui.loadPhase.textContent = `${PHASE_TEXT[phase] ?? phase}${phase === 'done' ? '' : '…'}`;
   ui.loadBlock.dataset.phase = phase;
+  const amount = COUNTED_PHASES.has(phase) ? (n: number) => `${n}` : formatBytes;
+  const unit = COUNTED_PHASES.has(phase) ? ' steps' : '';
   if (total !== undefined && total > 0 && loaded !== undefined) {
     ui.loadProgress.max = total;
     ui.loadProgress.value = Math.min(loaded, total);
-    ui.loadBytes.textContent = `${formatBytes(loaded)} / ${formatBytes(total)}`;
+    ui.loadBytes.textContent = `${amount(loaded)} / ${amount(total)}${unit}`;
   } else if (loaded !== undefined) {
     ui.loadProgress.removeAttribute('value'); // indeterminate
-    ui.loadBytes.textContent = formatBytes(loaded);
+    ui.loadBytes.textContent = `${amount(loaded)}${unit}`;
   } else {
     ui.loadProgress.removeAttribute('value');
     ui.loadBytes.textContent = '';
@@ -261,11 +266,6 @@ function loadWeights(req: LoadRequest): Promise<void> {
         state.conversionNotes.push(`the file holds ${fileArch}, not the chosen ${req.arch}: using the file's`);
       }
       const model = await loadModel({ weights: bytes, arch: fileArch ? undefined : req.arch, device: ctx, onProgress: onLoadProgress });
-      if (generation !== state.loadGeneration) { model.dispose(); return; }
-      // Pipelines are built on the first run: do it now, so "Ready" means ready.
-      showProgress('compile');
-      const side = model.info.inputSize;
-      await model.classify({ data: new Uint8Array(side * side * 4).fill(128), width: side, height: side }, { topK: 1 });
       if (generation !== state.loadGeneration) { model.dispose(); return; }
       state.model = model;
       showProgress('done');

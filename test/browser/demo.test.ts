@@ -175,9 +175,14 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
         const inPage = await classifySample(name, i % 2 ? 'keyboard' : 'click');
         const inNode = await nodeTop5(model, join(FASHION, 'samples', name));
         compareTop5(name, inPage, inNode);
+        // PyTorch's top-1 too, unless the page's top two are a near tie that f32 rounding may flip.
         const torch = SAMPLE_INFO[i];
-        assert.equal(inPage[0].index, torch.torch_prediction,
-          `${name}: the page says ${inPage[0].label}, PyTorch said ${torch.torch_prediction_name}`);
+        if (inPage[0].index !== torch.torch_prediction) {
+          const gap = inPage[0].probability - inPage[1].probability;
+          assert.ok(inPage[1].index === torch.torch_prediction && gap < 1e-4,
+            `${name}: the page says ${inPage[0].label} (${inPage[0].probability}), PyTorch said ${torch.torch_prediction_name}; ` +
+            `page top 2: ${inPage.slice(0, 2).map((r) => `${r.label} ${r.probability}`).join(', ')}`);
+        }
       }
     } finally {
       model.dispose();
