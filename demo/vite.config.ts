@@ -31,11 +31,6 @@ export default defineConfig({
     chunkSizeWarningLimit: 2048,
     rolldownOptions: { external: NODE_ONLY },
   },
-  resolve: {
-    // wgsl-preprocessor 1.0.1's package.json names no entry point (no "main"/"exports"): point
-    // the bare name at its one module. Harmless once the library imports the file path itself.
-    alias: [{ find: /^wgsl-preprocessor$/, replacement: fileURLToPath(new URL('../node_modules/wgsl-preprocessor/wgsl-preprocessor.js', import.meta.url)) }],
-  },
   // The weights worker (demo/weights-worker.ts) is started with { type: 'module' }.
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['webgpu'] },
