@@ -244,7 +244,7 @@ export class Runner {
   }
 
   /** The instance for `key`, created on first use. */
-  instance(key: InstanceKey): Promise<Instance> {
+  private instance(key: InstanceKey): Promise<Instance> {
     this.checkUsable();
     const id = `${key.input}/${key.head}/${key.topK}/${key.batch}`;
     let p = this.instances.get(id);
@@ -484,12 +484,6 @@ export class Runner {
       });
       return { steps, totalMs, flops, gflops: totalMs > 0 ? flops / totalMs / 1e6 : 0 };
     });
-  }
-
-  /** Activation bytes of the instance for `batch` (planned by liveness), once it exists. */
-  async memoryOf(key: InstanceKey): Promise<{ peakActivationBytes: number; unsharedActivationBytes: number; instanceBytes: number }> {
-    const inst = await this.instance(key);
-    return { peakActivationBytes: inst.memory.peakBytes, unsharedActivationBytes: inst.memory.unsharedBytes, instanceBytes: inst.bytes };
   }
 
   /** GPU bytes held: weights plus every instance created so far. */
