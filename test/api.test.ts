@@ -194,3 +194,16 @@ test('a lost device makes the next inference fail clearly; dispose() makes later
   m2.dispose();
   await assert.rejects(m2.run(x), /disposed/);
 });
+
+test('a bare GPUDevice works as the device', async () => {
+  const ctx = await testContext();
+  const m = await loadModel({ weights: weightsPath('cadene32'), device: ctx.device, compile: false });
+  try {
+    const x = new Float32Array(3 * 24 * 24).map((_, i) => Math.sin(i));
+    assert.deepEqual(await m.run(x), await model.run(x));
+    assert.equal(m.context.device, ctx.device);
+    assert.equal(m.context.hasTimestampQuery, ctx.device.features.has('timestamp-query'));
+  } finally {
+    m.dispose();
+  }
+});
