@@ -8,7 +8,7 @@
 // Browser-safe: bytes in, bytes out. The CLI (src/cli.ts) adds file I/O and the progress bar.
 
 import { ARCHITECTURES, bottleneckWidth, expectedTensors, getArchitecture, type ResNetConfig } from '../src/models/config.js';
-import { decodeMetadata, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';
+import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
 import { mapKeys, type Layout } from './keymaps.js';
@@ -22,12 +22,14 @@ export interface ModelConfigFile extends ResNetConfig {
   std?: number[];
   inputRange?: [number, number];
   colorSpace?: 'RGB' | 'grey';
+  /** Shorter side an image is resized to before the centre crop (default: inputSize / 0.875). */
+  resizeSize?: number;
   source?: string;
 }
 
 const RESNET_KEYS: (keyof ResNetConfig)[] = ['name', 'block', 'layers', 'widths', 'groups', 'widthPerGroup', 'strideOn',
   'stemChannels', 'stem', 'maxpool', 'convBias', 'avgpool', 'bnEps', 'inputChannels', 'inputSize', 'numClasses'];
-const META_KEYS = ['labels', 'mean', 'std', 'inputRange', 'colorSpace', 'source'];
+const META_KEYS = ['labels', 'mean', 'std', 'inputRange', 'colorSpace', 'resizeSize', 'source'];
 
 /** Validates a parsed `--config` JSON; throws ConversionError naming every problem. */
 export function parseModelConfig(raw: unknown, where = 'config'): ModelConfigFile {
@@ -76,6 +78,10 @@ export function parseModelConfig(raw: unknown, where = 'config'): ModelConfigFil
   if (c.inputRange !== undefined) {
     check(nums(c.inputRange) && (c.inputRange as number[]).length === 2 && (c.inputRange as number[])[0] < (c.inputRange as number[])[1],
       "'inputRange' must be [lo, hi] with lo < hi");
+  }
+  if (c.resizeSize !== undefined) {
+    check(Number.isInteger(c.resizeSize) && (c.resizeSize as number) >= (c.inputSize as number),
+      `'resizeSize' must be an integer >= inputSize ${c.inputSize}`);
   }
   if (c.colorSpace !== undefined) {
     check(c.colorSpace === 'RGB' || c.colorSpace === 'grey', "'colorSpace' must be 'RGB' or 'grey'");
@@ -304,7 +310,8 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     let raw: unknown;
     try { raw = JSON.parse(inputMeta.config); } catch { throw new ConversionError("the input's metadata 'config' is not valid JSON"); }
     custom = parseModelConfig({ ...(raw as object), labels: inputMeta.labels === 'imagenet' ? undefined : inputMeta.labels,
-      mean: inputMeta.mean, std: inputMeta.std, inputRange: inputMeta.inputRange, colorSpace: inputMeta.colorSpace }, "input metadata 'config'");
+      mean: inputMeta.mean, std: inputMeta.std, inputRange: inputMeta.inputRange, colorSpace: inputMeta.colorSpace,
+      resizeSize: inputMeta.resizeSize }, "input metadata 'config'");
     config = resnetPart(custom);
     checkTensors(config, shapes, `the input's config '${config.name}'`);
   } else {
@@ -334,6 +341,7 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     source,
     inputSize: config.inputSize,
     inputChannels: config.inputChannels,
+    resizeSize: custom?.resizeSize ?? defaultResizeSize(config.inputSize),
     colorSpace: custom?.colorSpace ?? (config.inputChannels === 1 ? 'grey' : IMAGENET_SETTINGS.colorSpace),
     inputRange: custom?.inputRange ?? [...IMAGENET_SETTINGS.inputRange],
     mean: custom?.mean ?? [...IMAGENET_SETTINGS.mean],

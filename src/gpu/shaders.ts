@@ -18,7 +18,6 @@ const SHADER_URLS = {
   topk: new URL('../../shaders/topk.wgsl', import.meta.url),
   preprocess: new URL('../../shaders/preprocess.wgsl', import.meta.url),
   layout: new URL('../../shaders/layout.wgsl', import.meta.url),
-  matmul: new URL('../../shaders/matmul.wgsl', import.meta.url),
 } as const;
 
 export type ShaderName = keyof typeof SHADER_URLS;

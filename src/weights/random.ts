@@ -14,7 +14,7 @@
 // Seeded (mulberry32): the same seed gives the same values.
 
 import { expectedTensors, type ResNetConfig } from '../models/config.js';
-import { encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata, type TensorToWrite } from './safetensors.js';
+import { defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata, type TensorToWrite } from './safetensors.js';
 
 /** Deterministic PRNG in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -79,6 +79,7 @@ export function randomMetadata(config: ResNetConfig, options: Pick<RandomWeights
     source: 'random',
     inputSize: config.inputSize,
     inputChannels: config.inputChannels,
+    resizeSize: defaultResizeSize(config.inputSize),
     colorSpace: 'RGB',
     inputRange: [0, 1],
     mean: [0.485, 0.456, 0.406],

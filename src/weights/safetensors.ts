@@ -204,6 +204,11 @@ export interface ModelMetadata {
   /** 'input_size', 'input_channels' */
   inputSize: number;
   inputChannels: number;
+  /**
+   * 'resize_size': an image's shorter side is resized to this before the centre crop to
+   * inputSize (torchvision's evaluation transform: 256 then 224). Equal to inputSize: no zoom.
+   */
+  resizeSize: number;
   /** 'color_space': 'RGB' or 'grey' */
   colorSpace: 'RGB' | 'grey';
   /** 'input_range': JSON [lo, hi], the range pixels are scaled to before normalising */
@@ -221,6 +226,7 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
     arch: m.arch,
     input_size: String(m.inputSize),
     input_channels: String(m.inputChannels),
+    resize_size: String(m.resizeSize),
     color_space: m.colorSpace,
     input_range: JSON.stringify(m.inputRange),
     mean: JSON.stringify(m.mean),
@@ -230,6 +236,11 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
   if (m.config !== undefined) out.config = m.config;
   if (m.source !== undefined) out.source = m.source;
   return out;
+}
+
+/** torchvision's ImageNet evaluation resize for a crop of `inputSize`: 224 -> 256. */
+export function defaultResizeSize(inputSize: number): number {
+  return Math.floor(inputSize / 0.875);
 }
 
 /** Decodes `__metadata__`; missing keys get ImageNet defaults, malformed ones throw. */
@@ -245,12 +256,19 @@ export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
     throw new WeightsFormatError(`weights format version ${version} is not supported (this runtime reads version ${FORMAT_VERSION})`);
   }
   const labels = raw.labels === undefined || raw.labels === 'imagenet' ? 'imagenet' : json<string[]>('labels', []);
+  const inputSize = Number(raw.input_size ?? 224);
+  const resizeSize = raw.resize_size === undefined ? defaultResizeSize(inputSize) : Number(raw.resize_size);
+  if (!Number.isInteger(inputSize) || inputSize < 1) throw new WeightsFormatError(`metadata 'input_size' ${raw.input_size} is not a positive integer`);
+  if (!Number.isInteger(resizeSize) || resizeSize < inputSize) {
+    throw new WeightsFormatError(`metadata 'resize_size' ${raw.resize_size} must be an integer >= input_size ${inputSize}`);
+  }
   return {
     formatVersion: version,
     arch: raw.arch ?? 'unknown',
     config: raw.config,
     source: raw.source,
-    inputSize: Number(raw.input_size ?? 224),
+    inputSize,
+    resizeSize,
     inputChannels: Number(raw.input_channels ?? 3),
     colorSpace: raw.color_space === 'grey' ? 'grey' : 'RGB',
     inputRange: json<[number, number]>('input_range', [0, 1]),

@@ -160,7 +160,7 @@ test('a named architecture gets the ImageNet settings and a layout-derived sourc
   assert.equal(r.layout, 'cadene-resnet');
   const m = decodeMetadata(read(r.bytes).meta);
   assert.deepEqual(m, { formatVersion: '1', arch: 'resnet18', config: undefined, source: 'cadene:resnet18', inputSize: 224,
-    inputChannels: 3, colorSpace: 'RGB', inputRange: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], labels: 'imagenet' });
+    inputChannels: 3, resizeSize: 256, colorSpace: 'RGB', inputRange: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], labels: 'imagenet' });
   const out = read(r.bytes);
   assert.deepEqual(out.names, expectedTensors(getArchitecture('resnet18')).map((t) => t.name));
   entries.forEach(([n], i) => assert.equal(out.tensors.get(n)!.data[0], i, n));
