@@ -126,13 +126,18 @@ function labelsFor(meta: ModelMetadata, numClasses: number, override: readonly s
   return labels;
 }
 
-function normalizationFor(meta: ModelMetadata, channels: number, what: string): Normalization {
+function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: string): Normalization {
+  const channels = config.inputChannels;
   const { mean, std, inputRange } = meta;
   if (mean.length !== channels || std.length !== channels) {
     throw new WeightsFormatError(`${what}: metadata mean/std have ${mean.length}/${std.length} values for ${channels} input channels`);
   }
   if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
-  return { mean, std, inputRange };
+  // The metadata's 'resize_size' (ModelMetadata.resizeSize, where the decoder knows it) belongs to
+  // its own input_size; for another crop size the default ratio applies.
+  const resizeTo = (meta as Partial<{ resizeSize: number }>).resizeSize;
+  const usable = resizeTo !== undefined && meta.inputSize === config.inputSize && resizeTo >= config.inputSize;
+  return usable ? { mean, std, inputRange, resizeTo } : { mean, std, inputRange };
 }
 
 /** Loads weights (checked against the architecture before anything is uploaded) and prepares the GPU plan. */
@@ -151,7 +156,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     throw e;
   }
   const labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
-  const normalization = normalizationFor(meta, config.inputChannels, reader.what);
+  const normalization = normalizationFor(meta, config, reader.what);
   const tensor = await reader.readData();
   const plan = buildPlan(config);
 

@@ -35,6 +35,8 @@ export interface Normalization {
   inputRange: [number, number];
   mean: number[];
   std: number[];
+  /** The shorter image side is resized to this before the centre crop; default floor(size / CROP_FRACTION). */
+  resizeTo?: number;
 }
 
 /** An RGBA8 image, row-major, 4 bytes per pixel. */
@@ -134,7 +136,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     }
     case 'preprocess': {
       const op = await Preprocess.create(ctx, {
-        size: s.size, resizeTo: Math.floor(s.size / CROP_FRACTION), channels: s.channels as 1 | 3, batch: N,
+        size: s.size, resizeTo: norm.resizeTo ?? Math.floor(s.size / CROP_FRACTION), channels: s.channels as 1 | 3, batch: N,
         range: norm.inputRange, mean: norm.mean, std: norm.std,
       }, label);
       return {
