@@ -133,10 +133,10 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
     throw new WeightsFormatError(`${what}: metadata mean/std have ${mean.length}/${std.length} values for ${channels} input channels`);
   }
   if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
-  // The metadata's 'resize_size' (ModelMetadata.resizeSize, where the decoder knows it) belongs to
-  // its own input_size; for another crop size the default ratio applies.
-  const resizeTo = (meta as Partial<{ resizeSize: number }>).resizeSize;
-  const usable = resizeTo !== undefined && meta.inputSize === config.inputSize && resizeTo >= config.inputSize;
+  // The metadata's 'resize_size' belongs to its own input_size; for another crop size (a config
+  // given by the caller) the default ratio applies.
+  const resizeTo = meta.resizeSize;
+  const usable = meta.inputSize === config.inputSize && resizeTo >= config.inputSize;
   return usable ? { mean, std, inputRange, resizeTo } : { mean, std, inputRange };
 }
 
