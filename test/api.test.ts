@@ -207,3 +207,26 @@ test('a bare GPUDevice works as the device', async () => {
     m.dispose();
   }
 });
+
+test("metadata 'resize_size' sets the resize before the centre crop", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { parseSafetensors, toFloat32, writeSafetensors } = await import('../src/weights/safetensors.js');
+  const bytes = new Uint8Array(readFileSync(weightsPath('cadene32')));
+  const h = parseSafetensors(bytes);
+  const tensors = [...h.tensors].map(([name, t]) => ({ name, shape: t.shape, data: toFloat32(t.dtype, bytes.subarray(h.dataOffset + t.begin, h.dataOffset + t.end)) }));
+  const m = await loadModel({ weights: writeSafetensors(tensors, { ...h.metadata, resize_size: '24' }), device: await testContext() });
+  try {
+    const img = image(40, 30, 9);
+    const nhwc = preprocess(img.data, img.width, img.height, { resizeTo: 24, size: 24, channels: 3,
+      range: m.metadata.inputRange, mean: m.metadata.mean, std: m.metadata.std });
+    const p = softmax(await m.run(nhwcToNchw(nhwc, [1, 24, 24, 3])), 1, 10);
+    const expected = [...p].map((probability, index) => ({ index, probability })).sort((a, b) => b.probability - a.probability).slice(0, 5);
+    const res = await m.classify(img);
+    assertSameResults(res, expected, 'resize_size 24');
+    // The default resize (27 for a 24 crop) sees another picture: the test can tell them apart.
+    const other = await model.classify(img);
+    assert.ok(other.some((r, i) => Math.abs(r.probability - res[i].probability) > 1e-3), 'resize_size made no difference');
+  } finally {
+    m.dispose();
+  }
+});
