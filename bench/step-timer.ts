@@ -31,7 +31,8 @@ const STORAGE = 0x80;
 const COPY_DST = 0x8;
 const COPY_SRC = 0x4;
 
-const NO_NORMALIZATION: Normalization = { inputRange: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] };
+// The NCHW plan has no preprocess step: these values are never used.
+const NO_NORMALIZATION: Normalization = { inputRange: [0, 1], mean: [0, 0, 0], std: [1, 1, 1], resizeTo: 256 };
 
 /**
  * Times every step of the NCHW -> logits plan of `config` at batch N, `runs` passes (median),

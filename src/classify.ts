@@ -17,7 +17,7 @@ import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
-import { decodeMetadata, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
+import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
 
 export interface LoadModelOptions {
@@ -134,10 +134,9 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
   }
   if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
   // The metadata's 'resize_size' belongs to its own input_size; for another crop size (a config
-  // given by the caller) the default ratio applies.
-  const resizeTo = meta.resizeSize;
-  const usable = meta.inputSize === config.inputSize && resizeTo >= config.inputSize;
-  return usable ? { mean, std, inputRange, resizeTo } : { mean, std, inputRange };
+  // given by the caller) torchvision's default ratio applies.
+  const resizeTo = meta.inputSize === config.inputSize ? meta.resizeSize : defaultResizeSize(config.inputSize);
+  return { mean, std, inputRange, resizeTo };
 }
 
 /** Loads weights (checked against the architecture before anything is uploaded) and prepares the GPU plan. */

@@ -1,6 +1,6 @@
 // GPU buffers and tensors: creation, upload and readback.
 
-import type { GpuContext } from './device.js';
+import { keepAlive, type GpuContext } from './device.js';
 
 /** A tensor in a GPU buffer. Activations are NHWC, shape [N, H, W, C], f32, densely packed. */
 export interface GpuTensor {
@@ -70,7 +70,7 @@ export async function readBuffer(ctx: GpuContext, buffer: GPUBuffer, bytes: numb
   encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
   device.queue.submit([encoder.finish()]);
   try {
-    await staging.mapAsync(0x1 /* GPUMapMode.READ */);
+    await keepAlive(staging.mapAsync(0x1 /* GPUMapMode.READ */));
   } catch (e) {
     throw new Error(`reading back ${buffer.label} failed${ctx.lostReason ? ` (device lost: ${ctx.lostReason})` : ''}: ${(e as Error).message}`);
   }

@@ -195,6 +195,20 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
   return ctx;
 }
 
+/**
+ * Awaits `p` with a timer running. Dawn for Node (the `webgpu` package) does not keep Node's event
+ * loop alive while createComputePipelineAsync or mapAsync is pending, so a script whose only
+ * pending work is GPU work would exit (or abort) in the middle of it.
+ */
+export async function keepAlive<T>(p: Promise<T>): Promise<T> {
+  const timer = setInterval(() => {}, 50);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** A short human-readable description: adapter, feature level, and the limits kernels care about. */
 export function describeDevice(ctx: GpuContext): string {
   const i = ctx.adapterInfo;

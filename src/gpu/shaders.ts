@@ -7,7 +7,7 @@
 
 // The package's package.json names no entry point, so the file is imported by its path.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { isNode, type GpuContext } from './device.js';
+import { isNode, keepAlive, type GpuContext } from './device.js';
 
 /** One URL per kernel family; static so that bundlers (Vite) pick the files up. */
 const SHADER_URLS = {
@@ -80,11 +80,11 @@ export function getPipeline(ctx: GpuContext, key: PipelineKey): Promise<GPUCompu
       const code = preprocess(await shaderSource(key.shader), key.defines ?? {}, `${key.shader}.wgsl`);
       const label = `${key.shader}${describeVariant(key)}`;
       const module = device.createShaderModule({ label, code });
-      const pipeline = await device.createComputePipelineAsync({
+      const pipeline = await keepAlive(device.createComputePipelineAsync({
         label,
         layout: 'auto',
         compute: { module, entryPoint: key.entryPoint ?? 'main', constants: key.overrides },
-      }).catch(async (e: Error) => {
+      })).catch(async (e: Error) => {
         const info = await module.getCompilationInfo();
         const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
         throw new Error(`pipeline ${label} failed: ${e.message}${msgs ? '\n' + msgs : ''}`);

@@ -12,7 +12,7 @@
 // CPU reference (src/reference/) computed from the GPU's own inputs to that step, so the first
 // step that differs is named; profile() times every step with timestamp queries.
 
-import type { GpuContext } from '../gpu/device.js';
+import { keepAlive, type GpuContext } from '../gpu/device.js';
 import { elementCount, f32Bytes, readBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import { buildPlan, type Plan, type PlanOptions, type Step } from '../models/plan.js';
@@ -118,20 +118,6 @@ export interface ProfileResult {
 }
 
 /**
- * Awaits `p` with a timer running. Dawn for Node (the `webgpu` package) does not keep Node's event
- * loop alive while createComputePipelineAsync is pending, so a script whose only pending work is
- * a pipeline build would exit (or abort) in the middle of it.
- */
-async function keepAlive<T>(p: Promise<T>): Promise<T> {
-  const timer = setInterval(() => {}, 50);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-/**
  * Calls `fn` (synchronous) and returns every buffer created on `device` meanwhile. The ops create
  * their uniform buffers inside bind(); wrapping createBuffer lets the runner own (account for and
  * destroy) every buffer of an instance without each op reporting its own.
@@ -191,7 +177,7 @@ export class Runner {
       for (const s of weighted) {
         const folded = fold(s);
         cpuWeights?.set(s.name, folded);
-        const data = await keepAlive(packStepWeights(ctx, s, folded));
+        const data = await packStepWeights(ctx, s, folded);
         const buffer = ctx.device.createBuffer({ label: `${s.name} weights`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
           usage: STORAGE | COPY_DST | COPY_SRC });
         weights.set(s.name, buffer);
@@ -237,10 +223,10 @@ export class Runner {
     let done = 0;
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
-    await keepAlive(Promise.all(plan.steps.map(async (s) => {
+    await Promise.all(plan.steps.map(async (s) => {
       await createStepOp(this.ctx, s, key.batch, this.normalization);
       onProgress?.({ loaded: ++done, total, phase: 'compile' });
-    })));
+    }));
   }
 
   /** The instance for `key`, created on first use. */
@@ -267,9 +253,9 @@ export class Runner {
 
     // Ops (pipelines) first: the only asynchronous part.
     const ops = new Map<string, StepOp>();
-    await keepAlive(Promise.all(plan.steps.map(async (s) => {
+    await Promise.all(plan.steps.map(async (s) => {
       ops.set(s.name, await createStepOp(ctx, s, N, this.normalization));
-    })));
+    }));
 
     ctx.device.pushErrorScope('validation');
     const { result, buffers } = trackBuffers(ctx.device, () => {
@@ -383,7 +369,7 @@ export class Runner {
 
   private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     try {
-      await buffer.mapAsync(MAP_READ);
+      await keepAlive(buffer.mapAsync(MAP_READ));
     } catch (e) {
       if (this.ctx.lostReason) throw new DeviceLostError(`the GPU device was lost during inference (${this.ctx.lostReason})`);
       throw new Error(`reading back ${buffer.label} failed: ${(e as Error).message}`);

@@ -23,20 +23,14 @@ import { linear } from '../reference/linear.js';
 import { pool2d } from '../reference/pool2d.js';
 import { softmax } from '../reference/softmax.js';
 
-/**
- * torchvision / Cadene evaluation transform: Resize(floor(S / 0.875)) then CenterCrop(S)
- * (256 -> 224 for ImageNet models).
- */
-export const CROP_FRACTION = 0.875;
-
 /** How image pixels become network input (from the weights' metadata). */
 export interface Normalization {
   /** Pixels are scaled from [0, 255] to [lo, hi] before the mean and std. */
   inputRange: [number, number];
   mean: number[];
   std: number[];
-  /** The shorter image side is resized to this before the centre crop; default floor(size / CROP_FRACTION). */
-  resizeTo?: number;
+  /** The shorter image side is resized to this before the centre crop (metadata 'resize_size'). */
+  resizeTo: number;
 }
 
 /** An RGBA8 image, row-major, 4 bytes per pixel. */
@@ -136,7 +130,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     }
     case 'preprocess': {
       const op = await Preprocess.create(ctx, {
-        size: s.size, resizeTo: norm.resizeTo ?? Math.floor(s.size / CROP_FRACTION), channels: s.channels as 1 | 3, batch: N,
+        size: s.size, resizeTo: norm.resizeTo, channels: s.channels as 1 | 3, batch: N,
         range: norm.inputRange, mean: norm.mean, std: norm.std,
       }, label);
       return {
