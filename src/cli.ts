@@ -532,6 +532,9 @@ function formatInfo(i: WeightsInfo, meta: ModelMetadata | string): string {
     row('format', `version ${meta.formatVersion}${meta.source ? `, source ${meta.source}` : ''}`);
     row('input', `${meta.inputChannels} x ${meta.inputSize} x ${meta.inputSize} ${meta.colorSpace}, range ` +
       `${JSON.stringify(meta.inputRange)}, mean ${JSON.stringify(meta.mean)}, std ${JSON.stringify(meta.std)}`);
+    row('images', meta.resizeSize === meta.inputSize
+      ? `resized to ${meta.inputSize} x ${meta.inputSize} (shorter side), centre-cropped`
+      : `shorter side resized to ${meta.resizeSize}, centre crop ${meta.inputSize} x ${meta.inputSize}`);
     const labels = meta.labels === 'imagenet' ? 'ImageNet-1k (the shipped list)'
       : `${meta.labels.length}: ${meta.labels.slice(0, 10).join(', ')}${meta.labels.length > 10 ? ', ...' : ''}`;
     row('labels', labels);
@@ -543,12 +546,12 @@ function formatInfo(i: WeightsInfo, meta: ModelMetadata | string): string {
   if (i.flops !== null) row('flops', `${(i.flops / 1e6).toFixed(1)} MFLOP per image (2 per multiply-add)`);
   if (i.config) row('check', i.mismatch === null ? `ok: every tensor matches ${i.config.name}` : `MISMATCH: ${i.mismatch}`);
   const extra = Object.keys(i.metadata).filter((k) => !KNOWN_METADATA.has(k));
-  for (const k of extra) row(`meta ${k}`, i.metadata[k].length > 100 ? `${i.metadata[k].slice(0, 100)}...` : i.metadata[k]);
+  for (const k of extra) row(`meta ${k} `, i.metadata[k].length > 100 ? `${i.metadata[k].slice(0, 100)}...` : i.metadata[k]);
   return `${lines.join('\n')}\n`;
 }
 
 const KNOWN_METADATA = new Set(['format_version', 'arch', 'config', 'source', 'input_size', 'input_channels', 'color_space',
-  'input_range', 'mean', 'std', 'labels']);
+  'input_range', 'mean', 'std', 'labels', 'resize_size']);
 
 function positiveInt(what: string): (value: string) => number {
   return (value) => {

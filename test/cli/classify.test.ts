@@ -77,13 +77,10 @@ test('classify --json: every class with its probability, top-1 as PyTorch\'s', {
   });
 });
 
-// TODO(preprocess): the image path resizes every image to floor(S / 0.875) and centre-crops S (the
-// ImageNet evaluation transform), also for this 28x28 model trained without any resize, so the
-// probabilities drift from PyTorch's on the very same pixels. Needs a per-model resize/crop in the
-// weights' metadata honoured by src/graph/steps.ts; then drop `todo`.
-test('classify --json: probabilities are the softmax of PyTorch\'s logits on the same pixels', {
-  timeout: 180_000, todo: 'the image path zooms 28x28 inputs by 32/28 (ImageNet resize + centre crop); see the comment',
-}, async () => {
+// The samples are the subset's own 28x28 pixels, so the image path (decode, grey, resize, crop,
+// normalise on the GPU) must reproduce PyTorch's input exactly: this needs the embedded model's
+// metadata to say resize_size 28 (no ImageNet-style zoom by 32/28 before the crop).
+test('classify --json: probabilities are the softmax of PyTorch\'s logits on the same pixels', { timeout: 180_000 }, async () => {
   const out = await classifyJson();
   out.results.forEach((res, j) => {
     const s = samples[jsonPicks[j]];

@@ -27,6 +27,7 @@ test('info: the embedded model as text', { timeout: 60_000 }, async () => {
   assert.match(row('network'), /bottleneck blocks \[1,1,1\], widths \[16,32,64\], 8 groups x 16 wide, stem 3x3\/1, 10 classes/);
   assert.match(row('bytes'), new RegExp(`^${n(statSync(EMBEDDED).size)} `));
   assert.match(row('input'), /^1 x 28 x 28 grey, range \[0,1\], mean \[0\.286\], std \[0\.353\]/);
+  assert.match(row('images'), /^resized to 28 x 28 \(shorter side\), centre-cropped$/, 'no zoom before the crop (resize_size 28)');
   assert.match(row('labels'), /^10: T-shirt\/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot$/);
   assert.match(row('parameters'), new RegExp(`^${n(training.params)} learnable \\(${n(training.params + training.buffers)} values stored`));
   assert.match(row('tensors'), /^\d+ \(\d+ F32\)$/);
