@@ -91,6 +91,20 @@ async function nodeGpu(): Promise<NodeGpu> {
   };
 }
 
+/**
+ * Vulkan ICD manifests of hardware drivers (the loader's standard folders, minus software drivers),
+ * or none when Linux shows no GPU device node: probing drivers without a GPU only prints warnings.
+ */
+async function hardwareVulkanIcds(): Promise<string[]> {
+  const { readdirSync } = await import('node:fs');
+  const list = (dir: string) => { try { return readdirSync(dir); } catch { return []; } };
+  if (process.platform === 'linux' && !list('/dev/dri').some((f) => f.startsWith('renderD')) &&
+    !list('/dev').some((f) => /^nvidia\d/.test(f))) return [];
+  const dirs = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'];
+  return dirs.flatMap((dir) => list(dir)
+    .filter((f) => f.endsWith('.json') && !/lvp|lavapipe|swiftshader/i.test(f)).map((f) => `${dir}/${f}`));
+}
+
 async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter; source: GpuContext['source'] }> {
   const { existsSync, mkdirSync } = await import('node:fs');
   // Mesa complains loudly without a runtime dir.
@@ -112,11 +126,25 @@ async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter
     return { adapter, source: 'llvmpipe' };
   }
 
+  if (choice === 'default' && process.platform !== 'linux') {
+    // macOS (Metal) and Windows (D3D12): Dawn's own choice of backend.
+    const adapter = await gpuModule.create([]).requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter) return { adapter, source: isSoftwareAdapter(adapter.info) ? 'swiftshader' : 'hardware' };
+    throw new WebGPUUnavailableError('Dawn found no GPU adapter on this machine');
+  }
   if (choice === 'default' && !process.env.VK_ICD_FILENAMES) {
-    // A hardware Vulkan adapter, if the system has one.
-    const gpu = gpuModule.create(['backend=vulkan']);
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter && !isSoftwareAdapter(adapter.info)) return { adapter, source: 'hardware' };
+    // A hardware Vulkan adapter, if the system has one. Only hardware drivers' ICDs are offered to
+    // the probe: Mesa's lavapipe would be rejected by Dawn with a warning on stderr.
+    const icds = await hardwareVulkanIcds();
+    if (icds.length > 0) {
+      process.env.VK_ICD_FILENAMES = icds.join(':');
+      try {
+        const adapter = await gpuModule.create(['backend=vulkan']).requestAdapter({ powerPreference: 'high-performance' });
+        if (adapter && !isSoftwareAdapter(adapter.info)) return { adapter, source: 'hardware' };
+      } finally {
+        delete process.env.VK_ICD_FILENAMES;
+      }
+    }
   }
   if (choice === 'default' && process.env.VK_ICD_FILENAMES) {
     // The caller picked a Vulkan driver explicitly: use it as is.

@@ -6,7 +6,7 @@
 // The location is a URL relative to this module, which works in Node (loadModel reads file: URLs)
 // and in bundlers (Vite turns `new URL('...', import.meta.url)` into an emitted asset). From
 // src/models/ the assets folder is two levels up; a build that moves this module must keep that
-// relation (dist/src/models/ -> dist/assets/, as scripts/copy-shaders.mjs does for shaders/).
+// relation (dist/src/models/ -> dist/assets/: scripts/copy-assets.mjs copies the model there).
 
 /** The embedded model's .safetensors, as a URL (file: in Node). */
 export const DEFAULT_WEIGHTS_URL = new URL('../../assets/fashion-mnist/fashion-mnist-resnext.safetensors', import.meta.url);
