@@ -643,7 +643,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('webgpu-resnext')
-    .description('WebGPU ResNet / ResNeXt image classifiers: weight conversion and tools')
+    .description('WebGPU ResNet / ResNeXt image classifiers: classify images, compute logits, inspect and convert weights, benchmark')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   program

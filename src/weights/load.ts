@@ -84,7 +84,8 @@ export function resolveConfig(meta: Record<string, string>, what: string, arch?:
     return c;
   }
   throw new WeightsFormatError(`${what}: no architecture given and the file's metadata names none we know ` +
-    `(arch '${fileArch ?? ''}', no 'config'); pass { arch } (one of ${Object.keys(ARCHITECTURES).join(', ')}) or { config }`);
+    `(arch '${fileArch ?? ''}', no 'config'); name the architecture (one of ${Object.keys(ARCHITECTURES).join(', ')}) ` +
+    `or give a full config`);
 }
 
 export function metadataOf(header: SafetensorsHeader): ModelMetadata {
