@@ -1,14 +1,13 @@
 // `npm start` (after scripts/setup.mjs): the main job out of the box, on the embedded model.
 //
-// For now it classifies the sample images shipped with the embedded Fashion-MNIST model
-// (assets/fashion-mnist/samples/*.png) through the CLI (`classify --json`, the same code path a
-// user runs) and prints each prediction beside the image's true label, and the WebGPU adapter.
-// When the demo is ready, `npm start` builds and serves it instead: make main() call
-// serveDemo() (scripts/serve-demo.mjs prints the URL) and keep classifySamples() as
-// `node scripts/start.mjs --samples`.
+// By default it builds the demo and serves it on http://127.0.0.1:5173 with the embedded model
+// preloaded (scripts/serve-demo.mjs; its flags --port, --host, --dev pass through) and prints the URL.
+// With --samples it classifies the sample images shipped with the embedded Fashion-MNIST model
+// (assets/fashion-mnist/samples/*.png) in Node through the CLI (`classify --json`, the same code
+// path a user runs) and prints each prediction beside the image's true label, and the adapter.
 //
-// Usage: node scripts/start.mjs [--samples] [--adapter default|swiftshader|llvmpipe]
-// Exit status: the CLI's (0 on success).
+// Usage: node scripts/start.mjs [--port N] [--dev] | --samples [--adapter default|swiftshader|llvmpipe]
+// Exit status with --samples: the CLI's (0 on success).
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -62,10 +61,9 @@ async function classifySamples(adapter) {
   return 0;
 }
 
-async function main() {
+if (args.includes('--samples')) {
   const i = args.indexOf('--adapter');
-  const adapter = i >= 0 ? args[i + 1] : undefined;
-  return classifySamples(adapter);
+  process.exitCode = await classifySamples(i >= 0 ? args[i + 1] : undefined);
+} else {
+  await import('./serve-demo.mjs'); // reads the same argv; serves until Ctrl+C
 }
-
-process.exitCode = await main();
