@@ -488,8 +488,10 @@ def main():
     assert not unexpected and all(k.endswith('num_batches_tracked') for k in missing), (missing, unexpected)
 
     with open(CONFIG_JSON, 'w') as f:
-        json.dump(collections.OrderedDict([
-            ('config', CONFIG), ('labels', LABELS), ('colorSpace', 'grey'), ('inputRange', [0, 1]),
+        # The converter's --config format: the ResNetConfig fields and the metadata side by side.
+        # resizeSize 28 = inputSize: a 28x28 image is used as it is, not zoomed like ImageNet's 256 -> 224.
+        json.dump(collections.OrderedDict(list(CONFIG.items()) + [
+            ('labels', LABELS), ('colorSpace', 'grey'), ('inputRange', [0, 1]), ('resizeSize', CONFIG['inputSize']),
             ('mean', mean), ('std', std), ('source', 'fashion-mnist (weights-tools/train_fashion_mnist.py)'),
         ]), f, indent=2)
         f.write('\n')
