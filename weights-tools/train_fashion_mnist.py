@@ -388,7 +388,7 @@ from the saved checkpoint without training.
   OneCycle learning rate peaking at {info['lr']}, label smoothing {info['label_smoothing']}, augmentation: random 28x28 crop
   from the image padded by 2{', random horizontal flip' if info['flip'] else ' (no flips: the model underfits at this budget)'}.
   Seed {info['seed']}.
-- Training time: {info['train_seconds']:.0f} s ({info['train_seconds'] / 60:.1f} min) on 2 CPU threads{info['host_note']}.
+- Training time: {info['train_seconds']:.0f} s ({info['train_seconds'] / 60:.1f} min) on {info['threads']} CPU thread(s){info['host_note']}.
 
 ## Files
 
