@@ -81,7 +81,12 @@ export async function runInBrowser(o: BenchOptions, log: (line: string) => void)
       ceiling: String(o.ceilingSize), steps: o.steps, slowest: String(o.slowest),
     });
     await page.goto(`${server.url}?${q}`);
-    const done = await page.waitForFunction(() => window.__benchResult ?? (window.__benchError ? { error: window.__benchError } : undefined),
+    // The page (bench/browser/main.ts) sets these globals; typed here so this file stands alone.
+    type BenchWindow = { __benchResult?: BenchResult; __benchError?: string };
+    const done = await page.waitForFunction(() => {
+      const w = window as unknown as BenchWindow;
+      return w.__benchResult ?? (w.__benchError ? { error: w.__benchError } : undefined);
+    },
       undefined, { timeout: 0, polling: 1000 });
     const value = await done.jsonValue() as BenchResult | { error: string };
     if ('error' in value) throw new Error(`browser benchmark failed: ${value.error}${errors.length ? '\n' + errors.join('\n') : ''}`);
