@@ -9,6 +9,7 @@ import type { GpuContext } from '../src/gpu/device.js';
 import { f32Bytes } from '../src/gpu/buffers.js';
 import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
 import { buildPlan } from '../src/models/plan.js';
+import { planBuffers } from '../src/graph/memory.js';
 import { stepTensorShape } from '../src/graph/steps.js';
 import { randomWeights } from '../src/weights/random.js';
 import { cpuMs } from './clock.js';
@@ -101,8 +102,7 @@ export function twoLargestLiveBytes(config: ResNetConfig, N: number): number {
 }
 
 /** The runner's activation bytes at batch N: its liveness plan over the NCHW -> logits plan. */
-async function activationBytes(config: ResNetConfig, N: number): Promise<number> {
-  const { planBuffers } = await import('../src/graph/memory.js');
+function activationBytes(config: ResNetConfig, N: number): number {
   const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
   return planBuffers(plan, (t) => f32Bytes(stepTensorShape(plan, t, N))).peakBytes;
 }
@@ -195,7 +195,7 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelResult> {
       const b: BatchResult = {
         batch: N, firstMs, timesMs, medianMs, minMs, cpuMedianMs: cpu.length ? median(cpu) : undefined,
         gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
-        weightBytes: model.info.weightBytes, instanceBytes, activationBytes: await activationBytes(config, N), peakBytes,
+        weightBytes: model.info.weightBytes, instanceBytes, activationBytes: activationBytes(config, N), peakBytes,
         twoLargestBytes, memoryRatio: peakBytes / (model.info.weightBytes + twoLargestBytes),
       };
       if (o.steps !== 'none') {

@@ -1,10 +1,16 @@
 // Kernel variants the microbenchmark (`npm run bench -- --micro`) compares: the production kernel
-// (shaders/conv2d.wgsl with the runtime's tuning) and numbered experiments in bench/kernels/, each
-// with the same contract as shaders/conv2d.wgsl (bindings, Params, packed weight layout, grid), so
-// that they run through the same Conv2d op (Conv2dOptions.shaderSource). A variant that wins is
-// promoted into shaders/ and its file kept here as the record.
+// (shaders/conv2d.wgsl with the runtime's tuning), the same kernel with forced register blocks, and
+// the numbered experiments in bench/kernels/, each with the same contract as shaders/conv2d.wgsl at
+// its time (bindings, Params, packed weight layout, grid), so that they run through the same Conv2d op
+// (Conv2dOptions.shaderSource). A variant that wins is promoted into shaders/ and its file kept here.
+//
+//   v0  register-tiled implicit GEMM, up to 16 pixels x 16 channels as 16 separate mat4x4 variables
+//   v1  up to 32 x 32: accumulators as one struct of 8 mat4x4 per vec4 column
+//   v2  v1 + the direct path (a row of pixels slid across the kernel taps: one input load per tap
+//       instead of 4*TQ), promoted as shaders/conv2d.wgsl
 
 import type { GpuContext } from '../src/gpu/device.js';
+import { conv2dOutputSize } from '../src/reference/conv2d.js';
 import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
 
 export interface KernelVariant {
@@ -16,14 +22,37 @@ export interface KernelVariant {
   description: string;
 }
 
-const fixed = (t: Partial<Conv2dTuning>) => () => t;
+/** v0's default tuning (before the cost model): 16 x 16 blocks on CPU adapters, 8 pixels below 1024. */
+function v0Tuning(ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> {
+  const cols = Math.ceil(desc.K / desc.groups / 4);
+  const maxInv = ctx.device.limits.maxComputeInvocationsPerWorkgroup;
+  const [P, Q] = conv2dOutputSize(desc);
+  const jn = Math.min(4, cols);
+  const colBlocks = Math.ceil(cols / jn);
+  const wgY = colBlocks >= 4 ? 4 : colBlocks >= 2 ? 2 : 1;
+  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn, direct: false };
+}
+
+/** A forced register block of 4*tq pixels x 4*jn channels, one SIMD batch of lanes along pixels. */
+function block(tq: number, jn: number, direct = false) {
+  return (ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> => ({
+    tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1, direct,
+  });
+}
 
 export const VARIANTS: KernelVariant[] = [
-  { name: 'default', description: 'shaders/conv2d.wgsl, the runtime\'s tuning for this adapter and shape' },
-  { name: 'v0', file: 'conv2d-v0.wgsl', description: 'register-tiled implicit GEMM, up to 16 pixels x 16 channels (the kernel as first written)' },
-  { name: 'v0 8x8', file: 'conv2d-v0.wgsl', tuning: fixed({ tq: 2, jn: 2, wgX: 32, wgY: 2 }), description: 'v0, 8 pixels x 8 channels' },
-  { name: 'v0 8x16', file: 'conv2d-v0.wgsl', tuning: fixed({ tq: 2, jn: 4, wgX: 32, wgY: 2 }), description: 'v0, 8 pixels x 16 channels' },
-  { name: 'v0 16x16 wg64x1', file: 'conv2d-v0.wgsl', tuning: fixed({ tq: 4, jn: 4, wgX: 64, wgY: 1 }), description: 'v0, 16x16, one column block per workgroup' },
+  { name: 'default', description: 'shaders/conv2d.wgsl with the runtime\'s tuning for this adapter and shape' },
+  {
+    name: 'implicit', description: 'shaders/conv2d.wgsl, the runtime\'s block, the implicit-GEMM path only',
+    tuning: () => ({ direct: false }),
+  },
+  { name: 'v0', file: 'conv2d-v0.wgsl', tuning: v0Tuning, description: 'v0 with its own default tuning (16 x 16 blocks)' },
+  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: () => ({ direct: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block' },
+  { name: '32x32', tuning: block(8, 8), description: '32 pixels x 32 channels, implicit' },
+  { name: '16x32', tuning: block(4, 8), description: '16 pixels x 32 channels, implicit' },
+  { name: '32x16', tuning: block(8, 4), description: '32 pixels x 16 channels, implicit' },
+  { name: '8x32', tuning: block(2, 8), description: '8 pixels x 32 channels, implicit' },
+  { name: '16x16', tuning: block(4, 4), description: '16 pixels x 16 channels, implicit' },
 ];
 
 export function findVariants(names: string[] | undefined): KernelVariant[] {

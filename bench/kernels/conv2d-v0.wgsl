@@ -1,4 +1,4 @@
-// conv2d.wgsl: 2D convolution (grouped, strided, zero-padded) with a fused bias + ReLU / residual epilogue,
+// conv2d-v0.wgsl (bench record: shaders/conv2d.wgsl before the 32 x 32 blocks): 2D convolution (grouped, strided, zero-padded) with a fused bias + ReLU / residual epilogue,
 // as an implicit GEMM with register tiling and no workgroup memory or barriers.
 //
 // Computes, for every output pixel m = (n, p, q) and output channel k = g*Kg + kk of group g:

@@ -1,7 +1,7 @@
 // The TypeScript twin of shaders/conv2d.wgsl: validates a convolution, packs its weights into the
 // kernel's layout, builds the (cached) pipeline and binds tensors into a Dispatch.
 
-import type { GpuContext } from '../gpu/device.js';
+import { isNode, type GpuContext } from '../gpu/device.js';
 import { checkBindingSize, elementCount, f32Bytes, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, preprocess, type Defines } from '../gpu/shaders.js';
@@ -36,15 +36,20 @@ export interface Conv2dTuning {
   /** Invocations per workgroup along pixels and along channel-column blocks. */
   wgX: number;
   wgY: number;
-  /** Quads of 4 pixels per invocation: 1 to 4. */
+  /** Quads of 4 pixels per invocation: 1 to 8. */
   tq: number;
-  /** vec4 output-channel columns (4 channels each) per invocation: 1 to 4. */
+  /** vec4 output-channel columns (4 channels each) per invocation: 1 to 8. */
   jn: number;
+  /**
+   * The direct path (define DIRECT): a pixel tile is 4*tq consecutive pixels of one output row, and the
+   * input row is loaded once per kernel row and slid across the taps. Stride 1, S = 3, C/G % 4 == 0 only.
+   */
+  direct: boolean;
 }
 
 /** The register block sizes the shader has accumulators for. */
-const TQ_CHOICES = [1, 2, 3, 4];
-const JN_CHOICES = [1, 2, 3, 4];
+const TQ_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
+const JN_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
 /** Floats in the uniform struct `Params` of conv2d.wgsl. */
 const PARAMS_WORDS = 20;
 
@@ -114,24 +119,112 @@ export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefin
 }
 
 /**
- * Default launch geometry. CPU-backed adapters (SwiftShader, llvmpipe) run fastest with the largest
- * register block, 16 pixels x 16 channels (bench/conv2d-speed.ts, llvmpipe: stem 7.8 -> 17 GFLOP/s and
- * ResNet-50 layer1 3x3 6.0 -> 7.2 from 8 to 16 pixels; 8x8 -> 8x16 channels gave 5.5 -> 7 on a 1x1 GEMM),
- * and with the workgroup's 64 invocations spread over up to 4 column blocks. Layers with few pixels
- * (M < 1024) take 8 pixels per invocation so that more invocations share the work.
- * Hardware GPUs get a smaller block (more invocations in flight); untuned there so far.
+ * Relative costs of conv2d.wgsl's operations on the CPU-backed adapters, fitted to bench --micro runs of
+ * a 1024^3 GEMM at register blocks from 8 x 8 to 32 x 32 (bench/RESULTS.md). On these drivers every
+ * storage-buffer load or store is a loop over the SIMD lanes, so memory operations, not arithmetic,
+ * dominate: `input` is a vec4 load whose address differs per lane (activations; the lanes run along
+ * pixels), `weight` one whose address is the same in every lane (weights), `mm` one 4x4 by 4x4 matrix
+ * product (16 vec4 multiply-adds), `store` one vec4 store with its epilogue.
  */
-export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning {
-  const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
-  const maxInv = ctx.device.limits.maxComputeInvocationsPerWorkgroup;
-  if (!ctx.cpuBacked) {
-    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols) };
-  }
+interface CpuCosts {
+  simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
+  /** Largest TQ tried: SwiftShader's Subzero compiler takes minutes (and GiBs) on larger blocks, for no gain. */
+  maxTq: number;
+  /** Whether the direct path is worth it (on SwiftShader it ran at half the implicit path's rate). */
+  direct: boolean;
+}
+const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, direct: true };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, direct: false };
+
+/** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
+let threadCount: Promise<number> | undefined;
+export function cpuThreads(): Promise<number> {
+  threadCount ??= (async () => {
+    const env = typeof process !== 'undefined' ? process.env?.LP_NUM_THREADS : undefined;
+    if (env && Number(env) >= 1) return Number(env);
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+    if (isNode) {
+      const os = await import('node:os');
+      return os.availableParallelism?.() ?? os.cpus().length;
+    }
+    return 4;
+  })();
+  return threadCount;
+}
+
+/**
+ * Estimated time of one dispatch with tuning `t` on a CPU-backed adapter, in the units of `c`: every
+ * SIMD batch of lanes costs what its slowest invocation costs (idle lanes included), and the
+ * workgroups are shared among `threads` threads.
+ */
+export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, c: CpuCosts, threads: number): number {
   const [P, Q] = conv2dOutputSize(desc);
-  const jn = Math.min(4, cols);
-  const colBlocks = Math.ceil(cols / jn);
-  const wgY = colBlocks >= 4 ? 4 : colBlocks >= 2 ? 2 : 1;
-  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn };
+  const { Cg, Kg, Kgp } = conv2dWeightLayout(desc);
+  const cols = Kgp / 4;
+  const vec4In = Cg % 4 === 0;
+  let perInvocation: number;
+  if (t.direct) {
+    // Per kernel row and 4 input channels: one row of 4*tq + S - 1 pixels, S taps of weights.
+    const chunks = desc.R * (Cg / 4);
+    perInvocation = chunks * (c.input * (4 * t.tq + desc.S - 1) + c.weight * 4 * t.jn * desc.S + c.mm * t.tq * t.jn * desc.S);
+  } else if (vec4In) {
+    const chunks = desc.R * desc.S * (Cg / 4);
+    perInvocation = chunks * (c.input * 4 * t.tq + c.weight * 4 * t.jn + c.mm * t.tq * t.jn);
+  } else {
+    // One channel at a time: 4 scalar loads per quad, one vec4 weight per column, outer products.
+    const chunks = desc.R * desc.S * Cg;
+    perInvocation = chunks * (c.input * 4 * t.tq + c.weight * t.jn + c.mm * t.tq * t.jn / 4);
+  }
+  const storesPerPixel = Kg % 4 === 0 ? 1 : 4;
+  perInvocation += c.store * 4 * t.tq * t.jn * storesPerPixel * (desc.epilogue === 'residual-relu' ? 1.5 : 1) + c.invocation;
+  const pixelTiles = t.direct ? desc.N * P * Math.ceil(Q / (4 * t.tq)) : Math.ceil((desc.N * P * Q) / (4 * t.tq));
+  const colTiles = Math.ceil(cols / (t.jn * t.wgY));
+  const workgroups = Math.ceil(pixelTiles / t.wgX) * colTiles * desc.groups;
+  const batchesPerWorkgroup = Math.ceil((t.wgX * t.wgY) / c.simd);
+  return Math.ceil(workgroups / threads) * batchesPerWorkgroup * perInvocation;
+}
+
+/**
+ * Default launch geometry.
+ * CPU-backed adapters (SwiftShader, llvmpipe): the tuning with the least estimated time
+ * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels, the direct path where
+ * it applies (stride 1, C/G % 4 == 0, a kernel wider than 1), and 1 to 4 SIMD batches of lanes along
+ * pixels per workgroup (lanes along channels were 3x to 5x slower: their weight loads differ per lane).
+ * Large layers get 32 x 32 blocks; the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
+ * few-pixel layers (7x7 at batch 1) smaller tiles so that the SIMD lanes are not idle.
+ * Hardware GPUs get a small block and 64 invocations (more invocations in flight); untuned so far.
+ */
+export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads = 4): Conv2dTuning {
+  const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
+  const l = ctx.device.limits;
+  const maxInv = l.maxComputeInvocationsPerWorkgroup;
+  if (!ctx.cpuBacked) {
+    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false };
+  }
+  const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
+  const Cg = desc.C / desc.groups;
+  const directOk = costs.direct && desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
+  let best: Conv2dTuning | undefined;
+  let bestCost = Infinity;
+  for (const direct of directOk ? [false, true] : [false]) {
+    for (let tq = 1; tq <= costs.maxTq; tq++) {
+      for (let jn = 1; jn <= Math.min(8, cols); jn++) {
+        for (const batches of [1, 2, 4]) {
+          const wgX = costs.simd * batches;
+          if (wgX > maxInv || wgX > l.maxComputeWorkgroupSizeX) continue;
+          const t = { wgX, wgY: 1, tq, jn, direct };
+          const cost = cpuDispatchCost(desc, t, costs, threads);
+          // Ties (within 1%) keep the earlier candidate: implicit, smaller blocks, smaller workgroups.
+          if (cost < bestCost * 0.99) {
+            best = t;
+            bestCost = cost;
+          }
+        }
+      }
+    }
+  }
+  return best!;
 }
 
 /** Options for benchmarks (bench/). */
@@ -196,13 +289,16 @@ export class Conv2d {
     // All indices in the shader are u32 float offsets.
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad(label, 'a tensor has 2^32 or more elements');
 
-    const t = { ...defaultConv2dTuning(ctx, d), ...tuning };
+    const t = { ...defaultConv2dTuning(ctx, d, ctx.cpuBacked ? await cpuThreads() : undefined), ...tuning };
     const l = ctx.device.limits;
     if (!TQ_CHOICES.includes(t.tq) || !JN_CHOICES.includes(t.jn)) {
       bad(label, `tuning tq ${t.tq} / jn ${t.jn} must be in ${TQ_CHOICES.join(', ')} / ${JN_CHOICES.join(', ')}`);
     }
     if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || t.wgX > l.maxComputeWorkgroupSizeX || t.wgY > l.maxComputeWorkgroupSizeY) {
       bad(label, `workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
+    }
+    if (t.direct && (d.stride !== 1 || layout.Cg % 4 !== 0 || d.S !== 3)) {
+      bad(label, `the direct path needs stride 1, a kernel 3 wide and C/G % 4 == 0 (stride ${d.stride}, S ${d.S}, C/G ${layout.Cg})`);
     }
     const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
     if (d.groups * nTiles > l.maxComputeWorkgroupsPerDimension) {
@@ -216,6 +312,7 @@ export class Conv2d {
         VEC4_IN: layout.Cg % 4 === 0,
         VEC4_OUT: layout.Kg % 4 === 0,
         GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
+        DIRECT: t.direct,
         RELU: d.epilogue === 'relu' || residual,
         RESIDUAL: residual,
       },
@@ -273,7 +370,10 @@ export class Conv2d {
     }
 
     const M = N * P * Q;
-    const mTiles = Math.ceil(M / (t.wgX * 4 * t.tq));
+    // Pixel tiles: 4*tq consecutive pixels of M, or (direct) of one output row, qTiles per row.
+    const qTiles = Math.ceil(Q / (4 * t.tq));
+    const pixelTiles = t.direct ? N * P * qTiles : Math.ceil(M / (4 * t.tq));
+    const mTiles = Math.ceil(pixelTiles / t.wgX);
     const maxDim = ctx.device.limits.maxComputeWorkgroupsPerDimension;
     const gridX = Math.min(mTiles, maxDim);
     const gridZ = Math.ceil(mTiles / gridX);
@@ -287,7 +387,7 @@ export class Conv2d {
       K, P, Q, M,
       d.R, d.S, d.stride, d.pad,
       d.groups, layout.Cg, layout.Kg, layout.Kgp,
-      nTiles, gridX, layout.biasOffset, 0,
+      nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0,
     ]);
     const uniform = uniformBuffer(ctx, label, params);
     const binding = (b: number, tensor: GpuTensor) => ({
