@@ -48,7 +48,7 @@ export interface StepsResult {
 
 export interface BatchResult {
   batch: number;
-  /** The first inference at this batch size: pipelines, buffers, bind groups, then the run. */
+  /** The first inference at this batch size: pipelines not compiled yet (batch > 1), buffers, bind groups, the run. */
   firstMs: number;
   timesMs: number[];
   medianMs: number;
@@ -82,7 +82,7 @@ export interface ModelResult {
   flopsPerImage: number;
   /** Generating the random .safetensors bytes (not part of loading). */
   generateMs: number;
-  /** loadModel(): parse, check, fold BN, pack and upload the weights. */
+  /** loadModel(): parse, check, fold BN, pack and upload the weights, compile the batch-1 pipelines. */
   loadMs: number;
   batches: BatchResult[];
 }

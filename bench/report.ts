@@ -33,6 +33,8 @@ export interface BenchResult {
   options: Record<string, unknown>;
   ceiling?: CeilingResult;
   models: ModelResult[];
+  /** Architectures that could not be measured (e.g. an input size their plan rejects). */
+  failed?: { arch: string; error: string }[];
   targets: Target[];
   micro?: MicroResult[];
   browser?: BenchResult;

@@ -83,12 +83,20 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       await ceiling.sample(2);
       log(formatCeiling(ceiling.result(), env.cpus));
       const models: ModelResult[] = [];
+      const failed: { arch: string; error: string }[] = [];
       for (const arch of o.archs) {
-        models.push(await benchModel({
-          ctx, arch, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
-          between: () => ceiling.sample(1),
-        }));
+        try {
+          models.push(await benchModel({
+            ctx, arch, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+            between: () => ceiling.sample(1),
+          }));
+        } catch (e) {
+          if (ctx.lostReason || o.archs.length === 1) throw e;
+          failed.push({ arch, error: (e as Error).message });
+          log(`${arch}: failed: ${(e as Error).message}`);
+        }
       }
+      if (failed.length) result.failed = failed;
       await ceiling.sample(2);
       result.ceiling = ceiling.result();
       ceiling.dispose();
@@ -102,6 +110,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
         print('');
         print(formatSteps(m));
       }
+      for (const f of failed) print(`${f.arch}: not measured: ${f.error}`);
       print('targets (wall-time ratios measured in this run; cpu-time value: the same ratio from process CPU time):');
       print(formatTargets(result.targets));
     }
