@@ -42,8 +42,8 @@ export interface StepsResult {
    * adapter in Node, by CPU time (the wall time of one submit is at the mercy of other load).
    */
   slowest: (StepTime & { share: number; gflops: number })[];
-  /** Time per kind of step (conv, linear, maxpool, ...) and per conv shape class. */
-  byGroup: { group: string; ms: number; share: number; gflops: number }[];
+  /** Time per kind of step (conv, linear, maxpool, ...) and per conv shape class; cpuMs with wall-clock times in Node. */
+  byGroup: { group: string; ms: number; share: number; gflops: number; flops: number; cpuMs?: number }[];
 }
 
 export interface BatchResult {
@@ -119,12 +119,13 @@ function stepGroup(config: ResNetConfig, step: StepTime): string {
 function summarise(config: ResNetConfig, source: StepsResult['source'], steps: StepTime[], slowest: number): StepsResult {
   const totalMs = steps.reduce((a, s) => a + s.ms, 0);
   const rate = (flops: number, ms: number) => (ms > 0 ? flops / ms / 1e6 : 0);
-  const groups = new Map<string, { ms: number; flops: number }>();
+  const groups = new Map<string, { ms: number; flops: number; cpuMs?: number }>();
   for (const s of steps) {
     const g = stepGroup(config, s);
-    const v = groups.get(g) ?? { ms: 0, flops: 0 };
+    const v = groups.get(g) ?? { ms: 0, flops: 0, cpuMs: s.cpuMs === undefined ? undefined : 0 };
     v.ms += s.ms;
     v.flops += s.flops;
+    if (v.cpuMs !== undefined && s.cpuMs !== undefined) v.cpuMs += s.cpuMs;
     groups.set(g, v);
   }
   const byCpu = source === 'wall-clock' && steps.every((s) => s.cpuMs !== undefined);
@@ -134,7 +135,7 @@ function summarise(config: ResNetConfig, source: StepsResult['source'], steps: S
     slowest: [...steps].sort((a, b) => key(b) - key(a)).slice(0, slowest)
       .map((s) => ({ ...s, share: s.ms / totalMs, gflops: rate(s.flops, s.ms) })),
     byGroup: [...groups].sort((a, b) => b[1].ms - a[1].ms)
-      .map(([group, v]) => ({ group, ms: v.ms, share: v.ms / totalMs, gflops: rate(v.flops, v.ms) })),
+      .map(([group, v]) => ({ group, ms: v.ms, share: v.ms / totalMs, gflops: rate(v.flops, v.ms), cpuMs: v.cpuMs, flops: v.flops })),
   };
 }
 

@@ -130,7 +130,7 @@ export function formatCeiling(c: CeilingResult, cpus: number): string {
     `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)`;
 }
 
-export function formatSteps(m: ModelResult): string {
+export function formatSteps(m: ModelResult, cpus = 1): string {
   const out: string[] = [];
   for (const b of m.batches) {
     if (b.stepsError) { out.push(`${m.arch} batch ${b.batch}: no per-step times (${b.stepsError})`); continue; }
@@ -141,8 +141,10 @@ export function formatSteps(m: ModelResult): string {
     out.push(table(['step', 'kind', 'ms', 'share', 'GFLOP/s', ...(cpu ? ['cpu ms'] : [])],
       s.slowest.map((x) => [x.name, x.kind, f(x.ms, 2), `${(100 * x.share).toFixed(1)}%`, f(x.gflops, 2), ...(cpu ? [f(x.cpuMs, 2)] : [])])));
     out.push('by kind of step:');
-    out.push(table(['group', 'ms', 'share', 'GFLOP/s'],
-      s.byGroup.map((g) => [g.group, f(g.ms, 1), `${(100 * g.share).toFixed(1)}%`, f(g.gflops, 2)])));
+    const groupCpu = s.byGroup.some((g) => g.cpuMs !== undefined);
+    out.push(table(['group', 'ms', 'share', 'GFLOP/s', ...(groupCpu ? ['cpu ms', 'cpu GFLOP/s'] : [])],
+      s.byGroup.map((g) => [g.group, f(g.ms, 1), `${(100 * g.share).toFixed(1)}%`, f(g.gflops, 2),
+        ...(groupCpu ? [f(g.cpuMs, 1), f(cpuRate(g.flops, g.cpuMs, cpus), 2)] : [])])));
     out.push('');
   }
   return out.join('\n');

@@ -108,7 +108,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       print(formatModels(result));
       for (const m of models) {
         print('');
-        print(formatSteps(m));
+        print(formatSteps(m, env.cpus));
       }
       for (const f of failed) print(`${f.arch}: not measured: ${f.error}`);
       print('targets (wall-time ratios measured in this run; cpu-time value: the same ratio from process CPU time):');
@@ -124,7 +124,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`browser (headless Chromium): ${result.browser.environment.adapter.split('\n')[0]}`);
     if (result.browser.ceiling) print(formatCeiling(result.browser.ceiling, result.browser.environment.cpus));
     print(formatModels(result.browser));
-    for (const m of result.browser.models) print(formatSteps(m));
+    for (const m of result.browser.models) print(formatSteps(m, result.browser.environment.cpus));
     print(formatTargets(result.browser.targets));
   }
   if (o.json) {
