@@ -13,11 +13,17 @@ What it does
        test-subset.json            their labels, PyTorch's logits / predictions / accuracy
        samples/*.png               12 test images for the demo and `npm start`
        README.md                   accuracy, training time, epochs, parameter count, licence
-     and weights-tools/fashion_mnist_resnext.json (the ResNetConfig plus model metadata).
+       training-info.json          the training settings and time (read by --eval-only)
+     and weights-tools/fashion_mnist_resnext.json (the ResNetConfig plus model metadata, the
+     converter's --config file).
+  4. Not done here: converting the .pth into the embedded fashion-mnist-resnext.safetensors with
+     the project's converter (the command is in assets/fashion-mnist/README.md).
 
 Rerun:   /usr/bin/python3 weights-tools/train_fashion_mnist.py          (from the repo root)
          add --eval-only to skip training and regenerate every output from the saved .pth.
-Runtime: about 9 minutes on 2 CPU cores (torch 1.13 from Debian), 6 epochs; --eval-only ~15 s.
+Runtime: 6 epochs took 31 minutes (1853 s) with --threads 1 on 2 cores shared with other jobs
+         (load 3-5); --eval-only about 1 minute. On a busy machine prefer --threads 1: two
+         OpenMP threads competing with other processes ran ~4x slower per step here.
 Needs Debian's python3-torch, python3-torchvision (PIL comes with it) and dataset-fashion-mnist;
 call /usr/bin/python3 explicitly (another python3 may come first on PATH, without torch).
 """
