@@ -24,7 +24,7 @@ test('info: the embedded model as text', { timeout: 60_000 }, async () => {
   assert.equal(r.status, 0, r.stderr);
   const row = (key: string) => new RegExp(`^${key} +(.*)$`, 'm').exec(r.stdout)?.[1] ?? assert.fail(`no '${key}' row in:\n${r.stdout}`);
   assert.match(row('arch'), /^resnext_fashion_mnist_8x16d \(custom config/);
-  assert.match(row('network'), /bottleneck blocks \[1,1,1\], widths \[16,32,64\], 8 groups x 16 wide, stem 3x3\/1, 10 classes/);
+  assert.match(row('network'), /bottleneck blocks \[1,2,3\], widths \[16,32,64\], 8 groups x 16 wide, stem 3x3\/1, 10 classes/);
   assert.match(row('bytes'), new RegExp(`^${n(statSync(EMBEDDED).size)} `));
   assert.match(row('input'), /^1 x 28 x 28 grey, range \[0,1\], mean \[0\.286\], std \[0\.353\]/);
   assert.match(row('images'), /^resized to 28 x 28 \(shorter side\), centre-cropped$/, 'no zoom before the crop (resize_size 28)');
