@@ -1,7 +1,7 @@
-// One architecture, end to end, through the public API (loadModel, model.run, model.profile,
+// Architectures end to end, side by side, through the public API (loadModel, model.run, model.profile,
 // model.gpuBytes): random well-scaled weights (src/weights/random.ts, nothing downloaded), then per
 // batch size the first inference (which builds that batch's pipelines and buffers) and `runs` timed
-// inferences, GPU memory, and per-step GPU times. Runs in Node and in the browser page
+// inferences taken in rounds across the models, GPU memory, and per-step GPU times. Runs in Node and in the browser page
 // (bench/browser/), so it imports nothing from Node.
 
 import { loadModel, type Model } from '../src/classify.js';
@@ -17,7 +17,7 @@ import { benchInput, median, timeSteps, type StepTime } from './step-timer.js';
 
 export interface ModelBenchOptions {
   ctx: GpuContext;
-  arch: string;
+  archs: string[];
   /** Input height = width (the architecture's inputSize is replaced). */
   size: number;
   batches: number[];
@@ -27,7 +27,7 @@ export interface ModelBenchOptions {
   steps: 'auto' | 'wall' | 'none';
   /** How many of the slowest steps to keep. */
   slowest: number;
-  /** Called after each timed inference (the benchmark samples the ceiling there). */
+  /** Called after each round of timed inferences (the benchmark samples the ceiling there). */
   between?: () => Promise<void>;
   log?: (line: string) => void;
 }
@@ -153,64 +153,125 @@ async function stepTimes(o: ModelBenchOptions, model: ModelWithDebug, config: Re
   return summarise(config, 'wall-clock', steps, o.slowest);
 }
 
-export async function benchModel(o: ModelBenchOptions): Promise<ModelResult> {
+/** One architecture being benchmarked: its model and the measurements so far. */
+interface Live {
+  arch: string;
+  config: ResNetConfig;
+  model: ModelWithDebug;
+  result: ModelResult;
+}
+
+export interface ModelsBenchResult {
+  models: ModelResult[];
+  /** Architectures that could not be loaded or run, with the error. */
+  failed: { arch: string; error: string }[];
+}
+
+/**
+ * Benchmarks `o.archs` side by side: all models are loaded first, then per batch size each takes its
+ * first inference and the timed inferences go round-robin (one of each model per round, the ceiling
+ * sampled between rounds), so that load from other programs on a shared machine hits every model
+ * alike and the ratios between them hold. A model that fails is reported in `failed` and the others
+ * go on (unless the device is lost).
+ */
+export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResult> {
   const log = o.log ?? (() => {});
-  const config = benchConfig(o.arch, o.size);
+  const live: Live[] = [];
+  const failed: ModelsBenchResult['failed'] = [];
+  const fail = (arch: string, e: unknown) => {
+    if (o.ctx.lostReason) throw e;
+    failed.push({ arch, error: (e as Error).message });
+    log(`${arch}: failed: ${(e as Error).message}`);
+  };
+  try {
+    for (const arch of o.archs) {
+      try {
+        live.push(await loadOne(o, arch));
+      } catch (e) {
+        fail(arch, e);
+      }
+    }
+    for (const N of o.batches) {
+      const x = new Map<Live, Float32Array>();
+      const pending = new Map<Live, { firstMs: number; instanceBytes: number; timesMs: number[]; cpu: number[] }>();
+      for (const m of live) {
+        try {
+          const input = benchInput(N * m.config.inputChannels * o.size * o.size);
+          const before = await m.model.gpuBytes();
+          const tf = performance.now();
+          const logits = await m.model.run(input, { batch: N });
+          const firstMs = performance.now() - tf;
+          if (!logits.every(Number.isFinite)) throw new Error(`${m.arch} batch ${N}: the logits are not all finite`);
+          const instanceBytes = (await m.model.gpuBytes()) - before;
+          log(`${m.arch} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
+          x.set(m, input);
+          pending.set(m, { firstMs, instanceBytes, timesMs: [], cpu: [] });
+        } catch (e) {
+          fail(m.arch, e);
+        }
+      }
+      for (let r = 0; r < o.runs; r++) {
+        for (const [m, p] of pending) {
+          try {
+            const c0 = cpuMs();
+            const t = performance.now();
+            await m.model.run(x.get(m)!, { batch: N });
+            p.timesMs.push(performance.now() - t);
+            const c1 = cpuMs();
+            if (c0 !== undefined && c1 !== undefined) p.cpu.push(c1 - c0);
+          } catch (e) {
+            fail(m.arch, e);
+            pending.delete(m);
+          }
+        }
+        log(`batch ${N} round ${r + 1}/${o.runs}: ${[...pending].map(([m, p]) => `${m.arch} ${p.timesMs[r].toFixed(0)} ms`).join(', ')}`);
+        await o.between?.();
+      }
+      for (const [m, p] of pending) {
+        const b = batchResult(m, N, p.firstMs, p.timesMs, p.cpu, p.instanceBytes);
+        if (o.steps !== 'none') {
+          try {
+            b.steps = await stepTimes(o, m.model, m.config, x.get(m)!, N, 1);
+          } catch (e) {
+            b.stepsError = (e as Error).message;
+          }
+        }
+        m.result.batches.push(b);
+      }
+    }
+  } finally {
+    for (const m of live) m.model.dispose();
+    await o.ctx.device.queue.onSubmittedWorkDone();
+  }
+  return { models: live.map((m) => m.result).filter((r) => r.batches.length > 0), failed };
+}
+
+async function loadOne(o: ModelBenchOptions, arch: string): Promise<Live> {
+  const config = benchConfig(arch, o.size);
   const t0 = performance.now();
-  const bytes = randomWeights(config, { custom: o.size !== getArchitecture(o.arch).inputSize });
+  const bytes = randomWeights(config, { custom: o.size !== getArchitecture(arch).inputSize });
   const generateMs = performance.now() - t0;
   const t1 = performance.now();
   const model = await loadModel({ weights: bytes, config, device: o.ctx }) as ModelWithDebug;
   const loadMs = performance.now() - t1;
-  log(`${o.arch}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
-  const result: ModelResult = {
-    arch: o.arch, size: o.size, params: model.info.params, flopsPerImage: model.info.flops, generateMs, loadMs, batches: [],
+  o.log?.(`${arch}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
+  return {
+    arch, config, model,
+    result: { arch, size: o.size, params: model.info.params, flopsPerImage: model.info.flops, generateMs, loadMs, batches: [] },
   };
-  try {
-    for (const N of o.batches) {
-      const x = benchInput(N * config.inputChannels * o.size * o.size);
-      const before = await model.gpuBytes();
-      const tf = performance.now();
-      const logits = await model.run(x, { batch: N });
-      const firstMs = performance.now() - tf;
-      if (!logits.every(Number.isFinite)) throw new Error(`${o.arch} batch ${N}: the logits are not all finite`);
-      const instanceBytes = (await model.gpuBytes()) - before;
-      log(`${o.arch} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
-      const timesMs: number[] = [];
-      const cpu: number[] = [];
-      for (let r = 0; r < o.runs; r++) {
-        const c0 = cpuMs();
-        const t = performance.now();
-        await model.run(x, { batch: N });
-        timesMs.push(performance.now() - t);
-        const c1 = cpuMs();
-        if (c0 !== undefined && c1 !== undefined) cpu.push(c1 - c0);
-        log(`${o.arch} batch ${N}: run ${r + 1}/${o.runs} ${timesMs[r].toFixed(0)} ms`);
-        await o.between?.();
-      }
-      const flops = model.info.flops * N;
-      const medianMs = median(timesMs);
-      const minMs = Math.min(...timesMs);
-      const twoLargestBytes = twoLargestLiveBytes(config, N);
-      const peakBytes = model.info.weightBytes + instanceBytes;
-      const b: BatchResult = {
-        batch: N, firstMs, timesMs, medianMs, minMs, cpuMedianMs: cpu.length ? median(cpu) : undefined,
-        gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
-        weightBytes: model.info.weightBytes, instanceBytes, activationBytes: activationBytes(config, N), peakBytes,
-        twoLargestBytes, memoryRatio: peakBytes / (model.info.weightBytes + twoLargestBytes),
-      };
-      if (o.steps !== 'none') {
-        try {
-          b.steps = await stepTimes(o, model, config, x, N, 1);
-        } catch (e) {
-          b.stepsError = (e as Error).message;
-        }
-      }
-      result.batches.push(b);
-    }
-  } finally {
-    model.dispose();
-    await o.ctx.device.queue.onSubmittedWorkDone();
-  }
-  return result;
+}
+
+function batchResult(m: Live, N: number, firstMs: number, timesMs: number[], cpu: number[], instanceBytes: number): BatchResult {
+  const flops = m.model.info.flops * N;
+  const medianMs = median(timesMs);
+  const minMs = Math.min(...timesMs);
+  const twoLargestBytes = twoLargestLiveBytes(m.config, N);
+  const weightBytes = m.model.info.weightBytes;
+  const peakBytes = weightBytes + instanceBytes;
+  return {
+    batch: N, firstMs, timesMs, medianMs, minMs, cpuMedianMs: cpu.length ? median(cpu) : undefined,
+    gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
+    weightBytes, instanceBytes, activationBytes: activationBytes(m.config, N), peakBytes,
+    twoLargestBytes, memoryRatio: peakBytes / (weightBytes + twoLargestBytes),
+  };
 }

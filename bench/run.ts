@@ -14,7 +14,7 @@ import type { Conv2dDesc } from '../src/ops/conv2d.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
-import { benchModel, type ModelResult } from './model-bench.js';
+import { benchModels } from './model-bench.js';
 import {
   computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
@@ -82,20 +82,11 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       const ceiling = await Ceiling.create(ctx, o.ceilingSize);
       await ceiling.sample(2);
       log(formatCeiling(ceiling.result(), env.cpus));
-      const models: ModelResult[] = [];
-      const failed: { arch: string; error: string }[] = [];
-      for (const arch of o.archs) {
-        try {
-          models.push(await benchModel({
-            ctx, arch, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
-            between: () => ceiling.sample(1),
-          }));
-        } catch (e) {
-          if (ctx.lostReason || o.archs.length === 1) throw e;
-          failed.push({ arch, error: (e as Error).message });
-          log(`${arch}: failed: ${(e as Error).message}`);
-        }
-      }
+      const { models, failed } = await benchModels({
+        ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+        between: () => ceiling.sample(1),
+      });
+      if (models.length === 0) throw new Error(`no architecture could be measured: ${failed.map((f) => `${f.arch}: ${f.error}`).join('; ')}`);
       if (failed.length) result.failed = failed;
       await ceiling.sample(2);
       result.ceiling = ceiling.result();

@@ -5,7 +5,7 @@
 import { acquireDevice, describeDevice } from '../../src/gpu/device.js';
 import { Ceiling } from '../ceiling.js';
 import { cpuCount } from '../clock.js';
-import { benchModel, type ModelResult } from '../model-bench.js';
+import { benchModels } from '../model-bench.js';
 import { computeTargets, type BenchResult } from '../report.js';
 
 declare global {
@@ -37,10 +37,8 @@ async function main(): Promise<void> {
   log(adapter);
   const ceiling = await Ceiling.create(ctx, ceilingSize);
   await ceiling.sample(2);
-  const models: ModelResult[] = [];
-  for (const arch of archs) {
-    models.push(await benchModel({ ctx, arch, size, batches, runs, steps, slowest, log, between: () => ceiling.sample(1) }));
-  }
+  const { models, failed } = await benchModels({ ctx, archs, size, batches, runs, steps, slowest, log, between: () => ceiling.sample(1) });
+  if (models.length === 0) throw new Error(`no architecture could be measured: ${failed.map((f) => `${f.arch}: ${f.error}`).join('; ')}`);
   await ceiling.sample(2);
   const c = ceiling.result();
   ceiling.dispose();
@@ -50,6 +48,7 @@ async function main(): Promise<void> {
     options: { archs, size, batches, runs, ceilingSize, steps, slowest },
     ceiling: c,
     models,
+    ...(failed.length ? { failed } : {}),
     targets: computeTargets(models, c, cpus),
   };
   log('done');
