@@ -30,13 +30,13 @@ function v0Tuning(ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> {
   const jn = Math.min(4, cols);
   const colBlocks = Math.ceil(cols / jn);
   const wgY = colBlocks >= 4 ? 4 : colBlocks >= 2 ? 2 : 1;
-  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn, direct: false };
+  return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn, direct: false, channelLanes: false };
 }
 
 /** A forced register block of 4*tq pixels x 4*jn channels, one SIMD batch of lanes along pixels. */
 function block(tq: number, jn: number, direct = false) {
   return (ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> => ({
-    tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1, direct,
+    tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1, direct, channelLanes: false,
   });
 }
 
@@ -47,7 +47,7 @@ export const VARIANTS: KernelVariant[] = [
     tuning: () => ({ direct: false }),
   },
   { name: 'v0', file: 'conv2d-v0.wgsl', tuning: v0Tuning, description: 'v0 with its own default tuning (16 x 16 blocks)' },
-  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: () => ({ direct: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block' },
+  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: () => ({ direct: false, channelLanes: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block with lanes along pixels' },
   { name: '32x32', tuning: block(8, 8), description: '32 pixels x 32 channels, implicit' },
   { name: '16x32', tuning: block(4, 8), description: '16 pixels x 32 channels, implicit' },
   { name: '32x16', tuning: block(8, 4), description: '32 pixels x 16 channels, implicit' },

@@ -27,6 +27,8 @@
 //             kernel row r and 4 input channels the 4*TQ input pixels of tap s = 0 are loaded once and
 //             taps 1, 2 slide that window one pixel right (1 new load each instead of 4*TQ). Pixels
 //             past the row end (q >= Q) are computed on zero padding and not stored.
+//   CHANNEL_LANES  the workgroup's first dimension (the one CPU drivers run as SIMD lanes) runs along
+//             column blocks instead of pixel tiles (see Workgroup below).
 //   RELU, RESIDUAL  the epilogue (RESIDUAL implies the ReLU after the add).
 //
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
@@ -40,16 +42,18 @@
 // (bench/kernels/: v0 had at most 16 x 16; bench/RESULTS.md has the figures).
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
-// Workgroup (WG_X, WG_Y): WG_X invocations along pixel tiles, WG_Y along column blocks. CPU drivers run the
-// lanes of a SIMD batch along x: lanes along pixels share their weight loads' addresses, which is cheaper
-// there (lanes along columns measured 3x to 5x slower on llvmpipe).
+// Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with
+// CHANNEL_LANES (WG_Y, WG_X). CPU drivers run the lanes of a SIMD batch along the first dimension, and a
+// load whose address is the same in every lane is much cheaper there than one that differs per lane:
+// lanes along pixels share their weight loads (most layers), lanes along columns share their input
+// loads (layers with few pixels, where pixel lanes would idle: the 7x7 maps at batch 1).
 // Pixel tiles: T = ceil(M / (4*TQ)), or with DIRECT T = N*P*qTiles with qTiles = ceil(Q / (4*TQ)).
 // Grid: x * z = ceil(T / WG_X) workgroups along pixels, split as x = min(that, maxComputeWorkgroupsPerDimension),
 // z = ceil(that / x) (gridX = x in params); y = G * nTiles with nTiles = ceil(Kgp/4 / (WG_Y*JN)),
 // y = g*nTiles + column tile. Invocations past the last tile or past Kgp/4 return early (no barriers).
 //
 // This barrier-free path is what CPU-backed adapters (SwiftShader, llvmpipe) run fastest; src/ops/conv2d.ts
-// picks TQ, JN, WG_X and DIRECT per adapter and shape from a cost model fitted to bench --micro runs.
+// picks TQ, JN, WG_X, WG_Y, DIRECT and CHANNEL_LANES per adapter and shape from a cost model fitted to bench --micro runs.
 // Hardware GPUs would prefer tiles staged through workgroup memory; that would be another define-selected
 // variant of this file (not written yet). Earlier and experimental versions: bench/kernels/conv2d-v*.wgsl.
 
@@ -325,8 +329,14 @@ fn storePixel(v: vec4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
 #endif
 }
 
+#if CHANNEL_LANES
+@compute @workgroup_size(WG_Y, WG_X)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lanes: vec3<u32>) {
+  let lid = lanes.yxz;                            // lid.x along pixel tiles, lid.y along column blocks
+#else
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+#endif
   let tile = (wid.x + wid.z * params.gridX) * WG_X + lid.x;   // pixel tile of this invocation
   let g = wid.y / params.nTiles;
   let cols = params.Kgp / 4u;                     // vec4 columns of this group

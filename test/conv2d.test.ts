@@ -1,6 +1,6 @@
 // conv2d.wgsl vs the plain-loop CPU reference, on small random shapes covering groups (1, 2, 32, 64,
 // depthwise), kernels 1/3/7, strides 1/2, paddings 0/1/3, odd sizes, C = 1 and 3, K % 4 != 0,
-// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 32 channels, the direct path; BN
+// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 32 channels, the direct path, SIMD lanes along pixels or channels; BN
 // folding; bad arguments rejected before dispatch.
 
 import { test } from 'node:test';
@@ -61,6 +61,11 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 7, W: 7, C: 8, K: 12, R: 3, S: 3, stride: 1, pad: 0, tuning: { direct: true, tq: 8, jn: 1, wgX: 2, wgY: 2 } },
   { ...dense, N: 3, H: 6, W: 13, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 16, epilogue: 'relu', tuning: { direct: true, tq: 3, jn: 1, wgX: 4, wgY: 1 } },
   { ...dense, N: 1, H: 10, W: 10, C: 8, K: 8, R: 5, S: 3, stride: 1, pad: 2, tuning: { direct: true, tq: 1, jn: 2, wgX: 8, wgY: 1 } },
+  // SIMD lanes along column blocks (CHANNEL_LANES): partial column and pixel tiles, groups, both paths, every epilogue.
+  { ...dense, N: 1, H: 7, W: 7, C: 24, K: 72, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu', tuning: { channelLanes: true, tq: 7, jn: 2, wgX: 1, wgY: 8 } },
+  { ...dense, N: 2, H: 9, W: 9, C: 12, K: 20, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', tuning: { channelLanes: true, tq: 3, jn: 1, wgX: 2, wgY: 4, direct: false } },
+  { ...dense, N: 1, H: 11, W: 13, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 8, tuning: { channelLanes: true, direct: true, tq: 2, jn: 1, wgX: 1, wgY: 4 } },
+  { ...dense, N: 1, H: 10, W: 10, C: 3, K: 10, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu', tuning: { channelLanes: true, tq: 5, jn: 3, wgX: 1, wgY: 8 } },
   // Many pixels: the 16-pixel default block on the implicit and the 1x1 path.
   { ...dense, N: 2, H: 31, W: 31, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
   { ...dense, N: 2, H: 31, W: 31, C: 16, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu' },

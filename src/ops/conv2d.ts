@@ -45,6 +45,11 @@ export interface Conv2dTuning {
    * input row is loaded once per kernel row and slid across the taps. Stride 1, S = 3, C/G % 4 == 0 only.
    */
   direct: boolean;
+  /**
+   * The SIMD lanes of CPU drivers run along column blocks (define CHANNEL_LANES), so that the input
+   * loads have the same address in every lane; false: along pixel tiles, sharing the weight loads.
+   */
+  channelLanes: boolean;
 }
 
 /** The register block sizes the shader has accumulators for. */
@@ -161,7 +166,9 @@ export function cpuThreads(): Promise<number> {
  * SIMD batch of lanes costs what its slowest invocation costs (idle lanes included), and the
  * workgroups are shared among `threads` threads.
  */
-export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, c: CpuCosts, threads: number): number {
+export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCosts, threads: number): number {
+  // The operand indexed by the lanes is loaded per lane; the other one has the same address in every lane.
+  const c = t.channelLanes ? { ...costs, input: costs.weight, weight: costs.input } : costs;
   const [P, Q] = conv2dOutputSize(desc);
   const { Cg, Kg, Kgp } = conv2dWeightLayout(desc);
   const cols = Kgp / 4;
@@ -203,7 +210,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   const l = ctx.device.limits;
   const maxInv = l.maxComputeInvocationsPerWorkgroup;
   if (!ctx.cpuBacked) {
-    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false };
+    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false, channelLanes: false };
   }
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const Cg = desc.C / desc.groups;
@@ -214,15 +221,17 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
     for (let tq = 1; tq <= costs.maxTq; tq++) {
       for (let jn = 1; jn <= Math.min(8, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
-        for (const batches of [1, 2, 4]) {
-          const wgX = costs.simd * batches;
-          if (wgX > maxInv || wgX > l.maxComputeWorkgroupSizeX) continue;
-          const t = { wgX, wgY: 1, tq, jn, direct };
-          const cost = cpuDispatchCost(desc, t, costs, threads);
-          // Ties (within 1%) keep the earlier candidate: implicit, smaller blocks, smaller workgroups.
-          if (cost < bestCost * 0.99) {
-            best = t;
-            bestCost = cost;
+        for (const channelLanes of [false, true]) {
+          for (const batches of [1, 2, 4]) {
+            const lanes = costs.simd * batches;
+            if (lanes > maxInv || lanes > l.maxComputeWorkgroupSizeX) continue;
+            const t = channelLanes ? { wgX: 1, wgY: lanes, tq, jn, direct, channelLanes } : { wgX: lanes, wgY: 1, tq, jn, direct, channelLanes };
+            const cost = cpuDispatchCost(desc, t, costs, threads);
+            // Ties (within 1%) keep the earlier candidate: implicit, smaller blocks, pixel lanes, smaller workgroups.
+            if (cost < bestCost * 0.99) {
+              best = t;
+              bestCost = cost;
+            }
           }
         }
       }
@@ -298,7 +307,8 @@ export class Conv2d {
     if (!TQ_CHOICES.includes(t.tq) || !JN_CHOICES.includes(t.jn)) {
       bad(label, `tuning tq ${t.tq} / jn ${t.jn} must be in ${TQ_CHOICES.join(', ')} / ${JN_CHOICES.join(', ')}`);
     }
-    if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || t.wgX > l.maxComputeWorkgroupSizeX || t.wgY > l.maxComputeWorkgroupSizeY) {
+    const [sizeX, sizeY] = t.channelLanes ? [t.wgY, t.wgX] : [t.wgX, t.wgY];   // as declared in the shader
+    if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || sizeX > l.maxComputeWorkgroupSizeX || sizeY > l.maxComputeWorkgroupSizeY) {
       bad(label, `workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
     }
     if (t.direct && (d.stride !== 1 || layout.Cg % 4 !== 0 || d.S !== 3)) {
@@ -317,6 +327,7 @@ export class Conv2d {
         VEC4_OUT: layout.Kg % 4 === 0,
         GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
         DIRECT: t.direct,
+        CHANNEL_LANES: t.channelLanes,
         RELU: d.epilogue === 'relu' || residual,
         RESIDUAL: residual,
       },
