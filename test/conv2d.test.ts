@@ -1,7 +1,7 @@
 // conv2d.wgsl vs the plain-loop CPU reference, on small random shapes covering groups (1, 2, 32, 64,
 // depthwise), kernels 1/3/7, strides 1/2, paddings 0/1/3, odd sizes, C = 1 and 3, K % 4 != 0,
-// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 32 channels, the direct path, SIMD lanes along pixels or channels; BN
-// folding; bad arguments rejected before dispatch.
+// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 32 channels, the direct path,
+// SIMD lanes along pixels or channels; BN folding; bad arguments rejected before dispatch.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
