@@ -171,6 +171,7 @@ export async function parseBenchOptions(c: BenchCliOptions): Promise<BenchOption
   if (!['auto', 'wall', 'none'].includes(c.steps)) throw new Error(`--steps must be auto, wall or none, got '${c.steps}'`);
   const batches = c.batch.split(',').map((b) => int(b.trim(), '--batch'));
   if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
+  if (c.variant?.length) findVariants(c.variant); // throws on an unknown name
   return {
     archs: expandArchs(c.arch),
     size: int(c.size, '--size', 32),

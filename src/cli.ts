@@ -598,14 +598,16 @@ function addModelCommands(program: Command): void {
 }
 
 /** `bench`: the speed benchmark (bench/run.ts): models with random weights, the adapter's GEMM ceiling and the
- *  issue's targets; `--micro` compares kernel variants on conv shapes; `--browser` repeats it in headless Chromium. */
+ *  performance targets; `--micro` compares kernel variants on conv shapes; `--browser` repeats it in headless Chromium. */
 export async function benchCommand(opts: import('../bench/run.js').BenchCliOptions): Promise<void> {
   const { parseBenchOptions, runBench } = await import('../bench/run.js');
   let options;
   try {
     options = await parseBenchOptions(opts);
   } catch (e) {
-    throw new CliError((e as Error).message);
+    // A bad option value is a usage error (exit 2), as for the other commands.
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    throw new CommanderError(2, 'webgpu-resnext.invalidBenchOption', (e as Error).message);
   }
   try {
     await runBench(options);

@@ -30,7 +30,7 @@ test("Cadene resnext101_32x4d: 522 tensors map to exactly resnext101_32x4d's can
   for (const t of spec) assert.deepEqual(shapes.get(t.name), t.shape, t.name);
 });
 
-test('Cadene names from the issue map as documented', () => {
+test('Cadene names map as documented', () => {
   const cases: [string, string | null][] = [
     ['features.0.weight', 'conv1.weight'],
     ['features.1.running_var', 'bn1.running_var'],

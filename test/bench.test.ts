@@ -1,0 +1,108 @@
+// The benchmark: its targets from given figures, and `webgpu-resnext bench` end to end on small
+// models (64x64 inputs, a 128^3 ceiling) and on one conv shape in --micro mode, as a user runs it.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { BatchResult, ModelResult } from '../bench/model-bench.js';
+import { computeTargets, type BenchResult } from '../bench/report.js';
+import type { CeilingResult } from '../bench/ceiling.js';
+import { getArchitecture } from '../src/models/config.js';
+import { buildPlan } from '../src/models/plan.js';
+import { cli } from './cli/run.js';
+
+function batch(timesMs: number[], flops: number, memoryRatio: number): BatchResult {
+  const sorted = [...timesMs].sort((a, b) => a - b);
+  const medianMs = sorted[sorted.length >> 1];
+  return {
+    batch: 1, firstMs: 0, timesMs, medianMs, minMs: sorted[0], gflops: flops / medianMs / 1e6, gflopsBest: flops / sorted[0] / 1e6,
+    weightBytes: 100, instanceBytes: 10, activationBytes: 8, peakBytes: 110, twoLargestBytes: 8, memoryRatio,
+  };
+}
+
+function model(arch: string, flops: number, b: BatchResult): ModelResult {
+  return { arch, size: 224, params: 1, flopsPerImage: flops, generateMs: 0, loadMs: 0, batches: [b] };
+}
+
+test('targets: rate / ceiling, memory, and the ResNeXt / ResNet time as the median of per-round ratios', () => {
+  const ceiling = { gflops: 40, flops: 1, medianMs: 1 } as CeilingResult;
+  // Round 3 of ResNeXt was hit by other load: the ratio of medians (400 / 100 = 4) would fail the target,
+  // the per-round ratios (1.9, 1.97, 4) have median 1.97.
+  const r50 = model('resnet50', 8e9, batch([100, 300, 100], 8e9, 1.02));
+  const x101 = model('resnext101_32x4d', 15.6e9, batch([190, 590, 400], 15.6e9, 1.2));
+  const targets = computeTargets([r50, x101], ceiling, 2);
+  const byName = (s: string) => {
+    const t = targets.find((x) => x.name.includes(s));
+    assert.ok(t, `no target named like '${s}' in ${targets.map((x) => x.name).join('; ')}`);
+    return t;
+  };
+  const rate = byName('resnet50 batch 1: rate');
+  assert.equal(rate.value, 80 / 40); // 8 GFLOP in 100 ms = 80 GFLOP/s
+  assert.equal(rate.met, true);
+  const x101rate = byName('resnext101_32x4d batch 1: rate');
+  assert.ok(Math.abs(x101rate.value - 15.6e9 / 400 / 1e6 / 40) < 1e-12);
+  assert.equal(x101rate.met, x101rate.value >= 0.6);
+  assert.equal(byName('resnet50 batch 1: peak GPU memory').met, true);
+  const mem = byName('resnext101_32x4d batch 1: peak GPU memory');
+  assert.equal(mem.value, 1.2);
+  assert.equal(mem.met, false);
+  const ratio = byName('resnext101_32x4d / resnet50 time');
+  assert.ok(Math.abs(ratio.value - 590 / 300) < 1e-12, `ratio ${ratio.value}`);
+  assert.equal(ratio.met, true);
+  assert.match(ratio.detail, /median of 3 per-round ratios/);
+});
+
+test('bench CLI: two small models side by side, with the ceiling, steps, memory and JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const json = join(dir, 'bench.json');
+    const archs = ['resnet18', 'resnext50_32x4d'];
+    const r = await cli(['bench', '--arch', archs.join(','), '--size', '64', '--batch', '1', '--runs', '2',
+      '--ceiling-size', '128', '--steps', 'wall', '--json', json, '--quiet'], 600_000);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /ceiling: conv2d 1x1 GEMM 128\^3/);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    assert.ok(out.ceiling && out.ceiling.gflops > 0 && out.ceiling.samples >= 4, JSON.stringify(out.ceiling));
+    assert.deepEqual(out.models.map((m) => m.arch), archs);
+    for (const m of out.models) {
+      const [b] = m.batches;
+      assert.equal(b.timesMs.length, 2);
+      assert.ok(b.gflops > 0 && b.medianMs > 0 && b.firstMs > 0, `${m.arch}: ${JSON.stringify(b)}`);
+      // Peak = weights + this batch size's instance, which holds at least the two largest live activations.
+      assert.ok(b.memoryRatio >= 1 && b.memoryRatio <= 1.1, `${m.arch} memory ratio ${b.memoryRatio}`);
+      const plan = buildPlan({ ...getArchitecture(m.arch), inputSize: 64 }, { input: 'nchw', head: 'logits' });
+      assert.equal(b.steps?.count, plan.steps.length, b.stepsError);
+      assert.ok(b.steps!.byGroup.some((g) => g.group === (m.arch === 'resnet18' ? 'conv 3x3' : 'conv 3x3 G32')));
+    }
+    // Only ResNet-50 / ResNeXt-101 have targets; the ceiling is there, so the memory targets are listed.
+    assert.ok(out.targets.every((t) => t.name.includes('peak GPU memory')), out.targets.map((t) => t.name).join('; '));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench CLI --micro: one conv shape across kernel variants, each checked against the production kernel', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const json = join(dir, 'micro.json');
+    const r = await cli(['bench', '--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v1',
+      '--variant', '16x16', '--runs', '2', '--json', json, '--quiet'], 300_000);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    assert.equal(out.micro?.length, 1);
+    const [shape] = out.micro!;
+    assert.deepEqual(shape.variants.map((v) => v.name), ['default', 'v1', '16x16']);
+    for (const v of shape.variants) {
+      assert.equal(v.error, undefined);
+      assert.ok(v.gflops > 0, `${v.name}: ${v.gflops}`);
+      if (v.name !== 'default') assert.ok(v.maxDiff !== undefined && v.maxDiff < 1e-4, `${v.name}: max diff ${v.maxDiff}`);
+    }
+    const bad = await cli(['bench', '--micro', '--variant', 'no-such-kernel'], 60_000);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown kernel variant 'no-such-kernel'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
