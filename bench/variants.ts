@@ -7,7 +7,10 @@
 //   v0  register-tiled implicit GEMM, up to 16 pixels x 16 channels as 16 separate mat4x4 variables
 //   v1  up to 32 x 32: accumulators as one struct of 8 mat4x4 per vec4 column
 //   v2  v1 + the direct path (a row of pixels slid across the kernel taps: one input load per tap
-//       instead of 4*TQ), promoted as shaders/conv2d.wgsl
+//       instead of 4*TQ)
+//   v3  v2 + SIMD lanes along output channels where the cost model prefers them (CHANNEL_LANES: the
+//       input loads are shared by the lanes; 2.4x on the 7x7 maps at batch 1 on llvmpipe): the
+//       production shaders/conv2d.wgsl ('default')
 
 import type { GpuContext } from '../src/gpu/device.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';
@@ -33,6 +36,11 @@ function v0Tuning(ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> {
   return { wgX: Math.min(64, maxInv) / wgY, wgY, tq: desc.N * P * Q >= 1024 ? 4 : 2, jn, direct: false, channelLanes: false };
 }
 
+/** The runtime's block with one SIMD batch of lanes along pixels (kernels before v3 know no other way). */
+function pixelLanes(ctx: GpuContext): Partial<Conv2dTuning> {
+  return { channelLanes: false, wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1 };
+}
+
 /** A forced register block of 4*tq pixels x 4*jn channels, one SIMD batch of lanes along pixels. */
 function block(tq: number, jn: number, direct = false) {
   return (ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> => ({
@@ -47,7 +55,8 @@ export const VARIANTS: KernelVariant[] = [
     tuning: () => ({ direct: false }),
   },
   { name: 'v0', file: 'conv2d-v0.wgsl', tuning: v0Tuning, description: 'v0 with its own default tuning (16 x 16 blocks)' },
-  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: () => ({ direct: false, channelLanes: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block with lanes along pixels' },
+  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: (ctx) => ({ ...pixelLanes(ctx), direct: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block, lanes along pixels' },
+  { name: 'v2', file: 'conv2d-v2.wgsl', tuning: pixelLanes, description: 'v2 (direct path), the runtime\'s block, lanes along pixels' },
   { name: '32x32', tuning: block(8, 8), description: '32 pixels x 32 channels, implicit' },
   { name: '16x32', tuning: block(4, 8), description: '16 pixels x 32 channels, implicit' },
   { name: '32x16', tuning: block(8, 4), description: '32 pixels x 16 channels, implicit' },
