@@ -125,11 +125,11 @@ export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefin
 
 /**
  * Relative costs of conv2d.wgsl's operations on the CPU-backed adapters, fitted to bench --micro runs of
- * a 1024^3 GEMM at register blocks from 8 x 8 to 32 x 32 (bench/RESULTS.md). On these drivers every
- * storage-buffer load or store is a loop over the SIMD lanes, so memory operations, not arithmetic,
- * dominate: `input` is a vec4 load whose address differs per lane (activations; the lanes run along
- * pixels), `weight` one whose address is the same in every lane (weights), `mm` one 4x4 by 4x4 matrix
- * product (16 vec4 multiply-adds), `store` one vec4 store with its epilogue.
+ * a 1024^3 GEMM at register blocks from 8 x 8 to 32 x 32. On these drivers every storage-buffer load
+ * or store is a loop over the SIMD lanes (bench/RESULTS.md), so memory operations, not arithmetic,
+ * dominate: `input` is a vec4 load of an activation and `weight` one of a weight with the lanes along
+ * pixels (cpuDispatchCost swaps the two for lanes along channels), `mm` one 4x4 by 4x4 matrix product
+ * (16 vec4 multiply-adds), `store` one vec4 store with its epilogue.
  */
 interface CpuCosts {
   simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
