@@ -8,9 +8,9 @@
 //   v1  up to 32 x 32: accumulators as one struct of 8 mat4x4 per vec4 column
 //   v2  v1 + the direct path (a row of pixels slid across the kernel taps: one input load per tap
 //       instead of 4*TQ)
-//   v3  v2 + SIMD lanes along output channels where the cost model prefers them (CHANNEL_LANES: the
-//       input loads are shared by the lanes; 2.4x on the 7x7 maps at batch 1 on llvmpipe): the
-//       production shaders/conv2d.wgsl ('default')
+//   v3  v2 + SIMD lanes along output channels where the cost model prefers them (CHANNEL_LANES: layers
+//       with few pixels; 2.4x on the 7x7 maps at batch 1 on llvmpipe): the production
+//       shaders/conv2d.wgsl ('default')
 
 import type { GpuContext } from '../src/gpu/device.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';

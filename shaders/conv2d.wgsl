@@ -43,10 +43,9 @@
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with
-// CHANNEL_LANES (WG_Y, WG_X). CPU drivers run the lanes of a SIMD batch along the first dimension, and a
-// load whose address is the same in every lane is much cheaper there than one that differs per lane:
-// lanes along pixels share their weight loads (most layers), lanes along columns share their input
-// loads (layers with few pixels, where pixel lanes would idle: the 7x7 maps at batch 1).
+// CHANNEL_LANES (WG_Y, WG_X). CPU drivers run the lanes of a SIMD batch along the first dimension: along
+// pixels for most layers, along columns for layers with few pixels, where pixel lanes would idle (the
+// 7x7 maps at batch 1).
 // Pixel tiles: T = ceil(M / (4*TQ)), or with DIRECT T = N*P*qTiles with qTiles = ceil(Q / (4*TQ)).
 // Grid: x * z = ceil(T / WG_X) workgroups along pixels, split as x = min(that, maxComputeWorkgroupsPerDimension),
 // z = ceil(that / x) (gridX = x in params); y = G * nTiles with nTiles = ceil(Kgp/4 / (WG_Y*JN)),

@@ -46,8 +46,8 @@ export interface Conv2dTuning {
    */
   direct: boolean;
   /**
-   * The SIMD lanes of CPU drivers run along column blocks (define CHANNEL_LANES), so that the input
-   * loads have the same address in every lane; false: along pixel tiles, sharing the weight loads.
+   * The SIMD lanes of CPU drivers run along column blocks (define CHANNEL_LANES) rather than along pixel
+   * tiles: for layers with too few pixels to fill the lanes.
    */
   channelLanes: boolean;
 }
@@ -167,7 +167,8 @@ export function cpuThreads(): Promise<number> {
  * workgroups are shared among `threads` threads.
  */
 export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCosts, threads: number): number {
-  // The operand indexed by the lanes is loaded per lane; the other one has the same address in every lane.
+  // As fitted: a load of the operand the lanes run along (a different address per lane) costs more than
+  // one of the other operand (the same address in every lane).
   const c = t.channelLanes ? { ...costs, input: costs.weight, weight: costs.input } : costs;
   const [P, Q] = conv2dOutputSize(desc);
   const { Cg, Kg, Kgp } = conv2dWeightLayout(desc);
@@ -199,8 +200,8 @@ export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCos
  * Default launch geometry.
  * CPU-backed adapters (SwiftShader, llvmpipe): the tuning with the least estimated time
  * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels, the direct path where
- * it applies (stride 1, C/G % 4 == 0, a kernel wider than 1), and 1 to 4 SIMD batches of lanes along
- * pixels per workgroup (lanes along channels were 3x to 5x slower: their weight loads differ per lane).
+ * it applies (stride 1, C/G % 4 == 0, a kernel wider than 1), and 1 to 4 SIMD batches of lanes per
+ * workgroup, along pixels or along channels.
  * Large layers get 32 x 32 blocks; the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
  * few-pixel layers (7x7 at batch 1) smaller tiles so that the SIMD lanes are not idle.
  * Hardware GPUs get a small block and 64 invocations (more invocations in flight); untuned so far.
