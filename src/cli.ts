@@ -70,30 +70,45 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-/** A progress bar on stderr (drawn only on a terminal), fed with ConvertProgress events. */
-function progressBar(): { update: (p: ConvertProgress) => void; stop: () => void } {
-  const bar = new cliProgress.SingleBar({
-    format: '{phase} |{bar}| {percentage}% {size}',
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+/** A progress bar on stderr, drawn only on a terminal. */
+function stderrBar(format: string): cliProgress.SingleBar {
+  return new cliProgress.SingleBar({ format, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic);
+}
+
+/**
+ * A progress bar on stderr fed with progress events of several phases, restarted at each new phase;
+ * `view` gives an event's phase name, value, total and size text.
+ */
+function phasedBar<P>(view: (p: P) => { phase: string; value: number; total: number; size: string }):
+  { update: (p: P) => void; stop: () => void } {
+  const bar = stderrBar('{phase} |{bar}| {percentage}% {size}');
   let phase: string | null = null;
   return {
     update(p) {
-      const payload = { phase: p.phase === 'read' ? 'reading' : 'writing', size: `${mib(p.done)} / ${mib(p.total)}` };
-      if (phase !== p.phase) {
+      const v = view(p);
+      const payload = { phase: v.phase, size: v.size };
+      if (phase !== v.phase) {
         if (phase !== null) bar.stop();
-        bar.start(Math.max(1, p.total), p.done, payload);
-        phase = p.phase;
+        bar.start(v.total, v.value, payload);
+        phase = v.phase;
       } else {
-        bar.update(p.done, payload);
+        bar.setTotal(v.total);
+        bar.update(v.value, payload);
       }
     },
     stop() {
       if (phase !== null) bar.stop();
     },
   };
+}
+
+/** The converter's progress bar (ConvertProgress events: reading, then writing). */
+function progressBar(): { update: (p: ConvertProgress) => void; stop: () => void } {
+  return phasedBar((p: ConvertProgress) => ({
+    phase: p.phase === 'read' ? 'reading' : 'writing', value: p.done, total: Math.max(1, p.total),
+    size: `${mib(p.done)} / ${mib(p.total)}`,
+  }));
 }
 
 export interface ConvertCliOptions {
@@ -264,42 +279,17 @@ function runnableConfig(s: WeightsSummary): ResNetConfig {
 
 /** Progress bars on stderr (drawn only on a terminal) for loading weights and for batches of work. */
 function loadProgressBar(): { update: (p: LoadProgress) => void; stop: () => void } {
-  const bar = new cliProgress.SingleBar({
-    format: '{phase} |{bar}| {percentage}% {size}',
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
-  let phase: LoadProgress['phase'] | null = null;
-  return {
-    update(p) {
-      const total = Math.max(1, p.total, p.loaded);
-      // 'download' and 'upload' count bytes; other phases ('compile': pipelines) count steps.
-      const bytes = p.phase === 'download' || p.phase === 'upload';
-      const names: Record<string, string> = { download: 'reading weights', upload: 'uploading weights', compile: 'compiling kernels' };
-      const payload = { phase: names[p.phase] ?? p.phase, size: bytes ? `${mib(p.loaded)} / ${mib(total)}` : `${p.loaded}/${total}` };
-      if (phase !== p.phase) {
-        if (phase !== null) bar.stop();
-        bar.start(total, p.loaded, payload);
-        phase = p.phase;
-      } else {
-        bar.setTotal(total);
-        bar.update(p.loaded, payload);
-      }
-    },
-    stop() {
-      if (phase !== null) bar.stop();
-    },
-  };
+  const names: Record<string, string> = { download: 'reading weights', upload: 'uploading weights', compile: 'compiling kernels' };
+  return phasedBar((p: LoadProgress) => {
+    const total = Math.max(1, p.total, p.loaded);
+    // 'download' and 'upload' count bytes; other phases ('compile': pipelines) count steps.
+    const bytes = p.phase === 'download' || p.phase === 'upload';
+    return { phase: names[p.phase] ?? p.phase, value: p.loaded, total, size: bytes ? `${mib(p.loaded)} / ${mib(total)}` : `${p.loaded}/${total}` };
+  });
 }
 
 function countBar(what: string, total: number): cliProgress.SingleBar {
-  const bar = new cliProgress.SingleBar({
-    format: `${what} |{bar}| {value}/{total}`,
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = stderrBar(`${what} |{bar}| {value}/{total}`);
   bar.start(total, 0);
   return bar;
 }

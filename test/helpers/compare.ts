@@ -36,17 +36,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) so a failing case can be rerun. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (the runtime's mulberry32) so a failing case can be rerun. */
+export { mulberry32 as rng } from '../../src/weights/random.js';
 
 /** `n` uniform values in [lo, hi). */
 export function randomArray(n: number, random: () => number, lo = -1, hi = 1): Float32Array {
