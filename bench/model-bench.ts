@@ -192,8 +192,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
       }
     }
     for (const N of o.batches) {
-      const x = new Map<Live, Float32Array>();
-      const pending = new Map<Live, { firstMs: number; instanceBytes: number; timesMs: number[]; cpu: number[] }>();
+      const pending = new Map<Live, { input: Float32Array; firstMs: number; instanceBytes: number; timesMs: number[]; cpu: number[] }>();
       for (const m of live) {
         try {
           const input = benchInput(N * m.config.inputChannels * o.size * o.size);
@@ -204,8 +203,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
           if (!logits.every(Number.isFinite)) throw new Error(`${m.arch} batch ${N}: the logits are not all finite`);
           const instanceBytes = (await m.model.gpuBytes()) - before;
           log(`${m.arch} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
-          x.set(m, input);
-          pending.set(m, { firstMs, instanceBytes, timesMs: [], cpu: [] });
+          pending.set(m, { input, firstMs, instanceBytes, timesMs: [], cpu: [] });
         } catch (e) {
           fail(m.arch, e);
         }
@@ -215,7 +213,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
           try {
             const c0 = cpuMs();
             const t = performance.now();
-            await m.model.run(x.get(m)!, { batch: N });
+            await m.model.run(p.input, { batch: N });
             p.timesMs.push(performance.now() - t);
             const c1 = cpuMs();
             if (c0 !== undefined && c1 !== undefined) p.cpu.push(c1 - c0);
@@ -231,7 +229,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
         const b = batchResult(m, N, p.firstMs, p.timesMs, p.cpu, p.instanceBytes);
         if (o.steps !== 'none') {
           try {
-            b.steps = await stepTimes(o, m.model, m.config, x.get(m)!, N, 1);
+            b.steps = await stepTimes(o, m.model, m.config, p.input, N, 1);
           } catch (e) {
             b.stepsError = (e as Error).message;
           }
