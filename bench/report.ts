@@ -89,7 +89,9 @@ export function computeTargets(models: ModelResult[], ceiling: CeilingResult | u
         name: `resnext101_32x4d / resnet50 time, batch ${b.batch}`, value, op: '<=', limit: RESNEXT_TIME_TARGET,
         met: value <= RESNEXT_TIME_TARGET,
         cpuValue: a.cpuMedianMs && b.cpuMedianMs ? b.cpuMedianMs / a.cpuMedianMs : undefined,
-        detail: `median of ${rounds} per-round ratios; medians ${b.medianMs.toFixed(0)} / ${a.medianMs.toFixed(0)} ms` +
+        detail: `median of ${rounds} per-round ratios` +
+          (rounds > 1 ? ` (${Math.min(...perRound).toFixed(2)} to ${Math.max(...perRound).toFixed(2)})` : '') +
+          `; medians ${b.medianMs.toFixed(0)} / ${a.medianMs.toFixed(0)} ms` +
           ` = ${(b.medianMs / a.medianMs).toFixed(2)} (FLOP ratio ${(x101.flopsPerImage / r50.flopsPerImage).toFixed(2)})`,
       });
     }
