@@ -162,6 +162,14 @@ export function cpuThreads(): Promise<number> {
 }
 
 /**
+ * Pixel tiles of the grid: 4*tq consecutive pixels of the N*P*Q, or (direct path) of one output row,
+ * ceil(Q / (4*tq)) per row.
+ */
+function pixelTileCount(N: number, P: number, Q: number, t: Conv2dTuning): number {
+  return t.direct ? N * P * Math.ceil(Q / (4 * t.tq)) : Math.ceil((N * P * Q) / (4 * t.tq));
+}
+
+/**
  * Estimated time of one dispatch with tuning `t` on a CPU-backed adapter, in the units of `c`: every
  * SIMD batch of lanes costs what its slowest invocation costs (idle lanes included), and the
  * workgroups are shared among `threads` threads.
@@ -189,7 +197,7 @@ export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCos
   }
   const storesPerPixel = Kg % 4 === 0 ? 1 : 4;
   perInvocation += c.store * 4 * t.tq * t.jn * storesPerPixel * (desc.epilogue === 'residual-relu' ? 1.5 : 1) + c.invocation;
-  const pixelTiles = t.direct ? desc.N * P * Math.ceil(Q / (4 * t.tq)) : Math.ceil((desc.N * P * Q) / (4 * t.tq));
+  const pixelTiles = pixelTileCount(desc.N, P, Q, t);
   const colTiles = Math.ceil(cols / (t.jn * t.wgY));
   const workgroups = Math.ceil(pixelTiles / t.wgX) * colTiles * desc.groups;
   const batchesPerWorkgroup = Math.ceil((t.wgX * t.wgY) / c.simd);
@@ -386,10 +394,8 @@ export class Conv2d {
     }
 
     const M = N * P * Q;
-    // Pixel tiles: 4*tq consecutive pixels of M, or (direct) of one output row, qTiles per row.
-    const qTiles = Math.ceil(Q / (4 * t.tq));
-    const pixelTiles = t.direct ? N * P * qTiles : Math.ceil(M / (4 * t.tq));
-    const mTiles = Math.ceil(pixelTiles / t.wgX);
+    const qTiles = Math.ceil(Q / (4 * t.tq));     // direct path: pixel tiles per output row
+    const mTiles = Math.ceil(pixelTileCount(N, P, Q, t) / t.wgX);
     const maxDim = ctx.device.limits.maxComputeWorkgroupsPerDimension;
     const gridX = Math.min(mTiles, maxDim);
     const gridZ = Math.ceil(mTiles / gridX);
