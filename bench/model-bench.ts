@@ -172,7 +172,7 @@ export interface ModelsBenchResult {
  * first inference and the timed inferences go round-robin (one of each model per round, the ceiling
  * sampled between rounds), so that load from other programs on a shared machine hits every model
  * alike and the ratios between them hold. A model that fails is reported in `failed` and the others
- * go on (unless the device is lost).
+ * go on (unless the device is lost); if none could be measured, it throws with every model's error.
  */
 export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResult> {
   const log = o.log ?? (() => {});
@@ -241,7 +241,9 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
     for (const m of live) m.model.dispose();
     await o.ctx.device.queue.onSubmittedWorkDone();
   }
-  return { models: live.map((m) => m.result).filter((r) => r.batches.length > 0), failed };
+  const models = live.map((m) => m.result).filter((r) => r.batches.length > 0);
+  if (models.length === 0) throw new Error(`no architecture could be measured: ${failed.map((f) => `${f.arch}: ${f.error}`).join('; ')}`);
+  return { models, failed };
 }
 
 async function loadOne(o: ModelBenchOptions, arch: string): Promise<Live> {

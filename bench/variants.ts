@@ -44,7 +44,7 @@ function pixelLanes(ctx: GpuContext): Partial<Conv2dTuning> {
 /** A forced register block of 4*tq pixels x 4*jn channels, one SIMD batch of lanes along pixels. */
 function block(tq: number, jn: number, direct = false) {
   return (ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> => ({
-    tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1, direct, channelLanes: false,
+    ...pixelLanes(ctx), tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), direct,
   });
 }
 
