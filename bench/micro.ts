@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { GpuContext } from '../src/gpu/device.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
-import { Conv2d, type Conv2dDesc } from '../src/ops/conv2d.js';
+import { Conv2d, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';
 import { cpuMs } from './clock.js';
 import { cpuRate } from './report.js';
@@ -81,12 +81,13 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
 
   type Live = { v: KernelVariant; conv?: Conv2d; dispatch?: Dispatch; output?: ReturnType<typeof createTensor>; wall: number[]; cpu: number[]; error?: string };
   const live: Live[] = [];
+  const runtime = defaultConv2dTuning(ctx, desc, ctx.cpuBacked ? await cpuThreads() : undefined);
   for (const v of variants) {
     const entry: Live = { v, wall: [], cpu: [] };
     live.push(entry);
     try {
       const shaderSource = v.file ? await variantSource(v.file) : undefined;
-      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc), { shaderSource });
+      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc, runtime), { shaderSource });
       const w = conv.uploadWeights(conv.packWeights(weight, bias));
       const y = createTensor(ctx, `${label} ${v.name} output`, conv.outputShape);
       buffers.push(w, y.buffer);

@@ -32,14 +32,15 @@
 //   RELU, RESIDUAL  the epilogue (RESIDUAL implies the ReLU after the add).
 //
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
-// output channels of one group each), i.e. 4*TQ pixels x 4*JN channels (up to 32 x 32), held as TQ*JN
+// output channels of one group each), i.e. 4*TQ pixels x 4*JN channels (up to 32 x 64), held as TQ*JN
 // mat4x4 accumulators (matrix columns = pixels, rows = channels). They live in one struct per column
 // (ColumnAcc, members q0..q7), never in an indexed array, so that the compilers split them into
-// registers (or stack slots on CPU drivers); TQ and JN (1 to 8 each) are override constants, and every
+// registers (or stack slots on CPU drivers); TQ (1 to 8) and JN (1 to 16) are override constants, and every
 // member, load and store past them is behind a constant condition the compilers remove. Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
 // on CPU drivers, where every storage-buffer load is a per-lane loop, large blocks are what makes it fast
-// (bench/kernels/ keeps the earlier versions, v0 with at most 16 x 16; bench/RESULTS.md the measurements).
+// (bench/kernels/ keeps the earlier versions, v0 with at most 16 x 16, v2 with 32 x 32; bench/RESULTS.md the
+// measurements).
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with
@@ -68,7 +69,7 @@ override WG_X: u32 = 32u;
 override WG_Y: u32 = 2u;
 /** Pixel quads per invocation: 1 to 8. */
 override TQ: u32 = 2u;
-/** vec4 output-channel columns per invocation: 1 to 8. */
+/** vec4 output-channel columns per invocation: 1 to 16. */
 override JN: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -262,21 +263,42 @@ fn accumulate(acc: ptr<function, ColumnAcc>, w: Weight, a: Inputs) {
   if (TQ > 7u) { (*acc).q7 += mac(w, a.q7); }
 }
 
-/** The invocation's accumulators: vec4 columns 0..7 (those past JN are never touched). */
+/** The invocation's accumulators: vec4 columns 0..15 (those past JN are never touched). */
 struct Block {
   c0: ColumnAcc, c1: ColumnAcc, c2: ColumnAcc, c3: ColumnAcc, c4: ColumnAcc, c5: ColumnAcc, c6: ColumnAcc, c7: ColumnAcc,
+  c8: ColumnAcc, c9: ColumnAcc, c10: ColumnAcc, c11: ColumnAcc, c12: ColumnAcc, c13: ColumnAcc, c14: ColumnAcc, c15: ColumnAcc,
 }
 
-/** block += weights (row `row`, the invocation's columns kLo, kHi) x inputs `a`, for the JN columns. */
-fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, kLo: vec4<u32>, kHi: vec4<u32>, a: Inputs) {
-  accumulate(&(*block).c0, loadColumn(row, cols, kLo.x), a);
-  if (JN > 1u) { accumulate(&(*block).c1, loadColumn(row, cols, kLo.y), a); }
-  if (JN > 2u) { accumulate(&(*block).c2, loadColumn(row, cols, kLo.z), a); }
-  if (JN > 3u) { accumulate(&(*block).c3, loadColumn(row, cols, kLo.w), a); }
-  if (JN > 4u) { accumulate(&(*block).c4, loadColumn(row, cols, kHi.x), a); }
-  if (JN > 5u) { accumulate(&(*block).c5, loadColumn(row, cols, kHi.y), a); }
-  if (JN > 6u) { accumulate(&(*block).c6, loadColumn(row, cols, kHi.z), a); }
-  if (JN > 7u) { accumulate(&(*block).c7, loadColumn(row, cols, kHi.w), a); }
+/** The invocation's columns kv0 .. kv0 + 15, four per vec4; those past the group's columns reread column kv0. */
+struct Columns {
+  k0: vec4<u32>, k4: vec4<u32>, k8: vec4<u32>, k12: vec4<u32>,
+}
+
+fn columnsFrom(kv0: u32, cols: u32) -> Columns {
+  let k = vec4<u32>(kv0) + vec4<u32>(0u, 1u, 2u, 3u);
+  let z = vec4<u32>(kv0);
+  let n = vec4<u32>(cols);
+  return Columns(select(z, k, k < n), select(z, k + 4u, k + 4u < n), select(z, k + 8u, k + 8u < n), select(z, k + 12u, k + 12u < n));
+}
+
+/** block += weights (row `row`, the invocation's columns from kv0) x inputs `a`, for the JN columns. */
+fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, k: Columns, a: Inputs) {
+  accumulate(&(*block).c0, loadColumn(row, cols, k.k0.x), a);
+  if (JN > 1u) { accumulate(&(*block).c1, loadColumn(row, cols, k.k0.y), a); }
+  if (JN > 2u) { accumulate(&(*block).c2, loadColumn(row, cols, k.k0.z), a); }
+  if (JN > 3u) { accumulate(&(*block).c3, loadColumn(row, cols, k.k0.w), a); }
+  if (JN > 4u) { accumulate(&(*block).c4, loadColumn(row, cols, k.k4.x), a); }
+  if (JN > 5u) { accumulate(&(*block).c5, loadColumn(row, cols, k.k4.y), a); }
+  if (JN > 6u) { accumulate(&(*block).c6, loadColumn(row, cols, k.k4.z), a); }
+  if (JN > 7u) { accumulate(&(*block).c7, loadColumn(row, cols, k.k4.w), a); }
+  if (JN > 8u) { accumulate(&(*block).c8, loadColumn(row, cols, k.k8.x), a); }
+  if (JN > 9u) { accumulate(&(*block).c9, loadColumn(row, cols, k.k8.y), a); }
+  if (JN > 10u) { accumulate(&(*block).c10, loadColumn(row, cols, k.k8.z), a); }
+  if (JN > 11u) { accumulate(&(*block).c11, loadColumn(row, cols, k.k8.w), a); }
+  if (JN > 12u) { accumulate(&(*block).c12, loadColumn(row, cols, k.k12.x), a); }
+  if (JN > 13u) { accumulate(&(*block).c13, loadColumn(row, cols, k.k12.y), a); }
+  if (JN > 14u) { accumulate(&(*block).c14, loadColumn(row, cols, k.k12.z), a); }
+  if (JN > 15u) { accumulate(&(*block).c15, loadColumn(row, cols, k.k12.w), a); }
 }
 
 /** Stores vec4 column kv of the TQ quads: pixels m0 .. m0 + 4*TQ - 1, those below mEnd. */
@@ -360,12 +382,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
   let Cg = params.Cg;
   let cOffset = g * Cg;
-  // Columns past this group's Kgp/4 reread column kv0 (their results are not stored).
-  let lo = vec4<u32>(kv0) + vec4<u32>(0u, 1u, 2u, 3u);
-  let hi = vec4<u32>(kv0) + vec4<u32>(4u, 5u, 6u, 7u);
-  let kLo = select(vec4<u32>(kv0), lo, lo < vec4<u32>(cols));
-  let kHi = select(vec4<u32>(kv0), hi, hi < vec4<u32>(cols));
-
+  let k = columnsFrom(kv0, cols);
   var acc: Block;
 
 #if DIRECT
@@ -384,11 +401,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var c = 0u; c < Cg; c += 4u) {
       let ch = cOffset + c;
       let a0 = loadRow(rowBase, iw0, ch);
-      accumulateColumns(&acc, wRow + c * cols, cols, kLo, kHi, a0);
+      accumulateColumns(&acc, wRow + c * cols, cols, k, a0);
       let a1 = shiftRow(a0, loadPixel(rowBase, iw0 + i32(4u * TQ), ch));
-      accumulateColumns(&acc, wRow + tap + c * cols, cols, kLo, kHi, a1);
+      accumulateColumns(&acc, wRow + tap + c * cols, cols, k, a1);
       let a2 = shiftRow(a1, loadPixel(rowBase, iw0 + i32(4u * TQ + 1u), ch));
-      accumulateColumns(&acc, wRow + 2u * tap + c * cols, cols, kLo, kHi, a2);
+      accumulateColumns(&acc, wRow + 2u * tap + c * cols, cols, k, a2);
     }
   }
 #else
@@ -419,18 +436,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #else
     for (var c = 0u; c < Cg; c++) {
 #endif
-      accumulateColumns(&acc, wBase + c * cols, cols, kLo, kHi, loadInputs(quads, c));
+      accumulateColumns(&acc, wBase + c * cols, cols, k, loadInputs(quads, c));
     }
   }
 #endif
 
   // Only the TQ x JN block, and only existing columns.
-  storeColumn(acc.c0, m0, mEnd, g, kLo.x);
-  if (JN > 1u && kv0 + 1u < cols) { storeColumn(acc.c1, m0, mEnd, g, kLo.y); }
-  if (JN > 2u && kv0 + 2u < cols) { storeColumn(acc.c2, m0, mEnd, g, kLo.z); }
-  if (JN > 3u && kv0 + 3u < cols) { storeColumn(acc.c3, m0, mEnd, g, kLo.w); }
-  if (JN > 4u && kv0 + 4u < cols) { storeColumn(acc.c4, m0, mEnd, g, kHi.x); }
-  if (JN > 5u && kv0 + 5u < cols) { storeColumn(acc.c5, m0, mEnd, g, kHi.y); }
-  if (JN > 6u && kv0 + 6u < cols) { storeColumn(acc.c6, m0, mEnd, g, kHi.z); }
-  if (JN > 7u && kv0 + 7u < cols) { storeColumn(acc.c7, m0, mEnd, g, kHi.w); }
+  storeColumn(acc.c0, m0, mEnd, g, kv0);
+  if (JN > 1u && kv0 + 1u < cols) { storeColumn(acc.c1, m0, mEnd, g, kv0 + 1u); }
+  if (JN > 2u && kv0 + 2u < cols) { storeColumn(acc.c2, m0, mEnd, g, kv0 + 2u); }
+  if (JN > 3u && kv0 + 3u < cols) { storeColumn(acc.c3, m0, mEnd, g, kv0 + 3u); }
+  if (JN > 4u && kv0 + 4u < cols) { storeColumn(acc.c4, m0, mEnd, g, kv0 + 4u); }
+  if (JN > 5u && kv0 + 5u < cols) { storeColumn(acc.c5, m0, mEnd, g, kv0 + 5u); }
+  if (JN > 6u && kv0 + 6u < cols) { storeColumn(acc.c6, m0, mEnd, g, kv0 + 6u); }
+  if (JN > 7u && kv0 + 7u < cols) { storeColumn(acc.c7, m0, mEnd, g, kv0 + 7u); }
+  if (JN > 8u && kv0 + 8u < cols) { storeColumn(acc.c8, m0, mEnd, g, kv0 + 8u); }
+  if (JN > 9u && kv0 + 9u < cols) { storeColumn(acc.c9, m0, mEnd, g, kv0 + 9u); }
+  if (JN > 10u && kv0 + 10u < cols) { storeColumn(acc.c10, m0, mEnd, g, kv0 + 10u); }
+  if (JN > 11u && kv0 + 11u < cols) { storeColumn(acc.c11, m0, mEnd, g, kv0 + 11u); }
+  if (JN > 12u && kv0 + 12u < cols) { storeColumn(acc.c12, m0, mEnd, g, kv0 + 12u); }
+  if (JN > 13u && kv0 + 13u < cols) { storeColumn(acc.c13, m0, mEnd, g, kv0 + 13u); }
+  if (JN > 14u && kv0 + 14u < cols) { storeColumn(acc.c14, m0, mEnd, g, kv0 + 14u); }
+  if (JN > 15u && kv0 + 15u < cols) { storeColumn(acc.c15, m0, mEnd, g, kv0 + 15u); }
 }

@@ -55,6 +55,10 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 17, W: 17, C: 3, K: 24, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu', tuning: { tq: 6, jn: 2, wgX: 2, wgY: 2 } },
   { ...dense, N: 2, H: 9, W: 9, C: 64, K: 64, R: 3, S: 3, stride: 2, pad: 1, groups: 16, tuning: { tq: 5, jn: 1, wgX: 8, wgY: 1 } },
   { ...dense, N: 1, H: 11, W: 11, C: 12, K: 30, R: 3, S: 3, stride: 1, pad: 1, groups: 3, tuning: { tq: 7, jn: 3, wgX: 2, wgY: 1, direct: false } },
+  // Up to 16 columns (c15 reached, 64 channels): partial column blocks, groups, the 1x1, implicit and direct paths.
+  { ...dense, N: 1, H: 5, W: 5, C: 8, K: 100, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu', tuning: { channelLanes: true, tq: 1, jn: 16, wgX: 1, wgY: 2 } },
+  { ...dense, N: 2, H: 7, W: 7, C: 8, K: 88, R: 3, S: 3, stride: 1, pad: 1, groups: 2, epilogue: 'relu', tuning: { tq: 2, jn: 13, wgX: 2, wgY: 1, direct: false } },
+  { ...dense, N: 1, H: 6, W: 9, C: 8, K: 40, R: 3, S: 3, stride: 1, pad: 1, tuning: { direct: true, tq: 1, jn: 10, wgX: 4, wgY: 1 } },
   // The direct path (a row of pixels slid across the 3 taps): stride 1, C/G % 4 == 0; rows wider and narrower
   // than the tile, padding 0 to 2, a 5x3 kernel, grouped, residual, scalar (masked) output.
   { ...dense, N: 2, H: 9, W: 11, C: 16, K: 32, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu', tuning: { direct: true, tq: 2, jn: 4, wgX: 8, wgY: 1 } },

@@ -38,7 +38,7 @@ export interface Conv2dTuning {
   wgY: number;
   /** Quads of 4 pixels per invocation: 1 to 8. */
   tq: number;
-  /** vec4 output-channel columns (4 channels each) per invocation: 1 to 8. */
+  /** vec4 output-channel columns (4 channels each) per invocation: 1 to 16. */
   jn: number;
   /**
    * The direct path (define DIRECT): a pixel tile is 4*tq consecutive pixels of one output row, and the
@@ -54,7 +54,7 @@ export interface Conv2dTuning {
 
 /** The register block sizes the shader has accumulators for. */
 const TQ_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
-const JN_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
+const JN_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 /** Floats in the uniform struct `Params` of conv2d.wgsl. */
 const PARAMS_WORDS = 20;
 
@@ -135,14 +135,16 @@ interface CpuCosts {
   simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
   /** Largest TQ tried: SwiftShader's Subzero compiler takes minutes (and GiBs) on larger blocks, for no gain. */
   maxTq: number;
+  /** Largest JN tried: 16 (32 x 64 blocks) on llvmpipe; SwiftShader stays at 8 (Subzero, as for maxTq). */
+  maxJn: number;
   /**
    * Largest JN with which the direct path is tried: on SwiftShader it ran at half the implicit path's rate
    * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group).
    */
   directMaxJn: number;
 }
-const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, directMaxJn: 8 };
-const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, directMaxJn: 2 };
+const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxJn: 16, directMaxJn: 8 };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, directMaxJn: 2 };
 
 /** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
 let threadCount: Promise<number> | undefined;
@@ -207,10 +209,11 @@ export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCos
 /**
  * Default launch geometry.
  * CPU-backed adapters (SwiftShader, llvmpipe): the tuning with the least estimated time
- * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels, the direct path where
- * it applies (stride 1, C/G % 4 == 0, a kernel wider than 1), and 1 to 4 SIMD batches of lanes per
- * workgroup, along pixels or along channels.
- * Large layers get 32 x 32 blocks; the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
+ * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels (64 with the lanes along
+ * channels on llvmpipe), the direct path where it applies (stride 1, C/G % 4 == 0, a kernel wider than
+ * 1), and 1 to 4 SIMD batches of lanes per workgroup, along pixels or along channels.
+ * Large layers get 32 x 32 blocks, or 32 x 64 on llvmpipe where the output has 512 channels or more;
+ * the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
  * few-pixel layers (7x7 at batch 1) smaller tiles so that the SIMD lanes are not idle.
  * Hardware GPUs get a small block and 64 invocations (more invocations in flight); untuned so far.
  */
@@ -228,9 +231,12 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
     for (let tq = 1; tq <= costs.maxTq; tq++) {
-      for (let jn = 1; jn <= Math.min(8, cols); jn++) {
+      for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
         for (const channelLanes of [false, true]) {
+          // More than 8 columns only with the lanes along them: measured faster there (K >= 512 fills the
+          // lanes), while with lanes along pixels the model overrates them (bench/RESULTS.md).
+          if (jn > 8 && !channelLanes) continue;
           for (const batches of [1, 2, 4]) {
             const lanes = costs.simd * batches;
             if (lanes > maxInv || lanes > l.maxComputeWorkgroupSizeX) continue;
