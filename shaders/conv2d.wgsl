@@ -39,8 +39,8 @@
 // member, load and store past them is behind a constant condition the compilers remove. Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
 // on CPU drivers, where every storage-buffer load is a per-lane loop, large blocks are what makes it fast
-// (bench/kernels/ keeps the earlier versions, v0 with at most 16 x 16, v2 with 32 x 32; bench/RESULTS.md the
-// measurements).
+// (bench/kernels/ keeps the earlier versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32; bench/RESULTS.md
+// the measurements).
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with

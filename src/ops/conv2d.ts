@@ -47,7 +47,8 @@ export interface Conv2dTuning {
   direct: boolean;
   /**
    * The SIMD lanes of CPU drivers run along column blocks (define CHANNEL_LANES) rather than along pixel
-   * tiles: for layers with too few pixels to fill the lanes.
+   * tiles: for layers with too few pixels to fill the lanes, and on llvmpipe for blocks of more than 32
+   * channels.
    */
   channelLanes: boolean;
 }
@@ -138,13 +139,19 @@ interface CpuCosts {
   /** Largest JN tried: 16 (32 x 64 blocks) on llvmpipe; SwiftShader stays at 8 (Subzero, as for maxTq). */
   maxJn: number;
   /**
+   * Largest JN tried with the lanes along pixels: on llvmpipe more than 8 columns measured faster only with
+   * the lanes along them (outputs of 512 channels or more), while this linear model overrates them with the
+   * lanes along pixels (bench/RESULTS.md).
+   */
+  pixelLanesMaxJn: number;
+  /**
    * Largest JN with which the direct path is tried: on SwiftShader it ran at half the implicit path's rate
    * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group).
    */
   directMaxJn: number;
 }
-const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxJn: 16, directMaxJn: 8 };
-const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, directMaxJn: 2 };
+const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 2 };
 
 /** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
 let threadCount: Promise<number> | undefined;
@@ -234,9 +241,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
       for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
         for (const channelLanes of [false, true]) {
-          // More than 8 columns only with the lanes along them: measured faster there (K >= 512 fills the
-          // lanes), while with lanes along pixels the model overrates them (bench/RESULTS.md).
-          if (jn > 8 && !channelLanes) continue;
+          if (!channelLanes && jn > costs.pixelLanesMaxJn) continue;
           for (const batches of [1, 2, 4]) {
             const lanes = costs.simd * batches;
             if (lanes > maxInv || lanes > l.maxComputeWorkgroupSizeX) continue;
