@@ -31,7 +31,7 @@ export class Ceiling {
   private readonly cpu: number[] = [];
 
   private constructor(private readonly ctx: GpuContext, readonly size: number, private readonly conv: Conv2d,
-    private readonly dispatch: Dispatch, private readonly buffers: GPUBuffer[]) {}
+    private readonly dispatch: Dispatch, private readonly buffers: (GPUBuffer | GPUTexture)[]) {}
 
   /** The GEMM as a 1x1 convolution: M = S pixels (a 1 x S image), C = K = S channels. */
   static async create(ctx: GpuContext, size = 1024): Promise<Ceiling> {

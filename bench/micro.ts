@@ -76,7 +76,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
   const [P, Q] = conv2dOutputSize(desc);
   const residual = desc.epilogue === 'residual-relu'
     ? uploadTensor(ctx, `${label} residual`, benchInput(desc.N * P * Q * desc.K), [desc.N, P, Q, desc.K]) : undefined;
-  const buffers: GPUBuffer[] = [x.buffer];
+  const buffers: (GPUBuffer | GPUTexture)[] = [x.buffer];
   if (residual) buffers.push(residual.buffer);
 
   type Live = { v: KernelVariant; conv?: Conv2d; dispatch?: Dispatch; output?: ReturnType<typeof createTensor>; wall: number[]; cpu: number[]; error?: string };
@@ -87,7 +87,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
     live.push(entry);
     try {
       const shaderSource = v.file ? await variantSource(v.file) : undefined;
-      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc, runtime), { shaderSource });
+      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc, runtime), { shaderSource, bufferWeights: v.bufferWeights });
       const w = conv.uploadWeights(conv.packWeights(weight, bias));
       const y = createTensor(ctx, `${label} ${v.name} output`, conv.outputShape);
       buffers.push(w, y.buffer);

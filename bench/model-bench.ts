@@ -139,7 +139,7 @@ function summarise(config: ResNetConfig, source: StepsResult['source'], steps: S
   };
 }
 
-type ModelWithDebug = Model & { debug?: { weightBuffer(step: string): GPUBuffer } };
+type ModelWithDebug = Model & { debug?: Model['debug'] };
 
 async function stepTimes(o: ModelBenchOptions, model: ModelWithDebug, config: ResNetConfig, x: Float32Array, N: number,
   runs: number): Promise<StepsResult> {
@@ -148,8 +148,8 @@ async function stepTimes(o: ModelBenchOptions, model: ModelWithDebug, config: Re
     return summarise(config, 'timestamp-query', p.steps.map((s) => ({ name: s.name, kind: s.kind, ms: s.ms, flops: s.flops })), o.slowest);
   }
   const debug = model.debug;
-  if (!debug) throw new Error('wall-clock step times need model.debug.weightBuffer() (not in this build)');
-  const steps = await timeSteps(o.ctx, config, N, runs, (name) => debug.weightBuffer(name));
+  if (!debug) throw new Error('wall-clock step times need model.debug.stepWeights() (not in this build)');
+  const steps = await timeSteps(o.ctx, config, N, runs, (name) => debug.stepWeights(name));
   return summarise(config, 'wall-clock', steps, o.slowest);
 }
 

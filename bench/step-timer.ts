@@ -11,7 +11,7 @@ import type { GpuContext } from '../src/gpu/device.js';
 import { elementCount, f32Bytes, type GpuTensor } from '../src/gpu/buffers.js';
 import type { Dispatch } from '../src/gpu/dispatch.js';
 import { planBuffers } from '../src/graph/memory.js';
-import { createStepOp, stepTensorShape, type Normalization } from '../src/graph/steps.js';
+import { createStepOp, stepTensorShape, type Normalization, type StepWeights } from '../src/graph/steps.js';
 import { buildPlan, type Step } from '../src/models/plan.js';
 import type { ResNetConfig } from '../src/models/config.js';
 import { cpuMs } from './clock.js';
@@ -39,7 +39,7 @@ const NO_NORMALIZATION: Normalization = { inputRange: [0, 1], mean: [0, 0, 0], s
  * after one untimed pass. `weightsOf(step)` gives the packed weight buffer of a conv / linear step.
  */
 export async function timeSteps(ctx: GpuContext, config: ResNetConfig, N: number, runs: number,
-  weightsOf: (step: string) => GPUBuffer): Promise<StepTime[]> {
+  weightsOf: (step: string) => StepWeights): Promise<StepTime[]> {
   const { device } = ctx;
   const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
   const shapeOf = (name: string) => stepTensorShape(plan, name, N);

@@ -11,7 +11,10 @@
 //   v3  v2 + SIMD lanes along output channels where the cost model prefers them (CHANNEL_LANES: layers
 //       with few pixels; 2.4x on the 7x7 maps at batch 1 on llvmpipe)
 //   v4  v3 with up to 16 vec4 columns (32 x 64 blocks), which the cost model uses with the lanes along
-//       channels on llvmpipe: the production shaders/conv2d.wgsl ('default')
+//       channels on llvmpipe
+//   v5  v4 with the weights in an rgba32float texture instead of a storage buffer (one texel fetch per
+//       vec4; 1.1x to 1.25x on both CPU adapters): the production shaders/conv2d.wgsl ('default')
+// v0 to v4 read the packed weights from a storage buffer (bufferWeights).
 
 import type { GpuContext } from '../src/gpu/device.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';
@@ -21,6 +24,8 @@ export interface KernelVariant {
   name: string;
   /** bench/kernels/<file>; undefined = the production shaders/conv2d.wgsl. */
   file?: string;
+  /** The kernel reads its weights from a storage buffer (Conv2dOptions.bufferWeights). */
+  bufferWeights?: boolean;
   /** Tuning over the runtime's default for the shape (`runtime`); undefined = the default. */
   tuning?: (ctx: GpuContext, desc: Conv2dDesc, runtime: Conv2dTuning) => Partial<Conv2dTuning> | undefined;
   description: string;
@@ -55,13 +60,14 @@ export const VARIANTS: KernelVariant[] = [
     name: 'implicit', description: 'shaders/conv2d.wgsl, the runtime\'s block, the implicit-GEMM path only',
     tuning: () => ({ direct: false }),
   },
-  { name: 'v0', file: 'conv2d-v0.wgsl', tuning: v0Tuning, description: 'v0 with its own default tuning (16 x 16 blocks)' },
-  { name: 'v1', file: 'conv2d-v1.wgsl', tuning: (ctx) => ({ ...pixelLanes(ctx), direct: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block, lanes along pixels' },
-  { name: 'v2', file: 'conv2d-v2.wgsl', tuning: pixelLanes, description: 'v2 (direct path), the runtime\'s block, lanes along pixels' },
+  { name: 'v0', file: 'conv2d-v0.wgsl', bufferWeights: true, tuning: v0Tuning, description: 'v0 with its own default tuning (16 x 16 blocks)' },
+  { name: 'v1', file: 'conv2d-v1.wgsl', bufferWeights: true, tuning: (ctx) => ({ ...pixelLanes(ctx), direct: false }), description: 'v1 (32 x 32, no direct path), the runtime\'s block, lanes along pixels' },
+  { name: 'v2', file: 'conv2d-v2.wgsl', bufferWeights: true, tuning: pixelLanes, description: 'v2 (direct path), the runtime\'s block, lanes along pixels' },
   {
-    name: 'v3', file: 'conv2d-v3.wgsl', description: 'v3 (at most 8 columns), the runtime\'s tuning with at most 8 columns',
+    name: 'v3', file: 'conv2d-v3.wgsl', bufferWeights: true, description: 'v3 (at most 8 columns), the runtime\'s tuning with at most 8 columns',
     tuning: (_ctx, _desc, runtime) => ({ jn: Math.min(runtime.jn, 8) }),
   },
+  { name: 'v4', file: 'conv2d-v4.wgsl', bufferWeights: true, description: 'v4 (weights in a storage buffer), the runtime\'s tuning' },
   { name: '32x32', tuning: block(8, 8), description: '32 pixels x 32 channels, implicit' },
   { name: '16x32', tuning: block(4, 8), description: '16 pixels x 32 channels, implicit' },
   { name: '32x16', tuning: block(8, 4), description: '32 pixels x 16 channels, implicit' },

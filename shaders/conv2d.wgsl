@@ -13,11 +13,16 @@
 //   x    (N, H, W, C)                                    input activations, C = G*Cg
 //   wts  (G, R, S, Cg, Kgp) then bias (G, Kgp)           Kgp = Kg rounded up to a multiple of 4, padding
 //                                                         columns zero; bias starts at float biasOffset
-//                                                         = G*R*S*Cg*Kgp (a multiple of 4)
+//                                                         = G*R*S*Cg*Kgp (a multiple of 4); as vec4s
+//                                                         (texels) in an rgba32float texture, row-major,
+//                                                         2^wShift texels a row (see weight())
 //   res  (N, P, Q, K)                                    residual, only with RESIDUAL
 //   y    (N, P, Q, K)                                    output, K = G*Kg
 //
-// Bindings (group 0): 0 params (uniform), 1 x, 2 wts (+ bias), 3 res (RESIDUAL only), 4 y.
+// Bindings (group 0): 0 params (uniform), 1 x, 2 wts (+ bias, a texture), 3 res (RESIDUAL only), 4 y.
+// The weights come from a texture rather than a storage buffer: a texel fetch is one 16-byte load per
+// lane where the CPU drivers turn a storage-buffer vec4 load into a masked, bounds-checked loop over
+// lanes and components (1.1x to 1.25x on every layer shape, bench/RESULTS.md).
 //
 // Defines:
 //   VEC4_IN   Cg % 4 == 0: x is read as vec4 over channels; else one channel at a time.
@@ -38,9 +43,9 @@
 // registers (or stack slots on CPU drivers); TQ (1 to 8) and JN (1 to 16) are override constants, and every
 // member, load and store past them is behind a constant condition the compilers remove. Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
-// on CPU drivers, where every storage-buffer load is a per-lane loop, large blocks are what makes it fast
-// (bench/kernels/ keeps the earlier versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32; bench/RESULTS.md
-// the measurements).
+// on CPU drivers, where every load is a per-lane loop, large blocks are what makes it fast (bench/kernels/
+// keeps the earlier versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32, v4 with 32 x 64 and the weights
+// in a storage buffer; bench/RESULTS.md the measurements).
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with
@@ -63,6 +68,7 @@ struct Params {
   R: u32, S: u32, stride: u32, pad: u32,
   G: u32, Cg: u32, Kg: u32, Kgp: u32,
   nTiles: u32, gridX: u32, biasOffset: u32, qTiles: u32,   // qTiles: DIRECT only, pixel tiles per output row
+  wShift: u32,                          // log2 of the weight texture's width
 }
 
 override WG_X: u32 = 32u;
@@ -78,7 +84,12 @@ override JN: u32 = 2u;
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 #endif
-@group(0) @binding(2) var<storage, read> wts: array<vec4<f32>>;
+@group(0) @binding(2) var wts: texture_2d<f32>;
+
+/** vec4 i of the packed weights (texel i of the row-major texture). */
+fn weight(i: u32) -> vec4<f32> {
+  return textureLoad(wts, vec2<u32>(i & ((1u << params.wShift) - 1u), i >> params.wShift), 0);
+}
 #if VEC4_OUT
 #if RESIDUAL
 @group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
@@ -109,7 +120,7 @@ fn loadInput(quad: Quad, c: u32) -> mat4x4<f32> {
 
 /** Weights of input channels c..c+3 for vec4 column `col`: matrix column i = channel c+i (4 outputs). */
 fn loadWeights(row: u32, cols: u32, col: u32) -> mat4x4<f32> {
-  return mat4x4<f32>(wts[row + col], wts[row + cols + col], wts[row + 2u * cols + col], wts[row + 3u * cols + col]);
+  return mat4x4<f32>(weight(row + col), weight(row + cols + col), weight(row + 2u * cols + col), weight(row + 3u * cols + col));
 }
 #else
 /** Input channel c of a quad's 4 pixels, zero outside the image. */
@@ -194,7 +205,7 @@ struct Inputs {
 alias Weight = vec4<f32>;
 
 fn loadColumn(row: u32, cols: u32, col: u32) -> Weight {
-  return wts[row + col];
+  return weight(row + col);
 }
 
 fn mac(w: Weight, a: vec4<f32>) -> mat4x4<f32> {
@@ -315,7 +326,7 @@ fn storeColumn(acc: ColumnAcc, m0: u32, mEnd: u32, g: u32, kv: u32) {
 
 /** Bias, epilogue and store of one accumulator: pixels m..m+3 (only those < mEnd), vec4 column kv of group g. */
 fn store(acc: mat4x4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
-  let b = wts[params.biasOffset / 4u + g * (params.Kgp / 4u) + kv];
+  let b = weight(params.biasOffset / 4u + g * (params.Kgp / 4u) + kv);
   storePixel(acc[0] + b, m, mEnd, g, kv);
   storePixel(acc[1] + b, m + 1u, mEnd, g, kv);
   storePixel(acc[2] + b, m + 2u, mEnd, g, kv);

@@ -93,8 +93,8 @@ export interface Model {
   validate(input: Float32Array, options?: RunOptions & { rtol?: number; atol?: number }): Promise<ValidationReport>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
-  /** Debugging and tests: the packed weight buffer of a conv or fc step (e.g. 'layer2.0.conv2'). */
-  readonly debug: { weightBuffer(step: string): GPUBuffer };
+  /** Debugging and benchmarks: the packed weights of a conv (a texture) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
+  readonly debug: { stepWeights(step: string): GPUTexture | GPUBuffer };
   /** Frees the GPU memory (and the device, if the model acquired it). */
   dispose(): void;
 }
@@ -225,7 +225,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     },
     validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
     gpuBytes: () => runner.totalBytes(),
-    debug: { weightBuffer: (step) => runner.weightBuffer(step) },
+    debug: { stepWeights: (step) => runner.stepWeights(step) },
     dispose() {
       runner.dispose();
       if (owned) void runner.idle().then(() => ctx.device.destroy());

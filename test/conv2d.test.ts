@@ -1,7 +1,8 @@
 // conv2d.wgsl vs the plain-loop CPU reference, on small random shapes covering groups (1, 2, 32, 64,
 // depthwise), kernels 1/3/7, strides 1/2, paddings 0/1/3, odd sizes, C = 1 and 3, K % 4 != 0,
-// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 32 channels, the direct path,
-// SIMD lanes along pixels or channels; BN folding; bad arguments rejected before dispatch.
+// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 64 channels, the direct path,
+// SIMD lanes along pixels or channels, weights over one or several texture rows; BN folding; bad
+// arguments rejected before dispatch.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,6 +71,9 @@ const CASES: Case[] = [
   { ...dense, N: 2, H: 9, W: 9, C: 12, K: 20, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', tuning: { channelLanes: true, tq: 3, jn: 1, wgX: 2, wgY: 4, direct: false } },
   { ...dense, N: 1, H: 11, W: 13, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 8, tuning: { channelLanes: true, direct: true, tq: 2, jn: 1, wgX: 1, wgY: 4 } },
   { ...dense, N: 1, H: 10, W: 10, C: 3, K: 10, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu', tuning: { channelLanes: true, tq: 5, jn: 3, wgX: 1, wgY: 8 } },
+  // Weights over several rows of the weight texture (4096 texels a row): 13848 texels, the bias in the
+  // partial fourth row.
+  { ...dense, N: 1, H: 5, W: 5, C: 64, K: 96, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
   // Many pixels: the 16-pixel default block on the implicit and the 1x1 path.
   { ...dense, N: 2, H: 31, W: 31, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
   { ...dense, N: 2, H: 31, W: 31, C: 16, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu' },
@@ -174,6 +178,10 @@ test('conv2d rejects bad descriptions and tensors before dispatch, naming the la
   await assert.rejects(Conv2d.create(ctx, { ...desc, H: 4096, W: 4096, C: 1024 }, 'layer9.9.conv2'),
     (e: unknown) => e instanceof GpuLimitError && /layer9\.9\.conv2/.test(e.message) && /input/.test(e.message));
 
+  // 8192 x 8192 x 3 x 3 weights need 36864 rows of 4096 texels, more than any device's texture.
+  await assert.rejects(Conv2d.create(ctx, { ...desc, H: 3, W: 3, C: 8192, K: 8192 }, 'layer9.9.conv2'),
+    (e: unknown) => e instanceof GpuLimitError && /layer9\.9\.conv2/.test(e.message) && /maxTextureDimension2D/.test(e.message));
+
   const op = await Conv2d.create(ctx, desc, 'layer9.9.conv2');
   const w = op.uploadWeights(op.packWeights(new Float32Array(8 * 8 * 9)));
   const x = createTensor(ctx, 'x', [1, 8, 8, 8]);
@@ -182,6 +190,9 @@ test('conv2d rejects bad descriptions and tensors before dispatch, naming the la
   assert.throws(() => op.bind(x, w, createTensor(ctx, 'y2', [1, 7, 8, 8])), byLabel(/output shape/));
   assert.throws(() => op.bind(x, w, y, createTensor(ctx, 'r', [1, 8, 8, 8])), byLabel(/residual was given/));
   assert.throws(() => op.bind(x, w, x), byLabel(/output/));
+  assert.throws(() => op.bind(x, x.buffer, y), byLabel(/texture from uploadWeights/));
+  const wider = await Conv2d.create(ctx, { ...desc, K: 16 }, 'wider');   // 292 texels: a 512 x 1 texture, not 256 x 1
+  assert.throws(() => op.bind(x, wider.uploadWeights(new Float32Array(wider.layout.length)), y), byLabel(/512 x 1, the packed layout needs rgba32float 256 x 1/));
   assert.throws(() => op.packWeights(new Float32Array(10)), /expected K\*C\/G\*R\*S/);
 
   const rop = await Conv2d.create(ctx, { ...desc, epilogue: 'residual-relu' }, 'layer9.9.conv2');

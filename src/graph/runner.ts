@@ -20,7 +20,10 @@ import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
-import { createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepTensorShape, type Normalization, type RgbaImage, type StepOp } from './steps.js';
+import {
+  createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepTensorShape, stepWeightBytes, uploadStepWeights,
+  type Normalization, type RgbaImage, type StepOp, type StepWeights,
+} from './steps.js';
 
 export class DeviceLostError extends Error {
   override name = 'DeviceLostError';
@@ -143,7 +146,7 @@ function trackBuffers<T>(device: GPUDevice, fn: () => T): { result: T; buffers: 
 }
 
 export class Runner {
-  /** Bytes of all packed weight buffers. */
+  /** Bytes of all packed weights (textures and buffers). */
   readonly weightBytes: number;
   private readonly instances = new Map<string, Promise<Instance>>();
   /** Serialises inferences: instances share their activation and readback buffers. */
@@ -154,11 +157,11 @@ export class Runner {
   private constructor(
     readonly ctx: GpuContext,
     readonly config: ResNetConfig,
-    private readonly weights: Map<string, GPUBuffer>,
+    private readonly weights: Map<string, StepWeights>,
     private readonly cpuWeights: Map<string, FoldedParams> | undefined,
     private readonly normalization: Normalization,
   ) {
-    this.weightBytes = [...weights.values()].reduce((n, b) => n + b.size, 0);
+    this.weightBytes = [...weights.values()].reduce((n, w) => n + stepWeightBytes(w), 0);
   }
 
   /**
@@ -169,7 +172,7 @@ export class Runner {
     const plan = buildPlan(config);
     const weighted = plan.steps.filter((s) => s.kind === 'conv' || s.kind === 'linear');
     const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
-    const weights = new Map<string, GPUBuffer>();
+    const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     let loaded = 0;
     options.onProgress?.({ loaded, total, phase: 'upload' });
@@ -178,10 +181,7 @@ export class Runner {
         const folded = fold(s);
         cpuWeights?.set(s.name, folded);
         const data = await packStepWeights(ctx, s, folded);
-        const buffer = ctx.device.createBuffer({ label: `${s.name} weights`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-          usage: STORAGE | COPY_DST | COPY_SRC });
-        weights.set(s.name, buffer);
-        ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+        weights.set(s.name, uploadStepWeights(ctx, s, data));
         loaded += data.byteLength;
         options.onProgress?.({ loaded, total, phase: 'upload' });
       }
@@ -192,11 +192,11 @@ export class Runner {
     return new Runner(ctx, config, weights, cpuWeights, options.normalization);
   }
 
-  /** The packed weight buffer of a conv or linear step (tests perturb it to check validate()). */
-  weightBuffer(step: string): GPUBuffer {
-    const b = this.weights.get(step);
-    if (!b) throw new Error(`no weights for step '${step}'`);
-    return b;
+  /** The packed weights of a conv or linear step (the wall-clock step timer binds them). */
+  stepWeights(step: string): StepWeights {
+    const w = this.weights.get(step);
+    if (!w) throw new Error(`no weights for step '${step}'`);
+    return w;
   }
 
   private checkUsable(): void {

@@ -6,11 +6,11 @@
 // indices (src/ops/topk.ts).
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, type GpuTensor } from '../gpu/buffers.js';
+import { elementCount, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
-import { Conv2d, conv2dWeightLayout, packConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
+import { Conv2d, conv2dWeightLayout, packConv2dWeights, uploadConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
@@ -47,10 +47,13 @@ export interface GpuImage {
   height: number;
 }
 
+/** A conv or linear step's packed weights on the GPU: a texture for conv (conv2d.wgsl), a buffer for linear. */
+export type StepWeights = GPUTexture | GPUBuffer;
+
 /** A plan step bound to an op for one batch size. */
 export interface StepOp {
-  /** inputs in the step's order; weights for conv and linear steps. Not for preprocess. */
-  bind(inputs: GpuTensor[], output: GpuTensor, weights?: GPUBuffer): Dispatch;
+  /** inputs in the step's order; weights for conv and linear steps (uploadStepWeights). Not for preprocess. */
+  bind(inputs: GpuTensor[], output: GpuTensor, weights?: StepWeights): Dispatch;
   /** Preprocess only: one image into batch slot `slot` of the output. */
   bindImage?(image: GpuImage, output: GpuTensor, slot: number): Dispatch;
 }
@@ -91,6 +94,19 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
+/** Uploads a conv or linear step's packed weights (packStepWeights) into the GPU object its kernel reads. */
+export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
+  const label = `${s.name} weights`;
+  if (s.kind === 'conv') return uploadConv2dWeights(ctx, label, conv2dWeightLayout(convDesc(s, 1)), packed);
+  if (s.kind === 'linear') return uploadBuffer(ctx, label, packed);
+  throw new Error(`step ${s.name} (${s.kind}) has no weights`);
+}
+
+/** GPU bytes of uploaded step weights. */
+export function stepWeightBytes(w: StepWeights): number {
+  return 'size' in w ? w.size : w.width * w.height * 16;
+}
+
 /** Creates the op for step `s` at batch N (pipelines come from the shared cache). */
 export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization): Promise<StepOp> {
   const label = s.name;
@@ -118,7 +134,12 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     }
     case 'linear': {
       const op = await Linear.create(ctx, { batch: N, inFeatures: s.C, outFeatures: s.K }, label);
-      return { bind: ([x], out, w) => op.bind(x, { buffer: w!, shape: op.weightsShape }, out) };
+      return {
+        bind: ([x], out, w) => {
+          if (!w || !('size' in w)) throw new Error(`${label}: linear weights must be a buffer`);
+          return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
+        },
+      };
     }
     case 'softmax': {
       const op = await Softmax.create(ctx, { input: [N, s.K] }, label);

@@ -1,8 +1,8 @@
 // The TypeScript twin of shaders/conv2d.wgsl: validates a convolution, packs its weights into the
-// kernel's layout, builds the (cached) pipeline and binds tensors into a Dispatch.
+// kernel's layout (an rgba32float texture), builds the (cached) pipeline and binds tensors into a Dispatch.
 
 import { isNode, type GpuContext } from '../gpu/device.js';
-import { checkBindingSize, elementCount, f32Bytes, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { checkBindingSize, elementCount, f32Bytes, GpuLimitError, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, preprocess, type Defines } from '../gpu/shaders.js';
 import { conv2dOutputSize, type Conv2dEpilogue } from '../reference/conv2d.js';
@@ -56,25 +56,48 @@ export interface Conv2dTuning {
 /** The register block sizes the shader has accumulators for. */
 const TQ_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
 const JN_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
-/** Floats in the uniform struct `Params` of conv2d.wgsl. */
-const PARAMS_WORDS = 20;
+/** Words in the uniform struct `Params` of conv2d.wgsl. */
+const PARAMS_WORDS = 21;
+/**
+ * Texels per row of a weight texture (at most): a power of two, so that the shader splits a texel index
+ * with a shift and a mask; 4096 x 16 bytes is one 64 KiB row, and the 8192 rows every device allows hold
+ * 128M floats, 8x ResNeXt-101 64x4d's largest layer.
+ */
+const WEIGHT_TEXTURE_WIDTH = 4096;
 
 const EPILOGUES: readonly Conv2dEpilogue[] = ['none', 'relu', 'residual-relu'];
 
 /** Packed weight geometry for `desc` (see packConv2dWeights). */
-export function conv2dWeightLayout(desc: Conv2dDesc): { Cg: number; Kg: number; Kgp: number; biasOffset: number; length: number } {
+export interface Conv2dWeightLayout {
+  /** Input and output channels per group; Kgp = Kg rounded up to a multiple of 4. */
+  Cg: number;
+  Kg: number;
+  Kgp: number;
+  /** Float index of the bias, after the weights. */
+  biasOffset: number;
+  /** Floats of the packed array: weights and bias, zero-padded to whole texture rows. */
+  length: number;
+  /** The weight texture: `width` (a power of two) rgba32float texels a row, `rows` rows. */
+  width: number;
+  rows: number;
+}
+
+export function conv2dWeightLayout(desc: Conv2dDesc): Conv2dWeightLayout {
   const Cg = desc.C / desc.groups;
   const Kg = desc.K / desc.groups;
   const Kgp = Math.ceil(Kg / 4) * 4;
   const biasOffset = desc.groups * desc.R * desc.S * Cg * Kgp;
-  return { Cg, Kg, Kgp, biasOffset, length: biasOffset + desc.groups * Kgp };
+  const texels = (biasOffset + desc.groups * Kgp) / 4;
+  const width = Math.min(WEIGHT_TEXTURE_WIDTH, 2 ** Math.ceil(Math.log2(texels)));
+  const rows = Math.ceil(texels / width);
+  return { Cg, Kg, Kgp, biasOffset, length: width * rows * 4, width, rows };
 }
 
 /**
  * Repacks PyTorch conv weights for conv2d.wgsl, bias appended:
  *   weight (K, C/G, R, S) -> (G, R, S, Cg, Kgp) at float 0, then bias (G, Kgp) at float biasOffset,
- * where Kgp = K/G rounded up to a multiple of 4 and the padding channels are zero.
- * A missing bias packs as zeros.
+ * where Kgp = K/G rounded up to a multiple of 4 and the padding channels are zero; the array is
+ * zero-padded to whole rows of the weight texture (conv2dWeightLayout). A missing bias packs as zeros.
  */
 export function packConv2dWeights(desc: Conv2dDesc, weight: Float32Array, bias?: Float32Array): Float32Array {
   const { R, S, K, groups: G } = desc;
@@ -267,6 +290,18 @@ export interface Conv2dOptions {
    * Params, weight layout, overrides, grid), e.g. bench/kernels/conv2d-v1.wgsl. Not cached.
    */
   shaderSource?: string;
+  /**
+   * The variant reads the packed weights from a storage buffer (`array<vec4<f32>>`), as the kernels up
+   * to bench/kernels/conv2d-v4.wgsl do, instead of a texture: uploadWeights and bind use a buffer.
+   */
+  bufferWeights?: boolean;
+}
+
+/** Packed weights as conv2d.wgsl reads them (uploadWeights), or a buffer for `bufferWeights` variants. */
+export type Conv2dWeights = GPUTexture | GPUBuffer;
+
+function isTexture(w: Conv2dWeights): w is GPUTexture {
+  return typeof (w as GPUTexture).createView === 'function';
 }
 
 async function variantPipeline(ctx: GpuContext, source: string, defines: Defines, overrides: Record<string, number>,
@@ -291,6 +326,7 @@ export class Conv2d {
     readonly label: string,
     readonly tuning: Readonly<Conv2dTuning>,
     private readonly pipeline: GPUComputePipeline,
+    private readonly bufferWeights: boolean,
   ) {
     const [P, Q] = conv2dOutputSize(desc);
     this.outputShape = [desc.N, P, Q, desc.K];
@@ -318,7 +354,12 @@ export class Conv2d {
     const M = d.N * P * Q;
     checkBindingSize(ctx, f32Bytes([d.N, d.H, d.W, d.C]), `conv2d ${label}: input (N, H, W, C) [${d.N}, ${d.H}, ${d.W}, ${d.C}]`);
     checkBindingSize(ctx, f32Bytes([M, d.K]), `conv2d ${label}: output (N, P, Q, K) [${d.N}, ${P}, ${Q}, ${d.K}]`);
-    checkBindingSize(ctx, layout.length * 4, `conv2d ${label}: packed weights (${layout.length} floats)`);
+    if (options.bufferWeights) {
+      checkBindingSize(ctx, layout.length * 4, `conv2d ${label}: packed weights (${layout.length} floats)`);
+    } else if (layout.rows > ctx.device.limits.maxTextureDimension2D) {
+      throw new GpuLimitError(`conv2d ${label}: packed weights need a texture of ${layout.width} x ${layout.rows} texels; ` +
+        `this device's maxTextureDimension2D is ${ctx.device.limits.maxTextureDimension2D}`);
+    }
     // All indices in the shader are u32 float offsets.
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad(label, 'a tensor has 2^32 or more elements');
 
@@ -355,7 +396,7 @@ export class Conv2d {
     };
     const pipeline = options.shaderSource === undefined ? await getPipeline(ctx, key)
       : await variantPipeline(ctx, options.shaderSource, key.defines, key.overrides, label);
-    return new Conv2d(ctx, d, label, t, pipeline);
+    return new Conv2d(ctx, d, label, t, pipeline, !!options.bufferWeights);
   }
 
   /** Packs PyTorch-order weight (K, C/G, R, S) and bias (K) into this kernel's layout (packConv2dWeights). */
@@ -363,19 +404,20 @@ export class Conv2d {
     return packConv2dWeights(this.desc, weight, bias);
   }
 
-  /** Uploads packed weights into a storage buffer labelled `${label} weights`. */
-  uploadWeights(packed: Float32Array, label = this.label): GPUBuffer {
+  /** Uploads packed weights into a texture (or a buffer, Conv2dOptions.bufferWeights) labelled `${label} weights`. */
+  uploadWeights(packed: Float32Array, label = this.label): Conv2dWeights {
     if (packed.length !== this.layout.length) {
       bad(this.label, `packed weights have ${packed.length} floats, expected ${this.layout.length}`);
     }
-    return uploadBuffer(this.ctx, `${label} weights`, packed);
+    if (this.bufferWeights) return uploadBuffer(this.ctx, `${label} weights`, packed);
+    return uploadConv2dWeights(this.ctx, `${label} weights`, this.layout, packed);
   }
 
   /**
    * Binds input (N, H, W, C), packed weights, output (N, P, Q, K) and, for 'residual-relu', a residual
    * (N, P, Q, K). Creates the uniform buffer and bind group once; the Dispatch only records commands.
    */
-  bind(input: GpuTensor, weights: GPUBuffer, output: GpuTensor, residual?: GpuTensor): Dispatch {
+  bind(input: GpuTensor, weights: Conv2dWeights, output: GpuTensor, residual?: GpuTensor): Dispatch {
     const { desc: d, label, layout, tuning: t } = this;
     const ctx = this.ctx;
     const [N, P, Q, K] = this.outputShape;
@@ -389,7 +431,19 @@ export class Conv2d {
     } else if (residual) {
       bad(label, `a residual was given but the epilogue is '${d.epilogue}'`);
     }
-    if (weights.size < layout.length * 4) bad(label, `weights buffer ${weights.label} has ${weights.size} bytes, the packed layout needs ${layout.length * 4}`);
+    let weightResource: GPUBindingResource;
+    if (this.bufferWeights) {
+      if (isTexture(weights)) bad(label, 'this kernel variant reads its weights from a buffer; got a texture');
+      if (weights.size < layout.length * 4) bad(label, `weights buffer ${weights.label} has ${weights.size} bytes, the packed layout needs ${layout.length * 4}`);
+      weightResource = { buffer: weights, size: layout.length * 4 };
+    } else {
+      if (!isTexture(weights)) bad(label, 'the weights must be the texture from uploadWeights(), not a buffer');
+      if (weights.format !== 'rgba32float' || weights.width !== layout.width || weights.height !== layout.rows) {
+        bad(label, `weights texture ${weights.label} is ${weights.format} ${weights.width} x ${weights.height}, ` +
+          `the packed layout needs rgba32float ${layout.width} x ${layout.rows}`);
+      }
+      weightResource = weights.createView();
+    }
     const align = ctx.device.limits.minStorageBufferOffsetAlignment;
     const tensors: [string, GpuTensor | undefined][] = [['input', input], ['output', output], ['residual', residual]];
     for (const [what, tensor] of tensors) {
@@ -421,6 +475,7 @@ export class Conv2d {
       d.R, d.S, d.stride, d.pad,
       d.groups, layout.Cg, layout.Kg, layout.Kgp,
       nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0,
+      Math.log2(layout.width),
     ]);
     const uniform = uniformBuffer(ctx, label, params);
     const binding = (b: number, tensor: GpuTensor) => ({
@@ -430,7 +485,7 @@ export class Conv2d {
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: uniform } },
       binding(1, input),
-      { binding: 2, resource: { buffer: weights, size: layout.length * 4 } },
+      { binding: 2, resource: weightResource },
       binding(4, output),
     ];
     if (residual) entries.push(binding(3, residual));
@@ -446,4 +501,16 @@ export class Conv2d {
       },
     };
   }
+}
+
+/** Uploads packed conv weights (packConv2dWeights) into a new rgba32float texture of `layout`'s geometry. */
+export function uploadConv2dWeights(ctx: GpuContext, label: string, layout: Conv2dWeightLayout, packed: Float32Array): GPUTexture {
+  if (packed.length !== layout.length) throw new Error(`${label}: ${packed.length} floats, the packed layout has ${layout.length}`);
+  const texture = ctx.device.createTexture({
+    label, size: [layout.width, layout.rows], format: 'rgba32float',
+    usage: 0x4 /* TEXTURE_BINDING */ | 0x2 /* COPY_DST */ | 0x1, /* COPY_SRC */
+  });
+  ctx.device.queue.writeTexture({ texture }, packed.buffer, { offset: packed.byteOffset, bytesPerRow: layout.width * 16, rowsPerImage: layout.rows },
+    [layout.width, layout.rows]);
+  return texture;
 }

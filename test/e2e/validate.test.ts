@@ -21,9 +21,9 @@ test('validate mode passes on a ResNeXt and names the step whose weights were pe
     assert.deepEqual(names.slice(-2), ['avgpool', 'fc']);
     assert.ok(report.steps.every((s) => s.maxAbsRef > 0), 'every step produces non-zero output');
 
-    // One packed weight of layer2.0.conv2 (the grouped 3x3 with the stride) changes on the GPU only.
-    const buffer = model.debug.weightBuffer('layer2.0.conv2');
-    ctx.device.queue.writeBuffer(buffer, 0, new Float32Array([5]));
+    // One texel (4 packed weights) of layer2.0.conv2 (the grouped 3x3 with the stride) changes on the GPU only.
+    const texture = model.debug.stepWeights('layer2.0.conv2') as GPUTexture;
+    ctx.device.queue.writeTexture({ texture }, new Float32Array([5, 5, 5, 5]), {}, [1, 1]);
     const bad = await model.validate(golden.input, { batch: 2 });
     assert.equal(bad.ok, false);
     assert.equal(bad.firstMismatch, 'layer2.0.conv2');
