@@ -71,8 +71,7 @@ const CASES: Case[] = [
   { ...dense, N: 2, H: 9, W: 9, C: 12, K: 20, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', tuning: { channelLanes: true, tq: 3, jn: 1, wgX: 2, wgY: 4, direct: false } },
   { ...dense, N: 1, H: 11, W: 13, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 8, tuning: { channelLanes: true, direct: true, tq: 2, jn: 1, wgX: 1, wgY: 4 } },
   { ...dense, N: 1, H: 10, W: 10, C: 3, K: 10, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu', tuning: { channelLanes: true, tq: 5, jn: 3, wgX: 1, wgY: 8 } },
-  // Weights over several rows of the weight texture (4096 texels a row): 13848 texels, the bias in the
-  // partial fourth row.
+  // Weights over many rows of the weight texture (13848 texels, 16 a row), the last row partial.
   { ...dense, N: 1, H: 5, W: 5, C: 64, K: 96, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
   // Many pixels: the 16-pixel default block on the implicit and the 1x1 path.
   { ...dense, N: 2, H: 31, W: 31, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
@@ -191,8 +190,8 @@ test('conv2d rejects bad descriptions and tensors before dispatch, naming the la
   assert.throws(() => op.bind(x, w, y, createTensor(ctx, 'r', [1, 8, 8, 8])), byLabel(/residual was given/));
   assert.throws(() => op.bind(x, w, x), byLabel(/output/));
   assert.throws(() => op.bind(x, x.buffer, y), byLabel(/texture from uploadWeights/));
-  const wider = await Conv2d.create(ctx, { ...desc, K: 16 }, 'wider');   // 292 texels: a 512 x 1 texture, not 256 x 1
-  assert.throws(() => op.bind(x, wider.uploadWeights(new Float32Array(wider.layout.length)), y), byLabel(/512 x 1, the packed layout needs rgba32float 256 x 1/));
+  const wider = await Conv2d.create(ctx, { ...desc, K: 16 }, 'wider');   // 292 texels: 16 x 19, not 16 x 10
+  assert.throws(() => op.bind(x, wider.uploadWeights(new Float32Array(wider.layout.length)), y), byLabel(/16 x 19, the packed layout needs rgba32float 16 x 10/));
   assert.throws(() => op.packWeights(new Float32Array(10)), /expected K\*C\/G\*R\*S/);
 
   const rop = await Conv2d.create(ctx, { ...desc, epilogue: 'residual-relu' }, 'layer9.9.conv2');

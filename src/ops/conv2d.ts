@@ -59,11 +59,14 @@ const JN_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
 /** Words in the uniform struct `Params` of conv2d.wgsl. */
 const PARAMS_WORDS = 21;
 /**
- * Texels per row of a weight texture (at most): a power of two, so that the shader splits a texel index
- * with a shift and a mask; 4096 x 16 bytes is one 64 KiB row, and the 8192 rows every device allows hold
- * 128M floats, 8x ResNeXt-101 64x4d's largest layer.
+ * Weight textures: a power-of-two width (the shader splits a texel index with a shift and a mask), the
+ * narrowest from 16 texels (256-byte rows) up that needs at most 4096 rows (the compatibility feature
+ * level's maxTextureDimension2D), so that the zero padding of the last row stays under 1 row; 4096 x 4096
+ * texels hold 64M floats, 16x ResNeXt-101 64x4d's largest layer.
  */
-const WEIGHT_TEXTURE_WIDTH = 4096;
+const WEIGHT_TEXTURE_MIN_WIDTH = 16;
+const WEIGHT_TEXTURE_ROWS = 4096;
+const WEIGHT_TEXTURE_MAX_WIDTH = 4096;
 
 const EPILOGUES: readonly Conv2dEpilogue[] = ['none', 'relu', 'residual-relu'];
 
@@ -88,7 +91,8 @@ export function conv2dWeightLayout(desc: Conv2dDesc): Conv2dWeightLayout {
   const Kgp = Math.ceil(Kg / 4) * 4;
   const biasOffset = desc.groups * desc.R * desc.S * Cg * Kgp;
   const texels = (biasOffset + desc.groups * Kgp) / 4;
-  const width = Math.min(WEIGHT_TEXTURE_WIDTH, 2 ** Math.ceil(Math.log2(texels)));
+  const width = Math.min(WEIGHT_TEXTURE_MAX_WIDTH,
+    Math.max(WEIGHT_TEXTURE_MIN_WIDTH, 2 ** Math.ceil(Math.log2(Math.ceil(texels / WEIGHT_TEXTURE_ROWS)))));
   const rows = Math.ceil(texels / width);
   return { Cg, Kg, Kgp, biasOffset, length: width * rows * 4, width, rows };
 }
