@@ -134,7 +134,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
     const medianMs = median(e.wall);
     const t = e.conv.tuning;
     results.push({
-      name: e.v.name, tuning: `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}`, medianMs, gflops: flops / medianMs / 1e6,
+      name: e.v.name, tuning: `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`, medianMs, gflops: flops / medianMs / 1e6,
       gflopsBest: flops / Math.min(...e.wall) / 1e6, cpuGflops: cpuRate(flops, e.cpu.length ? median(e.cpu) : undefined, cpus), maxDiff,
     });
   }

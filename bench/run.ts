@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
 import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from '../src/gpu/device.js';
 import { ARCHITECTURES } from '../src/models/config.js';
-import type { Conv2dDesc } from '../src/ops/conv2d.js';
+import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
@@ -18,7 +18,7 @@ import { benchModels } from './model-bench.js';
 import {
   computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
-import { findVariants } from './variants.js';
+import { findVariants, parseTuning, tuningVariant } from './variants.js';
 
 export const DEFAULT_ARCHS = ['resnet50', 'resnext101_32x4d'];
 
@@ -38,6 +38,8 @@ export interface BenchOptions {
   /** Micro mode: shapes (default MICRO_SHAPES) and variant names (default all). */
   shapes?: Conv2dDesc[];
   variants?: string[];
+  /** Micro mode: the production kernel with these tunings, as extra variants ('tuning1', ...). */
+  tunings?: Partial<Conv2dTuning>[];
   /** The model benchmark in headless Chromium as well. */
   browser: boolean;
   /** Progress lines on stderr. */
@@ -125,7 +127,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
 }
 
 async function runMicro(ctx: GpuContext, o: BenchOptions, cpus: number, log: (s: string) => void): Promise<MicroResult[]> {
-  const variants = findVariants(o.variants);
+  const variants = [...findVariants(o.variants), ...(o.tunings ?? []).map((t, i) => tuningVariant(t, i + 1))];
   const shapes: [string, Conv2dDesc][] = o.shapes?.length
     ? o.shapes.map((d, i) => [`shape ${i + 1}`, d])
     : Object.entries(MICRO_SHAPES);
@@ -151,6 +153,7 @@ export interface BenchCliOptions {
   micro?: boolean;
   shape?: string[];
   variant?: string[];
+  tuning?: string[];
   browser?: boolean;
   quiet?: boolean;
 }
@@ -171,6 +174,7 @@ export async function parseBenchOptions(c: BenchCliOptions): Promise<BenchOption
   const batches = c.batch.split(',').map((b) => int(b.trim(), '--batch'));
   if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
   if (c.variant?.length) findVariants(c.variant); // throws on an unknown name
+  if (c.tuning?.length && !c.micro) throw new Error('--tuning needs --micro');
   return {
     archs: expandArchs(c.arch),
     size: int(c.size, '--size', 32),
@@ -184,6 +188,7 @@ export async function parseBenchOptions(c: BenchCliOptions): Promise<BenchOption
     micro: !!c.micro,
     shapes: (c.shape ?? []).map(parseShape),
     variants: c.variant?.length ? c.variant : undefined,
+    tunings: c.tuning?.length ? c.tuning.map(parseTuning) : undefined,
     browser: !!c.browser,
     verbose: !c.quiet,
   };

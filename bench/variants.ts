@@ -75,6 +75,30 @@ export const VARIANTS: KernelVariant[] = [
   { name: '16x16', tuning: block(4, 4), description: '16 pixels x 16 channels, implicit' },
 ];
 
+const TUNING_KEYS = { wgX: 'number', wgY: 'number', tq: 'number', jn: 'number', direct: 'boolean', channelLanes: 'boolean' } as const;
+
+/** Parses a --tuning value: a JSON object with some of Conv2dTuning's fields (Conv2d.create checks the values). */
+export function parseTuning(text: string): Partial<Conv2dTuning> {
+  let t: unknown;
+  try {
+    t = JSON.parse(text);
+  } catch {
+    throw new Error(`--tuning '${text}' is not JSON`);
+  }
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new Error(`--tuning '${text}' is not a JSON object`);
+  for (const [k, v] of Object.entries(t)) {
+    const type = TUNING_KEYS[k as keyof typeof TUNING_KEYS];
+    if (!type) throw new Error(`--tuning: unknown field '${k}'; known: ${Object.keys(TUNING_KEYS).join(', ')}`);
+    if (typeof v !== type) throw new Error(`--tuning: ${k} must be a ${type}, got ${JSON.stringify(v)}`);
+  }
+  return t as Partial<Conv2dTuning>;
+}
+
+/** The production kernel with a given tuning over the runtime's (micro --tuning). */
+export function tuningVariant(t: Partial<Conv2dTuning>, n: number): KernelVariant {
+  return { name: `tuning${n}`, tuning: () => t, description: `shaders/conv2d.wgsl with ${JSON.stringify(t)}` };
+}
+
 export function findVariants(names: string[] | undefined): KernelVariant[] {
   if (!names || names.length === 0) return VARIANTS;
   return names.map((n) => {

@@ -626,6 +626,8 @@ function addBenchCommand(program: Command): void {
     .option('--micro', 'kernel microbenchmark: conv shapes across the kernel variants of bench/variants.ts')
     .option('--shape <N,H,W,C,K,R,stride,pad,groups>', '--micro: a conv shape instead of the default layers (repeatable)', collect, [])
     .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])
+    .option('--tuning <json>', '--micro: also the production kernel with this launch geometry, e.g. ' +
+      '\'{"tq":4,"jn":2,"wgX":4,"wgY":1,"direct":true,"channelLanes":false}\' (repeatable; unset fields: the runtime\'s)', collect, [])
     .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium)')
     .option('--quiet', 'no progress lines on stderr')
     .action(async (opts: import('../bench/run.js').BenchCliOptions) => benchCommand(opts));

@@ -88,12 +88,13 @@ test('bench CLI --micro: one conv shape across kernel variants, each checked aga
   try {
     const json = join(dir, 'micro.json');
     const r = await cli(['bench', '--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v1',
-      '--variant', '16x16', '--runs', '2', '--json', json, '--quiet'], 300_000);
+      '--variant', '16x16', '--tuning', '{"tq":2,"jn":1,"direct":true}', '--runs', '2', '--json', json, '--quiet'], 300_000);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
     assert.equal(out.micro?.length, 1);
     const [shape] = out.micro!;
-    assert.deepEqual(shape.variants.map((v) => v.name), ['default', 'v1', '16x16']);
+    assert.deepEqual(shape.variants.map((v) => v.name), ['default', 'v1', '16x16', 'tuning1']);
+    assert.match(shape.variants[3].tuning, /^8px x 4ch .*direct/);
     for (const v of shape.variants) {
       assert.equal(v.error, undefined);
       assert.ok(v.gflops > 0, `${v.name}: ${v.gflops}`);
@@ -102,6 +103,9 @@ test('bench CLI --micro: one conv shape across kernel variants, each checked aga
     const bad = await cli(['bench', '--micro', '--variant', 'no-such-kernel'], 60_000);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown kernel variant 'no-such-kernel'/);
+    const badTuning = await cli(['bench', '--micro', '--tuning', '{"tq":2,"rows":3}'], 60_000);
+    assert.equal(badTuning.status, 2);
+    assert.match(badTuning.stderr, /--tuning: unknown field 'rows'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
