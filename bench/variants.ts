@@ -13,7 +13,7 @@
 //   v4  v3 with up to 16 vec4 columns (32 x 64 blocks), which the cost model uses with the lanes along
 //       channels on llvmpipe
 //   v5  v4 with the weights in an rgba32float texture instead of a storage buffer (one texel fetch per
-//       vec4; 1.1x to 1.25x on both CPU adapters): the production shaders/conv2d.wgsl ('default')
+//       vec4; up to 1.35x on both CPU adapters): the production shaders/conv2d.wgsl ('default')
 // v0 to v4 read the packed weights from a storage buffer (bufferWeights).
 
 import type { GpuContext } from '../src/gpu/device.js';

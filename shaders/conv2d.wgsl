@@ -22,7 +22,7 @@
 // Bindings (group 0): 0 params (uniform), 1 x, 2 wts (+ bias, a texture), 3 res (RESIDUAL only), 4 y.
 // The weights come from a texture rather than a storage buffer: a texel fetch is one 16-byte load per
 // lane where the CPU drivers turn a storage-buffer vec4 load into a masked, bounds-checked loop over
-// lanes and components (1.1x to 1.25x on every layer shape, bench/RESULTS.md).
+// lanes and components (1.0x to 1.35x by layer shape, most layers 1.1x to 1.3x; bench/RESULTS.md).
 //
 // Defines:
 //   VEC4_IN   Cg % 4 == 0: x is read as vec4 over channels; else one channel at a time.
