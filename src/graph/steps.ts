@@ -6,7 +6,7 @@
 // indices (src/ops/topk.ts).
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { elementCount, isTexture, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
@@ -102,9 +102,9 @@ export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
-/** GPU bytes of uploaded step weights. */
+/** GPU bytes of uploaded step weights (conv textures are rgba32float: 16 bytes a texel). */
 export function stepWeightBytes(w: StepWeights): number {
-  return 'size' in w ? w.size : w.width * w.height * 16;
+  return isTexture(w) ? w.width * w.height * 16 : w.size;
 }
 
 /** Creates the op for step `s` at batch N (pipelines come from the shared cache). */
@@ -136,7 +136,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       const op = await Linear.create(ctx, { batch: N, inFeatures: s.C, outFeatures: s.K }, label);
       return {
         bind: ([x], out, w) => {
-          if (!w || !('size' in w)) throw new Error(`${label}: linear weights must be a buffer`);
+          if (!w || isTexture(w)) throw new Error(`${label}: linear weights must be a buffer`);
           return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
         },
       };

@@ -2,7 +2,7 @@
 // kernel's layout (an rgba32float texture), builds the (cached) pipeline and binds tensors into a Dispatch.
 
 import { isNode, type GpuContext } from '../gpu/device.js';
-import { checkBindingSize, elementCount, f32Bytes, GpuLimitError, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { checkBindingSize, elementCount, f32Bytes, GpuLimitError, isTexture, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, preprocess, type Defines } from '../gpu/shaders.js';
 import { conv2dOutputSize, type Conv2dEpilogue } from '../reference/conv2d.js';
@@ -303,10 +303,6 @@ export interface Conv2dOptions {
 
 /** Packed weights as conv2d.wgsl reads them (uploadWeights), or a buffer for `bufferWeights` variants. */
 export type Conv2dWeights = GPUTexture | GPUBuffer;
-
-function isTexture(w: Conv2dWeights): w is GPUTexture {
-  return typeof (w as GPUTexture).createView === 'function';
-}
 
 async function variantPipeline(ctx: GpuContext, source: string, defines: Defines, overrides: Record<string, number>,
   label: string): Promise<GPUComputePipeline> {
