@@ -4,7 +4,7 @@
 // reported as a fraction of it. Samples can be taken between model runs (sample()), so that the
 // ceiling and the models see the same load on a shared machine.
 
-import type { GpuContext } from '../src/gpu/device.js';
+import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { createTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
 import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
@@ -29,9 +29,12 @@ export interface CeilingResult {
 export class Ceiling {
   private readonly wall: number[] = [];
   private readonly cpu: number[] = [];
+  private readonly wait: QuietWait;
 
   private constructor(private readonly ctx: GpuContext, readonly size: number, private readonly conv: Conv2d,
-    private readonly dispatch: Dispatch, private readonly buffers: (GPUBuffer | GPUTexture)[]) {}
+    private readonly dispatch: Dispatch, private readonly buffers: (GPUBuffer | GPUTexture)[]) {
+    this.wait = new QuietWait(ctx);
+  }
 
   /** The GEMM as a 1x1 convolution: M = S pixels (a 1 x S image), C = K = S channels. */
   static async create(ctx: GpuContext, size = 1024): Promise<Ceiling> {
@@ -75,8 +78,7 @@ export class Ceiling {
     for (let i = 0; i < n; i++) {
       const c0 = cpuMs();
       const t0 = performance.now();
-      submitDispatches(this.ctx, this.conv.label, [this.dispatch]);
-      await this.ctx.device.queue.onSubmittedWorkDone();
+      await this.wait.run(() => submitDispatches(this.ctx, this.conv.label, [this.dispatch]), () => this.ctx.device.queue.onSubmittedWorkDone());
       this.wall.push(performance.now() - t0);
       const c1 = cpuMs();
       if (c0 !== undefined && c1 !== undefined) this.cpu.push(c1 - c0);

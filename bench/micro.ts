@@ -3,7 +3,7 @@
 // alike; each variant's output is compared with the production kernel's (max |diff|).
 
 import { readFile } from 'node:fs/promises';
-import type { GpuContext } from '../src/gpu/device.js';
+import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
 import { Conv2d, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
@@ -79,11 +79,11 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
   const buffers: (GPUBuffer | GPUTexture)[] = [x.buffer];
   if (residual) buffers.push(residual.buffer);
 
-  type Live = { v: KernelVariant; conv?: Conv2d; dispatch?: Dispatch; output?: ReturnType<typeof createTensor>; wall: number[]; cpu: number[]; error?: string };
+  type Live = { v: KernelVariant; conv?: Conv2d; dispatch?: Dispatch; output?: ReturnType<typeof createTensor>; wait: QuietWait; wall: number[]; cpu: number[]; error?: string };
   const live: Live[] = [];
   const runtime = defaultConv2dTuning(ctx, desc, ctx.cpuBacked ? await cpuThreads() : undefined);
   for (const v of variants) {
-    const entry: Live = { v, wall: [], cpu: [] };
+    const entry: Live = { v, wait: new QuietWait(ctx), wall: [], cpu: [] };
     live.push(entry);
     try {
       const shaderSource = v.file ? await variantSource(v.file) : undefined;
@@ -109,8 +109,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
       if (!e.dispatch) continue;
       const c0 = cpuMs();
       const t0 = performance.now();
-      submitDispatches(ctx, label, [e.dispatch]);
-      await ctx.device.queue.onSubmittedWorkDone();
+      await e.wait.run(() => submitDispatches(ctx, label, [e.dispatch!]), () => ctx.device.queue.onSubmittedWorkDone());
       e.wall.push(performance.now() - t0);
       const c1 = cpuMs();
       if (c0 !== undefined && c1 !== undefined) e.cpu.push(c1 - c0);

@@ -7,7 +7,7 @@
 // little above one whole-plan submit. In Node the process CPU time of each step is recorded too
 // (on a CPU-backed adapter that is the adapter's work, whatever else loads the machine).
 
-import type { GpuContext } from '../src/gpu/device.js';
+import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { elementCount, f32Bytes, type GpuTensor } from '../src/gpu/buffers.js';
 import type { Dispatch } from '../src/gpu/dispatch.js';
 import { planBuffers } from '../src/graph/memory.js';
@@ -66,22 +66,23 @@ export async function timeSteps(ctx: GpuContext, config: ResNetConfig, N: number
       const w = s.kind === 'conv' || s.kind === 'linear' ? weightsOf(s.name) : undefined;
       dispatches.push(op.bind(s.inputs.map((t) => tensors.get(t)!), tensors.get(s.output)!, w));
     }
-    const submit = (d: Dispatch) => {
+    const waits = dispatches.map(() => new QuietWait(ctx));
+    const submit = (i: number) => waits[i].run(() => {
+      const d = dispatches[i];
       const encoder = device.createCommandEncoder({ label: d.label });
       const pass = encoder.beginComputePass({ label: d.label });
       d.encode(pass);
       pass.end();
       device.queue.submit([encoder.finish()]);
-      return device.queue.onSubmittedWorkDone();
-    };
-    for (const d of dispatches) await submit(d);
+    }, () => device.queue.onSubmittedWorkDone());
+    for (let i = 0; i < dispatches.length; i++) await submit(i);
     const wall = dispatches.map(() => [] as number[]);
     const cpu = dispatches.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
       for (let i = 0; i < dispatches.length; i++) {
         const c0 = cpuMs();
         const t0 = performance.now();
-        await submit(dispatches[i]);
+        await submit(i);
         wall[i].push(performance.now() - t0);
         const c1 = cpuMs();
         if (c0 !== undefined && c1 !== undefined) cpu[i].push(c1 - c0);

@@ -6,7 +6,7 @@
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
-import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { acquireDevice, describeDevice, isNode, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
@@ -110,6 +110,7 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
     source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
     cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
     hasTimestampQuery: d.features.has('timestamp-query'),
+    quietWait: isNode && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
     lost: d.lost,
   };
   void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });

@@ -18,6 +18,12 @@ export interface GpuContext {
   /** True for CPU-backed adapters (SwiftShader, llvmpipe): kernels prefer barrier-free register tiles. */
   cpuBacked: boolean;
   hasTimestampQuery: boolean;
+  /**
+   * Sleep through most of a repeated job's expected time before awaiting its result (see QuietWait):
+   * true in Node on SwiftShader, where queued work runs at submit on the same CPUs that the `webgpu`
+   * package's polling of pending promises would take.
+   */
+  quietWait: boolean;
   /** Resolves when the device is lost; `lostReason` is set then. */
   lost: Promise<GPUDeviceLostInfo>;
   lostReason?: string;
@@ -215,6 +221,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
     source,
     cpuBacked: source === 'swiftshader' || source === 'llvmpipe' || isSoftwareAdapter(adapter.info),
     hasTimestampQuery,
+    quietWait: isNode && source === 'swiftshader',
     lost: device.lost,
   };
   void device.lost.then((info) => {
@@ -234,6 +241,52 @@ export async function keepAlive<T>(p: Promise<T>): Promise<T> {
     return await p;
   } finally {
     clearInterval(timer);
+  }
+}
+
+/**
+ * Waits for repeated GPU jobs (one inference of a given batch, say) without busy polling.
+ *
+ * While a mapAsync or onSubmittedWorkDone promise is pending, Dawn's binding for Node (the `webgpu`
+ * package) polls the device from the main thread in a setImmediate loop. On SwiftShader, a CPU-backed
+ * adapter whose worker threads run the queue as soon as it is submitted, that loop takes a CPU from
+ * them: on a 2-CPU machine a ResNet-50 inference took 1.6x as long as with the main thread asleep
+ * (bench/RESULTS.md). So when `ctx.quietWait` is set, `run()` sleeps on a timer for 85% of the job's
+ * expected duration (submit to result) before it starts awaiting: the least of its last 4 runs, so
+ * that one slow run does not make the next one sleep past its end. Nothing sleeps on other adapters,
+ * or before a job's third run (the first may include compiling the pipelines, the second gives the
+ * first estimate). llvmpipe, through Dawn's OpenGL backend, only makes progress while it is polled:
+ * sleeping there would only add the sleep.
+ * A run whose result was ready when the sleep ended took less than it measured: it counts as 70% of
+ * the measurement, so that the estimate follows the work down quickly (from the second run, which
+ * polled, the fourth is settled).
+ */
+export class QuietWait {
+  private runs = 0;
+  /** Durations (ms, submit to result) of the last runs, the first run's excepted. */
+  private readonly recent: number[] = [];
+
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Runs `submit` (queue.submit of the job), sleeps if it can, then awaits `result` (its mapAsync or onSubmittedWorkDone). */
+  async run<T>(submit: () => void, result: () => Promise<T>): Promise<T> {
+    submit();
+    const submittedAt = performance.now();
+    let wokeAt: number | undefined;
+    const sleepMs = this.recent.length ? 0.85 * Math.min(...this.recent) : 0;
+    if (this.ctx.quietWait && sleepMs >= 2) {
+      await new Promise((resolve) => setTimeout(resolve, sleepMs));
+      wokeAt = performance.now();
+    }
+    const value = await result();
+    const now = performance.now();
+    const ms = now - submittedAt;
+    const overslept = wokeAt !== undefined && now - wokeAt < Math.max(2, 0.02 * ms);
+    if (++this.runs >= 2) {
+      this.recent.push(overslept ? 0.7 * ms : ms);
+      if (this.recent.length > 4) this.recent.shift();
+    }
+    return value;
   }
 }
 

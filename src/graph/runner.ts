@@ -6,13 +6,14 @@
 // upload buffer and the readback buffer. Every GPU object carries its step's plan name.
 // Per inference: one writeBuffer of the input, ONE command encoder with one compute pass holding
 // every dispatch in plan order, one copy of the output into the readback buffer, ONE submit, one
-// mapAsync. Inferences on one runner are serialised (they share buffers).
+// mapAsync (in Node on SwiftShader, after sleeping through most of the inference's expected time:
+// QuietWait in src/gpu/device.ts). Inferences on one runner are serialised (they share buffers).
 //
 // Debug switches: validate() runs the plan step by step and compares each step's output with the
 // CPU reference (src/reference/) computed from the GPU's own inputs to that step, so the first
 // step that differs is named; profile() times every step with timestamp queries.
 
-import { keepAlive, type GpuContext } from '../gpu/device.js';
+import { keepAlive, QuietWait, type GpuContext } from '../gpu/device.js';
 import { elementCount, f32Bytes, readBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import { buildPlan, type Plan, type PlanOptions, type Step } from '../models/plan.js';
@@ -78,6 +79,8 @@ interface Instance {
   output: GpuTensor;
   outputBytes: number;
   readback: GPUBuffer;
+  /** Sleeps through most of an inference before its readback is awaited (Node on SwiftShader). */
+  wait: QuietWait;
   profiler?: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
 }
 
@@ -286,7 +289,7 @@ export class Runner {
       throw new Error(`creating the GPU objects for batch ${N} failed: ${error.message}`);
     }
     const bytes = buffers.reduce((n, b) => n + b.size, 0);
-    return { key, plan, N, memory, ops, buffers, bytes, slots: [], ...result };
+    return { key, plan, N, memory, ops, buffers, bytes, slots: [], wait: new QuietWait(ctx), ...result };
   }
 
   /** Logits (N, classes) for NCHW input (N, C, H, W). */
@@ -363,8 +366,7 @@ export class Runner {
     for (const ds of inst.stepDispatches) for (const d of ds) d.encode(pass);
     pass.end();
     encoder.copyBufferToBuffer(inst.output.buffer, inst.output.offset ?? 0, inst.readback, 0, inst.readback.size);
-    device.queue.submit([encoder.finish()]);
-    return this.read(inst.readback, inst.outputBytes);
+    return inst.wait.run(() => device.queue.submit([encoder.finish()]), () => this.read(inst.readback, inst.outputBytes));
   }
 
   private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
