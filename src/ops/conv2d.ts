@@ -173,12 +173,13 @@ interface CpuCosts {
   pixelLanesMaxJn: number;
   /**
    * Largest JN with which the direct path is tried: on SwiftShader it ran at half the implicit path's rate
-   * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group).
+   * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group),
+   * and with 16 (JN 4) 1.16x faster on ResNeXt's 14x14 grouped layers at batch 4 (bench/RESULTS.md).
    */
   directMaxJn: number;
 }
 const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
-const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 2 };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
 
 /** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
 let threadCount: Promise<number> | undefined;
