@@ -161,8 +161,14 @@ export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefin
  */
 interface CpuCosts {
   simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
-  /** Largest TQ tried: SwiftShader's Subzero compiler takes minutes (and GiBs) on larger blocks, for no gain. */
+  /**
+   * Largest TQ tried: SwiftShader's Subzero compiler takes minutes (and GiBs) on larger blocks of the 3x3
+   * and strided paths (a ResNet-50 with 28-pixel blocks there had not finished compiling after 15 minutes,
+   * at 10 GB).
+   */
   maxTq: number;
+  /** Largest TQ tried for 1x1 stride-1 layers (GEMM_1X1: no spatial indexing), which compile in seconds. */
+  maxTq1x1: number;
   /** Largest JN tried: 16 (32 x 64 blocks) on llvmpipe; SwiftShader stays at 8 (Subzero, as for maxTq). */
   maxJn: number;
   /**
@@ -178,8 +184,8 @@ interface CpuCosts {
    */
   directMaxJn: number;
 }
-const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
-const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
+const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxTq1x1: 8, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxTq1x1: 8, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
 
 /** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
 let threadCount: Promise<number> | undefined;
@@ -262,10 +268,11 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const Cg = desc.C / desc.groups;
   const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
+  const gemm1x1 = desc.R === 1 && desc.S === 1 && desc.stride === 1 && desc.pad === 0;
   let best: Conv2dTuning | undefined;
   let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
-    for (let tq = 1; tq <= costs.maxTq; tq++) {
+    for (let tq = 1; tq <= (gemm1x1 ? costs.maxTq1x1 : costs.maxTq); tq++) {
       for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
         for (const channelLanes of [false, true]) {
