@@ -459,8 +459,8 @@ export class Runner {
       });
       encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
       encoder.copyBufferToBuffer(resolve, 0, read, 0, 16 * n);
-      device.queue.submit([encoder.finish()]);
-      const ns = new BigInt64Array(await this.read(read, 16 * n));
+      // The same wait as an inference's (one compute pass per step costs little more than one pass).
+      const ns = new BigInt64Array(await inst.wait.run(() => device.queue.submit([encoder.finish()]), () => this.read(read, 16 * n)));
       let totalMs = 0;
       let flops = 0;
       const steps = inst.plan.steps.map((s, i) => {
