@@ -167,8 +167,15 @@ interface CpuCosts {
    * at 10 GB).
    */
   maxTq: number;
-  /** Largest TQ tried for 1x1 stride-1 layers (GEMM_1X1: no spatial indexing), which compile in seconds. */
+  /**
+   * Largest TQ tried for 1x1 stride-1 layers (GEMM_1X1: no spatial indexing) of at least `largeBlockFlops`
+   * per image (2 x multiply-adds; per image, so that a model's choice does not change with the batch):
+   * they compile in seconds, but on SwiftShader a second or two longer per pipeline than 16-pixel
+   * blocks, more than small layers could save (the embedded Fashion-MNIST model, whose layers are all
+   * under 7 MFLOP an image, took 25 s instead of 12 to classify its samples in a new process).
+   */
   maxTq1x1: number;
+  largeBlockFlops: number;
   /** Largest JN tried: 16 (32 x 64 blocks) on llvmpipe; SwiftShader stays at 8 (Subzero, as for maxTq). */
   maxJn: number;
   /**
@@ -184,8 +191,8 @@ interface CpuCosts {
    */
   directMaxJn: number;
 }
-const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxTq1x1: 8, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
-const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxTq1x1: 8, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
+const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxTq1x1: 8, largeBlockFlops: 0, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
+const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxTq1x1: 8, largeBlockFlops: 50e6, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
 
 /** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
 let threadCount: Promise<number> | undefined;
@@ -268,11 +275,13 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const Cg = desc.C / desc.groups;
   const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
-  const gemm1x1 = desc.R === 1 && desc.S === 1 && desc.stride === 1 && desc.pad === 0;
+  const [P, Q] = conv2dOutputSize(desc);
+  const flopsPerImage = 2 * P * Q * desc.K * desc.R * desc.S * Cg;
+  const largeGemm = desc.R === 1 && desc.S === 1 && desc.stride === 1 && desc.pad === 0 && flopsPerImage >= costs.largeBlockFlops;
   let best: Conv2dTuning | undefined;
   let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
-    for (let tq = 1; tq <= (gemm1x1 ? costs.maxTq1x1 : costs.maxTq); tq++) {
+    for (let tq = 1; tq <= (largeGemm ? costs.maxTq1x1 : costs.maxTq); tq++) {
       for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
         for (const channelLanes of [false, true]) {
