@@ -168,11 +168,13 @@ interface CpuCosts {
    */
   maxTq: number;
   /**
-   * Largest TQ tried for 1x1 stride-1 layers (GEMM_1X1: no spatial indexing) of at least `largeBlockFlops`
-   * per image (2 x multiply-adds; per image, so that a model's choice does not change with the batch):
-   * they compile in seconds, but on SwiftShader a second or two longer per pipeline than 16-pixel
-   * blocks, more than small layers could save (the embedded Fashion-MNIST model, whose layers are all
-   * under 7 MFLOP an image, took 25 s instead of 12 to classify its samples in a new process).
+   * Largest TQ tried for 1x1 layers (any stride) of at least `largeBlockFlops` per image (2 x
+   * multiply-adds; per image, so that a model's choice does not change with the batch): they compile in
+   * seconds, but on SwiftShader a second or two longer per pipeline than 16-pixel blocks, more than
+   * small layers could save (the embedded Fashion-MNIST model, whose layers are all under 7 MFLOP an
+   * image, took 25 s instead of 12 to classify its samples in a new process). (The dense 3x3 layers
+   * also compile and gain with 28-pixel blocks on SwiftShader, 1.13x to 1.41x: not taken yet,
+   * bench/RESULTS.md.)
    */
   maxTq1x1: number;
   largeBlockFlops: number;
@@ -277,11 +279,11 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
   const [P, Q] = conv2dOutputSize(desc);
   const flopsPerImage = 2 * P * Q * desc.K * desc.R * desc.S * Cg;
-  const largeGemm = desc.R === 1 && desc.S === 1 && desc.stride === 1 && desc.pad === 0 && flopsPerImage >= costs.largeBlockFlops;
+  const large1x1 = desc.R === 1 && desc.S === 1 && Cg % 4 === 0 && flopsPerImage >= costs.largeBlockFlops;
   let best: Conv2dTuning | undefined;
   let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
-    for (let tq = 1; tq <= (largeGemm ? costs.maxTq1x1 : costs.maxTq); tq++) {
+    for (let tq = 1; tq <= (large1x1 ? costs.maxTq1x1 : costs.maxTq); tq++) {
       for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
         if (direct && jn > costs.directMaxJn) continue;
         for (const channelLanes of [false, true]) {
