@@ -162,9 +162,10 @@ export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefin
 interface CpuCosts {
   simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
   /**
-   * Largest TQ tried: SwiftShader's Subzero compiler takes minutes (and GiBs) on larger blocks of the 3x3
-   * and strided paths (a ResNet-50 with 28-pixel blocks there had not finished compiling after 15 minutes,
-   * at 10 GB).
+   * Largest TQ tried (except for the large 1x1 layers below). On SwiftShader 4: Subzero takes minutes and
+   * GiBs to compile the direct path's sliding window with more quads (a ResNet-50 with 28-pixel blocks
+   * everywhere had not finished compiling after 15 minutes, at 10 GB; a grouped direct layer alone, not
+   * after 60 s), and every larger block compiles slower.
    */
   maxTq: number;
   /**
