@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
-import { Conv2d, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
+import { Conv2d, conv2dFlops, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';
 import { cpuMs } from './clock.js';
 import { cpuRate } from './report.js';
@@ -115,7 +115,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
       if (c0 !== undefined && c1 !== undefined) e.cpu.push(c1 - c0);
     }
   }
-  const flops = 2 * desc.N * P * Q * desc.K * L;
+  const flops = conv2dFlops(desc);
   const reference = live.find((e) => e.output);
   const refValues = reference ? await readTensor(ctx, reference.output!) : undefined;
   const results: MicroVariantResult[] = [];

@@ -208,24 +208,16 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
           fail(m.arch, e);
         }
       }
-      // Untimed rounds first where the runner sleeps through most of an inference (Node on SwiftShader,
-      // src/gpu/device.ts QuietWait): its estimate of the inference's time takes three runs to settle.
-      for (let r = 0; r < (o.ctx.quietWait ? 3 : 0); r++) {
-        for (const [m, p] of pending) {
-          try {
-            await m.model.run(p.input, { batch: N });
-          } catch (e) {
-            fail(m.arch, e);
-            pending.delete(m);
-          }
-        }
-      }
-      for (let r = 0; r < o.runs; r++) {
+      // Where the runner sleeps through most of an inference (Node on SwiftShader, src/gpu/device.ts
+      // QuietWait), 3 untimed rounds come first: its estimate of the inference's time takes three runs to settle.
+      const untimed = o.ctx.quietWait ? 3 : 0;
+      for (let r = -untimed; r < o.runs; r++) {
         for (const [m, p] of pending) {
           try {
             const c0 = cpuMs();
             const t = performance.now();
             await m.model.run(p.input, { batch: N });
+            if (r < 0) continue;
             p.timesMs.push(performance.now() - t);
             const c1 = cpuMs();
             if (c0 !== undefined && c1 !== undefined) p.cpu.push(c1 - c0);
@@ -234,6 +226,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
             pending.delete(m);
           }
         }
+        if (r < 0) continue;
         log(`batch ${N} round ${r + 1}/${o.runs}: ${[...pending].map(([m, p]) => `${m.arch} ${p.timesMs[r].toFixed(0)} ms`).join(', ')}`);
         await o.between?.();
       }

@@ -85,6 +85,12 @@ export interface Conv2dWeightLayout {
   rows: number;
 }
 
+/** 2 x the multiply-adds of `desc` (all N images). */
+export function conv2dFlops(desc: Conv2dDesc): number {
+  const [P, Q] = conv2dOutputSize(desc);
+  return 2 * desc.N * P * Q * desc.K * desc.R * desc.S * (desc.C / desc.groups);
+}
+
 export function conv2dWeightLayout(desc: Conv2dDesc): Conv2dWeightLayout {
   const Cg = desc.C / desc.groups;
   const Kg = desc.K / desc.groups;
@@ -278,9 +284,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const Cg = desc.C / desc.groups;
   const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
-  const [P, Q] = conv2dOutputSize(desc);
-  const flopsPerImage = 2 * P * Q * desc.K * desc.R * desc.S * Cg;
-  const large1x1 = desc.R === 1 && desc.S === 1 && Cg % 4 === 0 && flopsPerImage >= costs.largeBlockFlops;
+  const large1x1 = desc.R === 1 && desc.S === 1 && Cg % 4 === 0 && conv2dFlops(desc) / desc.N >= costs.largeBlockFlops;
   let best: Conv2dTuning | undefined;
   let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
@@ -338,7 +342,7 @@ export class Conv2d {
   readonly outputShape: readonly [number, number, number, number];
   /** 2 x multiply-adds of one run. */
   readonly flops: number;
-  readonly layout: ReturnType<typeof conv2dWeightLayout>;
+  readonly layout: Conv2dWeightLayout;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -351,7 +355,7 @@ export class Conv2d {
     const [P, Q] = conv2dOutputSize(desc);
     this.outputShape = [desc.N, P, Q, desc.K];
     this.layout = conv2dWeightLayout(desc);
-    this.flops = 2 * desc.N * P * Q * desc.K * desc.R * desc.S * this.layout.Cg;
+    this.flops = conv2dFlops(desc);
   }
 
   /** Validates `desc` against the kernel's assumptions and the device's limits; fetches the pipeline. */
