@@ -104,13 +104,14 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
   const d = device as GPUDevice;
   const info = (d as { adapterInfo?: GPUAdapterInfo }).adapterInfo ??
     ({ vendor: '', architecture: '', device: '', description: 'unknown (a GPUDevice was given)' } as GPUAdapterInfo);
+  const adapterText = `${info.vendor} ${info.architecture} ${info.description}`;
   const ctx: GpuContext = {
     device: d, adapterInfo: info,
     featureLevel: d.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility',
     source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
-    cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(adapterText),
     hasTimestampQuery: d.features.has('timestamp-query'),
-    quietWait: isNode && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    quietWait: isNode && /swiftshader/i.test(adapterText),
     lost: d.lost,
   };
   void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });
