@@ -1,6 +1,8 @@
 // Installs what `npm start`, `npm test` and `npm run bench` need on a fresh Debian machine with
-// only Node: the npm packages, and Debian's chromium (SwiftShader's Vulkan driver for Node's
-// WebGPU, and the browser for the browser tests). Each step is skipped when already done.
+// only Node: the npm packages, Debian's chromium (SwiftShader's Vulkan driver for Node's WebGPU,
+// and the browser for the browser tests) and the system's Vulkan loader, libvulkan1 (chromium keeps
+// a private copy in its own folder; Node's `webgpu` loads the system's). Each step is skipped when
+// already done.
 // Usage: node scripts/setup.mjs [--torch] [--mesa]
 //   --torch  also Debian's python3-torch (PyTorch goldens, FULL=1 tests, fixture generators)
 //   --mesa   also Mesa's GLES driver (the llvmpipe adapter)
@@ -25,9 +27,15 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
   run('npm install --no-audit --no-fund');
 }
 
+// A system library is there when the dynamic loader's cache knows it.
+let ldCache = '';
+try { ldCache = execSync('/sbin/ldconfig -p', { encoding: 'utf8' }); } catch { /* not glibc: every check below installs */ }
+const hasLibrary = (file) => ldCache.includes(` ${file} `);
+
 const apt = [];
 if (!existsSync('/usr/lib/chromium/libvk_swiftshader.so') || !existsSync('/usr/bin/chromium')) apt.push('chromium');
-if (args.has('--mesa') && !existsSync('/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0')) {
+if (!hasLibrary('libvulkan.so.1')) apt.push('libvulkan1');
+if (args.has('--mesa') && !(hasLibrary('libEGL_mesa.so.0') && hasLibrary('libGLESv2.so.2'))) {
   apt.push('mesa-vulkan-drivers', 'libegl-mesa0', 'libgles2');
 }
 if (args.has('--torch')) {

@@ -41,6 +41,38 @@ export class WebGPUUnavailableError extends Error {
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/** Folders where Linux distributions put shared libraries (the dynamic loader's default search path). */
+const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib'];
+
+/** The system libraries each Node adapter path loads at run time, and the Debian packages that ship them. */
+const DRIVER_LIBRARIES = {
+  swiftshader: [
+    { file: 'libvulkan.so.1', what: 'the Vulkan loader', packages: 'libvulkan1' },
+    { file: 'chromium/libvk_swiftshader.so', what: "SwiftShader's Vulkan driver", packages: 'chromium' },
+  ],
+  llvmpipe: [
+    { file: 'libEGL.so.1', what: 'the EGL loader', packages: 'libegl1' },
+    { file: 'libEGL_mesa.so.0', what: "Mesa's EGL driver", packages: 'libegl-mesa0' },
+    { file: 'libGLESv2.so.2', what: 'the GLES library', packages: 'libgles2' },
+  ],
+} as const;
+
+/**
+ * Why a Node adapter path gave no adapter: the first system library it needs that is not in the
+ * usual library folders (or LD_LIBRARY_PATH), with the package that installs it; `exists` is
+ * injectable for tests. Undefined when every library is there.
+ */
+export function missingDriverLibrary(driver: 'swiftshader' | 'llvmpipe', exists: (path: string) => boolean,
+  libraryPath = typeof process !== 'undefined' ? process.env.LD_LIBRARY_PATH ?? '' : ''): string | undefined {
+  const dirs = [...libraryPath.split(':').filter((d) => d), ...LIBRARY_DIRS];
+  const missing = DRIVER_LIBRARIES[driver].filter((lib) => !dirs.some((d) => exists(`${d}/${lib.file}`)));
+  if (missing.length === 0) return undefined;
+  return missing.map((lib) => `${lib.what} (${lib.file.split('/').pop()}) is missing`).join(', ') +
+    `: install it with apt-get install ${[...new Set(missing.map((lib) => lib.packages))].join(' ')} ` +
+    '(npm test and npm start do this themselves through scripts/setup.mjs)';
+}
+
 /** Limits worth raising above the defaults when the adapter offers more. */
 const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
@@ -126,8 +158,9 @@ async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter
     const gpu = gpuModule.create(['backend=opengles']);
     const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     if (!adapter) {
-      throw new WebGPUUnavailableError(
-        'no llvmpipe adapter: install Mesa\'s GLES driver (apt-get install mesa-vulkan-drivers libegl-mesa0 libgles2)');
+      const why = missingDriverLibrary('llvmpipe', existsSync) ??
+        'its libraries are installed, so Mesa\'s EGL driver refused the device (run with EGL_LOG_LEVEL=debug to see why)';
+      throw new WebGPUUnavailableError(`no llvmpipe adapter: ${why}`);
     }
     return { adapter, source: 'llvmpipe' };
   }
@@ -166,7 +199,11 @@ async function nodeAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter
   }
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const adapter = await gpuModule.create(['backend=vulkan']).requestAdapter();
-  if (!adapter) throw new WebGPUUnavailableError(`SwiftShader's Vulkan driver (${SWIFTSHADER_ICD}) gave no adapter`);
+  if (!adapter) {
+    const why = missingDriverLibrary('swiftshader', existsSync) ??
+      `the Vulkan loader and the driver are installed, but the driver offered no device (check ${SWIFTSHADER_ICD} and run with VK_LOADER_DEBUG=error to see why)`;
+    throw new WebGPUUnavailableError(`SwiftShader's Vulkan driver (${SWIFTSHADER_ICD}) gave no adapter: ${why}`);
+  }
   return { adapter, source: 'swiftshader' };
 }
 
