@@ -1,5 +1,6 @@
-// `npm run bench` / `webgpu-resnext bench`: the model benchmark, the adapter's ceiling, the kernel
-// microbenchmark and the browser run, with a text report on stdout and optional JSON.
+// The benchmark (`npm run bench`, options parsed by bench/main.ts): the model benchmark, the
+// adapter's ceiling, the kernel microbenchmark and the browser run, with a text report on stdout
+// and optional JSON.
 //
 // Everything is measured in one process on one device, the ceiling interleaved with the model runs,
 // so the ratios in the targets compare numbers taken under the same conditions. On CPU-backed
@@ -8,9 +9,8 @@
 
 import { writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
-import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from '../src/gpu/device.js';
-import { ARCHITECTURES } from '../src/models/config.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
+import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/device.js';
+import type { Conv2dDesc } from '../src/ops/conv2d.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
@@ -18,43 +18,8 @@ import { benchModels } from './model-bench.js';
 import {
   computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
-import { findVariants, parseTuning, tuningVariant } from './variants.js';
-
-export const DEFAULT_ARCHS = ['resnet50', 'resnext101_32x4d'];
-
-export interface BenchOptions {
-  archs: string[];
-  size: number;
-  batches: number[];
-  runs: number;
-  adapter: AdapterChoice;
-  /** S of the S^3 ceiling matmul. */
-  ceilingSize: number;
-  json?: string;
-  steps: 'auto' | 'wall' | 'none';
-  slowest: number;
-  /** Kernel microbenchmark instead of the models. */
-  micro: boolean;
-  /** Micro mode: shapes (default MICRO_SHAPES) and variant names (default all). */
-  shapes?: Conv2dDesc[];
-  variants?: string[];
-  /** Micro mode: the production kernel with these tunings, as extra variants ('tuning1', ...). */
-  tunings?: Partial<Conv2dTuning>[];
-  /** The model benchmark in headless Chromium as well. */
-  browser: boolean;
-  /** Progress lines on stderr. */
-  verbose: boolean;
-}
-
-export function expandArchs(list: string): string[] {
-  if (list === 'all') return Object.keys(ARCHITECTURES);
-  const archs = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const a of archs) {
-    if (!(a in ARCHITECTURES)) throw new Error(`unknown architecture '${a}'; known: ${Object.keys(ARCHITECTURES).join(', ')}, all`);
-  }
-  if (archs.length === 0) throw new Error('--arch lists no architecture');
-  return archs;
-}
+import type { BenchOptions } from './options.js';
+import { findVariants, tuningVariant } from './variants.js';
 
 async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
   return {
@@ -137,59 +102,4 @@ async function runMicro(ctx: GpuContext, o: BenchOptions, cpus: number, log: (s:
     out.push(await benchShape(ctx, name, desc, variants, o.runs, cpus));
   }
   return out;
-}
-
-/** The bench command's options as the CLI parser gives them (strings), before checking. */
-export interface BenchCliOptions {
-  arch: string;
-  size: string;
-  batch: string;
-  runs: string;
-  adapter: string;
-  ceilingSize: string;
-  json?: string;
-  steps: string;
-  slowest: string;
-  micro?: boolean;
-  shape?: string[];
-  variant?: string[];
-  tuning?: string[];
-  browser?: boolean;
-  quiet?: boolean;
-}
-
-/** Checks and converts the CLI's strings; throws an Error with a one-line message on bad input. */
-export async function parseBenchOptions(c: BenchCliOptions): Promise<BenchOptions> {
-  const { parseShape } = await import('./micro.js');
-  const { ADAPTER_CHOICES } = await import('../src/gpu/device.js');
-  const int = (v: string, what: string, min = 1) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, got '${v}'`);
-    return n;
-  };
-  if (!(ADAPTER_CHOICES as readonly string[]).includes(c.adapter)) {
-    throw new Error(`--adapter must be one of ${ADAPTER_CHOICES.join(', ')}, got '${c.adapter}'`);
-  }
-  if (!['auto', 'wall', 'none'].includes(c.steps)) throw new Error(`--steps must be auto, wall or none, got '${c.steps}'`);
-  const batches = c.batch.split(',').map((b) => int(b.trim(), '--batch'));
-  if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
-  if (c.variant?.length) findVariants(c.variant); // throws on an unknown name
-  if (c.tuning?.length && !c.micro) throw new Error('--tuning needs --micro');
-  return {
-    archs: expandArchs(c.arch),
-    size: int(c.size, '--size', 32),
-    batches,
-    runs: int(c.runs, '--runs'),
-    adapter: c.adapter as AdapterChoice,
-    ceilingSize: int(c.ceilingSize, '--ceiling-size', 4),
-    json: c.json,
-    steps: c.steps as BenchOptions['steps'],
-    slowest: int(c.slowest, '--slowest', 0),
-    micro: !!c.micro,
-    shapes: (c.shape ?? []).map(parseShape),
-    variants: c.variant?.length ? c.variant : undefined,
-    tunings: c.tuning?.length ? c.tuning.map(parseTuning) : undefined,
-    browser: !!c.browser,
-    verbose: !c.quiet,
-  };
 }

@@ -17,10 +17,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const samplesDir = 'assets/fashion-mnist/samples/';
 const args = process.argv.slice(2);
 
-/** Runs `src/cli.ts` with `cliArgs`; resolves with its status and stdout (stderr passes through). */
+/** Runs `cli/main.ts` with `cliArgs`; resolves with its status and stdout (stderr passes through). */
 function runCli(cliArgs) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...cliArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...cliArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (s) => { stdout += s; });
     child.on('error', reject);

@@ -14,7 +14,7 @@ import { stepTensorShape, type Normalization, type RgbaImage } from './graph/ste
 import { toRgba, type ImageInput } from './image/decode.js';
 import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
-import { buildPlan } from './models/plan.js';
+import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
@@ -147,9 +147,10 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   const reader = await openSafetensors(options.weights, options.onProgress);
   let config: ResNetConfig;
   let meta: ModelMetadata;
+  let plan: Plan;
   try {
     config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
-    buildPlan(config); // throws PlanError on a config that builds no network
+    plan = buildPlan(config); // throws PlanError on a config that builds no network
     checkTensors(reader.header, config, reader.what);
     meta = decodeMetadata(reader.header.metadata);
   } catch (e) {
@@ -159,7 +160,6 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   const labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
   const normalization = normalizationFor(meta, config, reader.what);
   const tensor = await reader.readData();
-  const plan = buildPlan(config);
 
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });

@@ -1,5 +1,5 @@
-// The benchmark: its targets from given figures, and `webgpu-resnext bench` end to end on small
-// models (64x64 inputs, a 128^3 ceiling) and on one conv shape in --micro mode, as a user runs it.
+// The benchmark: its targets from given figures, and `npm run bench` (bench/main.ts) end to end on
+// small models (64x64 inputs, a 128^3 ceiling) and on one conv shape in --micro mode, as a user runs it.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +11,9 @@ import { computeTargets, type BenchResult } from '../bench/report.js';
 import type { CeilingResult } from '../bench/ceiling.js';
 import { getArchitecture } from '../src/models/config.js';
 import { buildPlan } from '../src/models/plan.js';
-import { cli } from './cli/run.js';
+import { cli, runScript } from './cli/run.js';
+
+const bench = (args: string[], timeoutMs: number) => runScript('bench/main.ts', args, timeoutMs);
 
 function batch(timesMs: number[], flops: number, memoryRatio: number): BatchResult {
   const sorted = [...timesMs].sort((a, b) => a - b);
@@ -54,12 +56,12 @@ test('targets: rate / ceiling, memory, and the ResNeXt / ResNet time as the medi
   assert.match(ratio.detail, /median of 3 per-round ratios \(1\.90 to 4\.00\)/);
 });
 
-test('bench CLI: two small models side by side, with the ceiling, steps, memory and JSON', async () => {
+test('bench: two small models side by side, with the ceiling, steps, memory and JSON', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {
     const json = join(dir, 'bench.json');
     const archs = ['resnet18', 'resnext50_32x4d'];
-    const r = await cli(['bench', '--arch', archs.join(','), '--size', '64', '--batch', '1', '--runs', '2',
+    const r = await bench(['--arch', archs.join(','), '--size', '64', '--batch', '1', '--runs', '2',
       '--ceiling-size', '128', '--steps', 'wall', '--json', json, '--quiet'], 600_000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /ceiling: conv2d 1x1 GEMM 128\^3/);
@@ -83,11 +85,11 @@ test('bench CLI: two small models side by side, with the ceiling, steps, memory 
   }
 });
 
-test('bench CLI --micro: one conv shape across kernel variants, each checked against the production kernel', async () => {
+test('bench --micro: one conv shape across kernel variants, each checked against the production kernel', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {
     const json = join(dir, 'micro.json');
-    const r = await cli(['bench', '--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v1',
+    const r = await bench(['--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v1',
       '--variant', '16x16', '--tuning', '{"tq":2,"jn":1,"direct":true}', '--runs', '2', '--json', json, '--quiet'], 300_000);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
@@ -100,13 +102,19 @@ test('bench CLI --micro: one conv shape across kernel variants, each checked aga
       assert.ok(v.gflops > 0, `${v.name}: ${v.gflops}`);
       if (v.name !== 'default') assert.ok(v.maxDiff !== undefined && v.maxDiff < 1e-4, `${v.name}: max diff ${v.maxDiff}`);
     }
-    const bad = await cli(['bench', '--micro', '--variant', 'no-such-kernel'], 60_000);
+    const bad = await bench(['--micro', '--variant', 'no-such-kernel'], 60_000);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown kernel variant 'no-such-kernel'/);
-    const badTuning = await cli(['bench', '--micro', '--tuning', '{"tq":2,"rows":3}'], 60_000);
+    const badTuning = await bench(['--micro', '--tuning', '{"tq":2,"rows":3}'], 60_000);
     assert.equal(badTuning.status, 2);
     assert.match(badTuning.stderr, /--tuning: unknown field 'rows'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the bench is a repository tool: npm run bench, not a command of the installed CLI', async () => {
+  const r = await cli(['bench'], 60_000);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command 'bench'/);
 });

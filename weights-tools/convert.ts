@@ -5,7 +5,7 @@
 //   against ARCHITECTURES, or forced with `arch`, or given as a custom `config`) -> every expected
 //   tensor checked by name and shape -> writeSafetensors.
 //
-// Browser-safe: bytes in, bytes out. The CLI (src/cli.ts) adds file I/O and the progress bar.
+// Browser-safe: bytes in, bytes out. The CLI (cli/convert.ts) adds file I/O and the progress bar.
 
 import { ARCHITECTURES, bottleneckWidth, expectedTensors, getArchitecture, type ResNetConfig } from '../src/models/config.js';
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';

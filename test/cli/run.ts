@@ -1,5 +1,6 @@
-// Runs the CLI as a user does (`node --import tsx src/cli.ts ...`) with a bounded time, and the
-// Fashion-MNIST data the tests compare against (PyTorch's outputs, committed with the model).
+// Runs the CLI (and the benchmark) as a user does (`node --import tsx cli/main.ts ...`) with a
+// bounded time, and the Fashion-MNIST data the tests compare against (PyTorch's outputs, committed
+// with the model).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,13 +16,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/**
- * Runs `src/cli.ts` with `args` from the repository root; kills it after `timeoutMs` (the status is
- * null then). Asynchronous, so the test runner's own timeouts keep working while it runs.
- */
+/** Runs the CLI, `cli/main.ts`, with `args`: see runScript. */
 export function cli(args: string[], timeoutMs = 120_000): Promise<CliResult> {
+  return runScript('cli/main.ts', args, timeoutMs);
+}
+
+/**
+ * Runs the TypeScript program `script` with `args` from the repository root; kills it after
+ * `timeoutMs` (the status is null then). Asynchronous, so the test runner's own timeouts keep
+ * working while it runs.
+ */
+export function runScript(script: string, args: string[], timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });

@@ -1,5 +1,6 @@
-// The built package: `npm run build` must succeed, and dist/ — imported by the package's own name,
-// through package.json "exports" — must load a model and match PyTorch. A broken build fails here.
+// The built package: `npm run build` must succeed, its bin must run, and dist/ — imported by the
+// package's own name, through package.json "exports" — must load a model and match PyTorch. A
+// broken build fails here.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,10 +15,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 test('npm run build emits dist/, and the package entry classifies with the built code', async () => {
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
   assert.equal(build.status, 0, `npm run build failed (exit ${build.status}):\n${build.stdout}\n${build.stderr}`);
-  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { name: string; exports: { '.': { types: string; default: string } } };
-  for (const file of [pkg.exports['.'].default, pkg.exports['.'].types, './dist/shaders/conv2d.wgsl']) {
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as
+    { name: string; bin: Record<string, string>; exports: { '.': { types: string; default: string } } };
+  const bin = pkg.bin[pkg.name];
+  for (const file of [pkg.exports['.'].default, pkg.exports['.'].types, bin, './dist/shaders/conv2d.wgsl']) {
     assert.ok(existsSync(`${root}${file}`), `${file} is missing after the build`);
   }
+
+  // The built CLI runs from dist/ (info needs no GPU) and finds the embedded model there.
+  const info = spawnSync(process.execPath, [bin, 'info', 'dist/assets/fashion-mnist/fashion-mnist-resnext.safetensors'],
+    { cwd: root, encoding: 'utf8' });
+  assert.equal(info.status, 0, `${bin} info failed (exit ${info.status}):\n${info.stderr}`);
+  assert.match(info.stdout, /check {7}ok: every tensor matches/);
 
   // Self-reference by name resolves through "exports" to dist/src/index.js, not to src/.
   const name = pkg.name;

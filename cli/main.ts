@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The package's command line: `webgpu-resnext <command> ...` (or `npm run cli -- <command> ...`).
+//
+// One module per command (cli/convert.ts, cli/classify.ts, cli/logits.ts, cli/info.ts), each
+// registered in buildProgram(). Errors the user can fix (bad input file, wrong architecture, missing
+// file, bad option) print one clear line and exit with status 1 — no stack trace; anything else is a
+// bug and prints its stack. Usage errors found by the parser exit with status 2.
+//
+// Commands:
+//   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--fp16] [--source S]
+//       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
+//       this project's .safetensors, written atomically.
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
+//       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
+//   info <weights> [--arch A] [--json]
+//       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ADAPTER_CHOICES } from '../src/gpu/device.js';
+import { CheckpointError } from '../weights-tools/errors.js';
+import { removeTempFiles } from '../weights-tools/node-io.js';
+import { classifyCommand, type ClassifyCliOptions } from './classify.js';
+import { convertCommand, type ConvertCliOptions } from './convert.js';
+import { CliError } from './errors.js';
+import { infoCommand, type InfoCliOptions } from './info.js';
+import { LOGITS_BATCH, logitsCommand, type LogitsCliOptions } from './logits.js';
+
+function positiveInt(what: string): (value: string) => number {
+  return (value) => {
+    const v = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${what} must be a positive integer`);
+    return v;
+  };
+}
+
+function adapterOption(): Option {
+  return new Option('--adapter <name>', 'WebGPU adapter (default: env WEBGPU_ADAPTER, else a hardware GPU, else SwiftShader)')
+    .choices([...ADAPTER_CHOICES]);
+}
+
+/** Registers classify, logits and info on `program`. */
+function addModelCommands(program: Command): void {
+  program
+    .command('classify')
+    .description('classify JPEG or PNG images: the top classes of each with their probabilities')
+    .argument('<images...>', 'image files (JPEG or PNG)')
+    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
+    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
+    .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
+    .addOption(adapterOption())
+    .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
+  program
+    .command('logits')
+    .description('run the network on a float32 NCHW .npy (already normalised) and write its logits as a float32 .npy')
+    .requiredOption('--input <x.npy>', 'float32 (N, C, H, W) input, C-order, normalised as the weights\' metadata says')
+    .requiredOption('--output <y.npy>', 'float32 (N, classes) logits to write (atomically)')
+    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
+    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
+    .addOption(adapterOption())
+    .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
+  program
+    .command('info')
+    .description('what a .safetensors weights file holds: architecture, metadata, tensors, parameters, bytes (no GPU)')
+    .argument('<weights>', '.safetensors file')
+    .option('--arch <name>', 'check the tensors against this architecture instead of the metadata\'s')
+    .option('--json', 'print JSON')
+    .action(async (weights: string, opts: InfoCliOptions) => infoCommand(weights, opts));
+}
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('webgpu-resnext')
+    .description('WebGPU ResNet / ResNeXt image classifiers: classify images, compute logits, inspect and convert weights')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  program
+    .command('convert')
+    .description('convert a PyTorch checkpoint (.pth: zip, legacy or tar; Cadene or torchvision names) or a ' +
+      '.safetensors file to this project\'s .safetensors weights')
+    .argument('<input>', 'checkpoint to read (.pth, .pt, .safetensors)')
+    .argument('<output>', '.safetensors file to write (atomically)')
+    .option('--arch <name>', 'force a named architecture (default: detected from the tensor names and shapes)')
+    .option('--config <file>', 'JSON ResNetConfig (+ labels, mean, std, inputRange, colorSpace, source) for a custom model')
+    .option('--fp16', 'store f16 instead of f32 (half the size)')
+    .option('--source <text>', 'metadata "source" (default: e.g. cadene:resnext101_32x4d)')
+    .action(async (input: string, output: string, opts: ConvertCliOptions) => convertCommand(input, output, opts));
+  addModelCommands(program);
+  return program;
+}
+
+/** Runs the CLI; returns the exit status. */
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    // Commander already printed its message; --help / --version exit 0, usage errors 2.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CheckpointError || e instanceof CliError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    removeTempFiles();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+process.exitCode = await main(process.argv);
