@@ -20,3 +20,8 @@ export async function cpuCount(): Promise<number> {
   }
   return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
 }
+
+/** GFLOP/s from CPU time: flops / (CPU ms / cpus), i.e. the rate had the process had every core to itself. */
+export function cpuRate(flops: number, cpuMedianMs: number | undefined, cpus: number): number | undefined {
+  return cpuMedianMs === undefined || cpuMedianMs <= 0 ? undefined : flops / (cpuMedianMs / cpus) / 1e6;
+}

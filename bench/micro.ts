@@ -8,8 +8,7 @@ import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
 import { Conv2d, conv2dFlops, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
 import { conv2dOutputSize } from '../src/reference/conv2d.js';
-import { cpuMs } from './clock.js';
-import { cpuRate } from './report.js';
+import { cpuMs, cpuRate } from './clock.js';
 import { benchInput, median } from './step-timer.js';
 import type { KernelVariant } from './variants.js';
 

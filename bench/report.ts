@@ -1,6 +1,7 @@
 // Targets, tables and JSON for the benchmark's results (pure functions; no I/O).
 
 import type { CeilingResult } from './ceiling.js';
+import { cpuRate } from './clock.js';
 import type { MicroResult } from './micro.js';
 import type { BatchResult, ModelResult } from './model-bench.js';
 import { median } from './step-timer.js';
@@ -46,11 +47,6 @@ export const RATE_TARGET = 0.6;
 export const RESNEXT_TIME_TARGET = 2;
 export const MEMORY_TARGET = 1.1;
 const RATE_ARCHS = ['resnet50', 'resnext101_32x4d'];
-
-/** GFLOP/s from CPU time: flops / (CPU ms / cpus), i.e. the rate had the process had every core to itself. */
-export function cpuRate(flops: number, cpuMedianMs: number | undefined, cpus: number): number | undefined {
-  return cpuMedianMs === undefined || cpuMedianMs <= 0 ? undefined : flops / (cpuMedianMs / cpus) / 1e6;
-}
 
 export function computeTargets(models: ModelResult[], ceiling: CeilingResult | undefined, cpus: number): Target[] {
   const targets: Target[] = [];
