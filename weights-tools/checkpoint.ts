@@ -21,7 +21,7 @@
 // tensors such as num_batches_tracked are converted too, their dtype kept for the key maps).
 
 import { ByteReader } from './bytes.js';
-import { CheckpointError, CheckpointFormatError, PickleFormatError } from './errors.js';
+import { CheckpointFormatError, PickleFormatError } from './errors.js';
 import { describe, DTYPE_SIZE, makeTensorRef, PyGlobal, PyValue, StorageRef, StorageRoot, TensorRef, TorchDType,
   unpickle } from './pickle.js';
 import { readTar, isTar } from './tar.js';
@@ -474,9 +474,4 @@ export function readCheckpoint(bytes: Uint8Array, opts: ReadOptions = {}): Loade
     opts.onProgress?.({ done, total });
   }
   return { format, tensors, unwrapped, skipped };
-}
-
-/** True for errors this module raises on bad input (as opposed to bugs). */
-export function isCheckpointError(e: unknown): e is CheckpointError {
-  return e instanceof CheckpointError;
 }

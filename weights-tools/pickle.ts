@@ -30,10 +30,6 @@ export const DTYPE_SIZE: Record<TorchDType, number> = {
   float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
 
-export function isFloatDType(d: TorchDType): boolean {
-  return d === 'float64' || d === 'float32' || d === 'float16' || d === 'bfloat16';
-}
-
 // ---- Values -----------------------------------------------------------------------------------
 
 export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> |
