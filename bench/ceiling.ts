@@ -8,6 +8,7 @@ import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { createTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
 import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { Conv2dWeights } from '../src/ops/conv2d-weights.js';
 import { cpuMs } from './clock.js';
 import { benchInput, median } from './step-timer.js';
 
@@ -32,7 +33,7 @@ export class Ceiling {
   private readonly wait: QuietWait;
 
   private constructor(private readonly ctx: GpuContext, readonly size: number, private readonly conv: Conv2d,
-    private readonly dispatch: Dispatch, private readonly buffers: (GPUBuffer | GPUTexture)[]) {
+    private readonly dispatch: Dispatch, private readonly buffers: { destroy(): void }[]) {
     this.wait = new QuietWait(ctx);
   }
 
@@ -55,7 +56,7 @@ export class Ceiling {
     }
     const trials: Ceiling[] = [];
     for (const conv of candidates) {
-      const b = conv.uploadWeights(conv.packWeights(weights));
+      const b = Conv2dWeights.create(ctx, `${label} weights`, desc, weights);
       const trial = new Ceiling(ctx, size, conv, conv.bind(a, b, c), [b]);
       await trial.sample(); // warm-up: some drivers compile at the first dispatch
       trial.wall.length = 0;

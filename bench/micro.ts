@@ -4,10 +4,13 @@
 
 import { readFile } from 'node:fs/promises';
 import { QuietWait, type GpuContext } from '../src/gpu/device.js';
-import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
-import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
-import { Conv2d, conv2dFlops, cpuThreads, defaultConv2dTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
-import { conv2dOutputSize } from '../src/reference/conv2d.js';
+import { checkBindingSize, createTensor, readTensor, uploadBuffer, uploadTensor, type GpuTensor } from '../src/gpu/buffers.js';
+import { submitDispatches, uniformBuffer, type Dispatch } from '../src/gpu/dispatch.js';
+import { preprocess } from '../src/gpu/shaders.js';
+import { Conv2d, type Conv2dDesc } from '../src/ops/conv2d.js';
+import { conv2dFlops, conv2dOutputSize } from '../src/ops/conv2d-geometry.js';
+import { cpuThreads, defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
+import { Conv2dWeights, packConv2dWeights } from '../src/ops/conv2d-weights.js';
 import { cpuMs, cpuRate } from './clock.js';
 import { benchInput, median } from './step-timer.js';
 import type { KernelVariant } from './variants.js';
@@ -65,6 +68,41 @@ function variantSource(file: string): Promise<string> {
   return p;
 }
 
+/**
+ * The dispatch of a bench/kernels/ variant for `conv`'s shape and tuning: the variant's source with the
+ * production pipeline's defines and overrides, Params and grid, and the packed weights in a storage
+ * buffer (binding 2) instead of a texture. `owned` collects the GPU objects made here.
+ */
+async function bufferWeightsDispatch(ctx: GpuContext, conv: Conv2d, source: string, weight: Float32Array, bias: Float32Array,
+  x: GpuTensor, y: GpuTensor, residual: GpuTensor | undefined, owned: { destroy(): void }[]): Promise<Dispatch> {
+  const label = `${conv.label} (${conv.layout.length} floats of weights in a buffer)`;
+  const { defines, overrides } = conv.pipelineKey;
+  const module = ctx.device.createShaderModule({ label, code: preprocess(source, defines, label) });
+  const pipeline = await ctx.device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint: 'main', constants: overrides } });
+  checkBindingSize(ctx, conv.layout.length * 4, `${label}: packed weights`);
+  const weights = uploadBuffer(ctx, `${conv.label} weights`, packConv2dWeights(conv.layout, weight, bias));
+  owned.push(weights);
+  const tensors = conv.tensorBindings(x, y, residual);
+  const entries: GPUBindGroupEntry[] = [
+    { binding: 0, resource: { buffer: uniformBuffer(ctx, conv.label, conv.params) } },
+    { binding: 1, resource: tensors.input },
+    { binding: 2, resource: { buffer: weights, size: conv.layout.length * 4 } },
+    { binding: 4, resource: tensors.output },
+  ];
+  if (tensors.residual) entries.push({ binding: 3, resource: tensors.residual });
+  const bindGroup = ctx.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
+  const [gx, gy, gz] = conv.grid;
+  return {
+    label,
+    flops: conv.flops,
+    encode(pass) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(gx, gy, gz);
+    },
+  };
+}
+
 export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc, variants: KernelVariant[], runs: number,
   cpus: number): Promise<MicroResult> {
   const label = `micro ${name}`;
@@ -75,7 +113,7 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
   const [P, Q] = conv2dOutputSize(desc);
   const residual = desc.epilogue === 'residual-relu'
     ? uploadTensor(ctx, `${label} residual`, benchInput(desc.N * P * Q * desc.K), [desc.N, P, Q, desc.K]) : undefined;
-  const buffers: (GPUBuffer | GPUTexture)[] = [x.buffer];
+  const buffers: { destroy(): void }[] = [x.buffer];
   if (residual) buffers.push(residual.buffer);
 
   type Live = { v: KernelVariant; conv?: Conv2d; dispatch?: Dispatch; output?: ReturnType<typeof createTensor>; wait: QuietWait; wall: number[]; cpu: number[]; error?: string };
@@ -85,13 +123,17 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
     const entry: Live = { v, wait: new QuietWait(ctx), wall: [], cpu: [] };
     live.push(entry);
     try {
-      const shaderSource = v.file ? await variantSource(v.file) : undefined;
-      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc, runtime), { shaderSource, bufferWeights: v.bufferWeights });
-      const w = conv.uploadWeights(conv.packWeights(weight, bias));
+      const conv = await Conv2d.create(ctx, desc, `${label} ${v.name}`, v.tuning?.(ctx, desc, runtime));
       const y = createTensor(ctx, `${label} ${v.name} output`, conv.outputShape);
-      buffers.push(w, y.buffer);
+      buffers.push(y.buffer);
       ctx.device.pushErrorScope('validation');
-      entry.dispatch = conv.bind(x, w, y, residual);
+      if (v.file) {
+        entry.dispatch = await bufferWeightsDispatch(ctx, conv, await variantSource(v.file), weight, bias, x, y, residual, buffers);
+      } else {
+        const w = Conv2dWeights.create(ctx, `${label} ${v.name} weights`, desc, weight, bias);
+        buffers.push(w);
+        entry.dispatch = conv.bind(x, w, y, residual);
+      }
       submitDispatches(ctx, label, [entry.dispatch]); // warm-up (drivers that compile at the first dispatch)
       await ctx.device.queue.onSubmittedWorkDone();
       const err = await ctx.device.popErrorScope();

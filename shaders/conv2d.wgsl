@@ -43,9 +43,9 @@
 // registers (or stack slots on CPU drivers); TQ (1 to 8) and JN (1 to 16) are override constants, and every
 // member, load and store past them is behind a constant condition the compilers remove. Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
-// on CPU drivers, where every load is a per-lane loop, large blocks are what makes it fast (bench/kernels/
-// keeps the earlier versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32, v4 with 32 x 64 and the weights
-// in a storage buffer; bench/RESULTS.md the measurements).
+// on CPU drivers, where every load is a per-lane loop, large blocks are what makes it fast (the earlier
+// versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32, v4 with 32 x 64 and the weights in a storage
+// buffer: bench/kernels/README.md; bench/RESULTS.md the measurements).
 // Columns always come from the padded Kgp, so weight loads are vec4 in every variant.
 //
 // Workgroup: WG_X invocations along pixel tiles, WG_Y along column blocks, declared (WG_X, WG_Y), or with
@@ -57,10 +57,10 @@
 // z = ceil(that / x) (gridX = x in params); y = G * nTiles with nTiles = ceil(Kgp/4 / (WG_Y*JN)),
 // y = g*nTiles + column tile. Invocations past the last tile or past Kgp/4 return early (no barriers).
 //
-// This barrier-free path is what CPU-backed adapters (SwiftShader, llvmpipe) run fastest; src/ops/conv2d.ts
+// This barrier-free path is what CPU-backed adapters (SwiftShader, llvmpipe) run fastest; src/ops/conv2d-tuning.ts
 // picks TQ, JN, WG_X, WG_Y, DIRECT and CHANNEL_LANES per adapter and shape from a cost model fitted to bench --micro runs.
 // Hardware GPUs would prefer tiles staged through workgroup memory; that would be another define-selected
-// variant of this file (not written yet). Earlier and experimental versions: bench/kernels/conv2d-v*.wgsl.
+// variant of this file (not written yet). Earlier and experimental versions: bench/kernels/README.md.
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,

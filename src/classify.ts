@@ -10,7 +10,7 @@ import { acquireDevice, describeDevice, isNode, type AdapterChoice, type GpuCont
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
-import { stepTensorShape, type Normalization, type RgbaImage } from './graph/steps.js';
+import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
 import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
@@ -93,8 +93,8 @@ export interface Model {
   validate(input: Float32Array, options?: RunOptions & { rtol?: number; atol?: number }): Promise<ValidationReport>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
-  /** Debugging and benchmarks: the packed weights of a conv (a texture) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
-  readonly debug: { stepWeights(step: string): GPUTexture | GPUBuffer };
+  /** Debugging and benchmarks: the packed weights of a conv (Conv2dWeights) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
+  readonly debug: { stepWeights(step: string): StepWeights };
   /** Frees the GPU memory (and the device, if the model acquired it). */
   dispose(): void;
 }

@@ -89,13 +89,13 @@ test('bench --micro: one conv shape across kernel variants, each checked against
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {
     const json = join(dir, 'micro.json');
-    const r = await bench(['--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v1',
+    const r = await bench(['--micro', '--shape', '1,12,12,32,32,3,1,1,8', '--variant', 'default', '--variant', 'v4',
       '--variant', '16x16', '--tuning', '{"tq":2,"jn":1,"direct":true}', '--runs', '2', '--json', json, '--quiet'], 300_000);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
     assert.equal(out.micro?.length, 1);
     const [shape] = out.micro!;
-    assert.deepEqual(shape.variants.map((v) => v.name), ['default', 'v1', '16x16', 'tuning1']);
+    assert.deepEqual(shape.variants.map((v) => v.name), ['default', 'v4', '16x16', 'tuning1']);
     assert.match(shape.variants[3].tuning, /^8px x 4ch .*direct/);
     for (const v of shape.variants) {
       assert.equal(v.error, undefined);

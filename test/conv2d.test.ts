@@ -6,8 +6,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conv2d, foldBatchNorm, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
-import { conv2dRef, conv2dOutputSize } from '../src/reference/conv2d.js';
+import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { conv2dOutputSize } from '../src/ops/conv2d-geometry.js';
+import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../src/ops/conv2d-weights.js';
+import { foldBatchNorm } from '../src/weights/fold.js';
+import { conv2dRef } from '../src/reference/conv2d.js';
 import { createTensor, readTensor, uploadTensor, GpuLimitError } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
@@ -108,7 +111,7 @@ async function runCase(c: Case, seed: number): Promise<void> {
   const conv = await Conv2d.create(ctx, desc, label, tuning);
   assert.deepEqual([...conv.outputShape], [desc.N, P, Q, desc.K]);
   const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
-  const w = conv.uploadWeights(conv.packWeights(weight, bias));
+  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias);
   const y = createTensor(ctx, `${label} output`, conv.outputShape);
   const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
   submitDispatches(ctx, label, [conv.bind(x, w, y, res)]);
@@ -154,7 +157,7 @@ test('foldBatchNorm: folded conv on the GPU == conv then BatchNorm on the CPU', 
     const folded = foldBatchNorm(weight, convBias, gamma, beta, mean, variance, eps);
     const op = await Conv2d.create(ctx, desc, 'test fold-bn');
     const x = uploadTensor(ctx, 'test fold-bn input', input, [desc.N, desc.H, desc.W, desc.C]);
-    const w = op.uploadWeights(op.packWeights(folded.weight, folded.bias));
+    const w = Conv2dWeights.create(ctx, 'test fold-bn weights', desc, folded.weight, folded.bias);
     const y = createTensor(ctx, 'test fold-bn output', op.outputShape);
     submitDispatches(ctx, 'test fold-bn', [op.bind(x, w, y)]);
     assertClose(await readTensor(ctx, y), expected, { ...tolerance(desc), what: `fold-bn (conv bias: ${withBias})` });
@@ -178,23 +181,24 @@ test('conv2d rejects bad descriptions and tensors before dispatch, naming the la
     (e: unknown) => e instanceof GpuLimitError && /layer9\.9\.conv2/.test(e.message) && /input/.test(e.message));
 
   // 8192 x 8192 x 3 x 3 weights need 36864 rows of 4096 texels, more than any device's texture.
-  await assert.rejects(Conv2d.create(ctx, { ...desc, H: 3, W: 3, C: 8192, K: 8192 }, 'layer9.9.conv2'),
+  assert.throws(() => Conv2dWeights.upload(ctx, 'layer9.9.conv2 weights', conv2dWeightLayout({ C: 8192, K: 8192, R: 3, S: 3, groups: 1 }), new Float32Array(0)),
     (e: unknown) => e instanceof GpuLimitError && /layer9\.9\.conv2/.test(e.message) && /maxTextureDimension2D/.test(e.message));
 
   const op = await Conv2d.create(ctx, desc, 'layer9.9.conv2');
-  const w = op.uploadWeights(op.packWeights(new Float32Array(8 * 8 * 9)));
+  const w = Conv2dWeights.create(ctx, 'layer9.9.conv2 weights', desc, new Float32Array(8 * 8 * 9));
   const x = createTensor(ctx, 'x', [1, 8, 8, 8]);
   const y = createTensor(ctx, 'y', [1, 8, 8, 8]);
-  assert.throws(() => op.bind(createTensor(ctx, 'x2', [1, 8, 8, 4]), w, y), byLabel(/input shape/));
-  assert.throws(() => op.bind(x, w, createTensor(ctx, 'y2', [1, 7, 8, 8])), byLabel(/output shape/));
+  assert.throws(() => op.bind(createTensor(ctx, 'x2', [1, 8, 8, 4]), w, y), byLabel(/input \(N, H, W, C\) has shape/));
+  assert.throws(() => op.bind(x, w, createTensor(ctx, 'y2', [1, 7, 8, 8])), byLabel(/output \(N, P, Q, K\) has shape/));
   assert.throws(() => op.bind(x, w, y, createTensor(ctx, 'r', [1, 8, 8, 8])), byLabel(/residual was given/));
   assert.throws(() => op.bind(x, w, x), byLabel(/output/));
-  assert.throws(() => op.bind(x, x.buffer, y), byLabel(/texture from uploadWeights/));
-  const wider = await Conv2d.create(ctx, { ...desc, K: 16 }, 'wider');   // 292 texels: 16 x 19, not 16 x 10
-  assert.throws(() => op.bind(x, wider.uploadWeights(new Float32Array(wider.layout.length)), y), byLabel(/16 x 19, the packed layout needs rgba32float 16 x 10/));
-  assert.throws(() => op.packWeights(new Float32Array(10)), /expected K\*C\/G\*R\*S/);
+  assert.throws(() => op.bind(x, x.buffer as unknown as Conv2dWeights, y), byLabel(/weights must be a Conv2dWeights/));
+  const wider = conv2dWeightLayout({ ...desc, K: 16 });   // 292 texels: 16 x 19, not 16 x 10
+  assert.throws(() => op.bind(x, Conv2dWeights.upload(ctx, 'wider weights', wider, new Float32Array(wider.length)), y),
+    byLabel(/K 16, 3x3, G 1 \(rgba32float 16 x 19\); this convolution needs C 8, K 8, 3x3, G 1 \(rgba32float 16 x 10\)/));
+  assert.throws(() => packConv2dWeights(op.layout, new Float32Array(10)), /expected K\*C\/G\*R\*S/);
 
   const rop = await Conv2d.create(ctx, { ...desc, epilogue: 'residual-relu' }, 'layer9.9.conv2');
   assert.throws(() => rop.bind(x, w, y), byLabel(/needs a residual/));
-  assert.throws(() => rop.bind(x, w, y, createTensor(ctx, 'r2', [1, 8, 8, 4])), byLabel(/residual shape/));
+  assert.throws(() => rop.bind(x, w, y, createTensor(ctx, 'r2', [1, 8, 8, 4])), byLabel(/residual \(N, P, Q, K\) has shape/));
 });

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ARCHITECTURES, getArchitecture, type ResNetConfig } from '../src/models/config.js';
-import { buildPlan, PlanError, windowOutputSize, type ConvStep } from '../src/models/plan.js';
+import { buildPlan, PlanError, type ConvStep } from '../src/models/plan.js';
+import { windowOutputSize } from '../src/ops/common.js';
 
 const convs = (cfg: ResNetConfig) => buildPlan(cfg).steps.filter((s): s is ConvStep => s.kind === 'conv');
 

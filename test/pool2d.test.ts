@@ -6,7 +6,8 @@ import { testContext } from './helpers/gpu.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
-import { Pool2d, pooledSize, type Pool2dDesc } from '../src/ops/pool2d.js';
+import { windowOutputSize } from '../src/ops/common.js';
+import { Pool2d, type Pool2dDesc } from '../src/ops/pool2d.js';
 import { pool2d as refPool, poolOutputSize } from '../src/reference/pool2d.js';
 
 async function runCase(desc: Pool2dDesc, seed: number): Promise<void> {
@@ -30,7 +31,7 @@ test('pool2d: output sizes match PyTorch in floor and ceil mode', () => {
   const torchSizes = [[8, 3, 2, 0, 3, 4], [7, 3, 2, 1, 4, 4], [6, 3, 2, 1, 3, 4], [13, 3, 2, 1, 7, 7],
     [15, 2, 2, 0, 7, 8], [5, 2, 2, 1, 3, 3], [112, 3, 2, 1, 56, 57]];
   for (const [H, k, s, p, floorSize, ceilSize] of torchSizes) {
-    for (const f of [pooledSize, poolOutputSize]) {
+    for (const f of [windowOutputSize, poolOutputSize]) {
       assert.equal(f(H, k, s, p, false), floorSize, `${f.name} floor ${[H, k, s, p]}`);
       assert.equal(f(H, k, s, p, true), ceilSize, `${f.name} ceil ${[H, k, s, p]}`);
     }

@@ -19,11 +19,6 @@ export function f32Bytes(shape: readonly number[]): number {
   return Math.ceil((elementCount(shape) * 4) / 16) * 16;
 }
 
-/** Whether a GPU object holding packed weights is a texture (conv2d) rather than a buffer. */
-export function isTexture(x: GPUBuffer | GPUTexture): x is GPUTexture {
-  return typeof (x as GPUTexture).createView === 'function';
-}
-
 export class GpuLimitError extends Error {
   override name = 'GpuLimitError';
 }

@@ -6,11 +6,12 @@
 // indices (src/ops/topk.ts).
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, isTexture, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { elementCount, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
-import { Conv2d, conv2dWeightLayout, packConv2dWeights, uploadConv2dWeights, type Conv2dDesc } from '../ops/conv2d.js';
+import { Conv2d, type Conv2dDesc } from '../ops/conv2d.js';
+import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/conv2d-weights.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
@@ -47,8 +48,8 @@ export interface GpuImage {
   height: number;
 }
 
-/** A conv or linear step's packed weights on the GPU: a texture for conv (conv2d.wgsl), a buffer for linear. */
-export type StepWeights = GPUTexture | GPUBuffer;
+/** A conv or linear step's packed weights on the GPU: a conv layer's texture (with its layout), linear's buffer. */
+export type StepWeights = Conv2dWeights | GPUBuffer;
 
 /** A plan step bound to an op for one batch size. */
 export interface StepOp {
@@ -79,14 +80,14 @@ function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
 
 /** Bytes of a conv or linear step's packed weights (packStepWeights' output). */
 export function packedWeightBytes(s: Step): number {
-  if (s.kind === 'conv') return conv2dWeightLayout(convDesc(s, 1)).length * 4;
+  if (s.kind === 'conv') return conv2dWeightLayout(s).length * 4;
   if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
   return 0;
 }
 
 /** Packs a conv or linear step's folded PyTorch-layout weights for its kernel (bias appended, one buffer). */
 export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams): Promise<Float32Array> {
-  if (s.kind === 'conv') return packConv2dWeights(convDesc(s, 1), p.weight, p.bias);
+  if (s.kind === 'conv') return packConv2dWeights(conv2dWeightLayout(s), p.weight, p.bias);
   if (s.kind === 'linear') {
     const op = await Linear.create(ctx, { batch: 1, inFeatures: s.C, outFeatures: s.K }, s.name);
     return op.packWeights(p.weight, p.bias);
@@ -97,14 +98,14 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
 /** Uploads a conv or linear step's packed weights (packStepWeights) into the GPU object its kernel reads. */
 export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
   const label = `${s.name} weights`;
-  if (s.kind === 'conv') return uploadConv2dWeights(ctx, label, conv2dWeightLayout(convDesc(s, 1)), packed);
+  if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(s), packed);
   if (s.kind === 'linear') return uploadBuffer(ctx, label, packed);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
-/** GPU bytes of uploaded step weights (conv textures are rgba32float: 16 bytes a texel). */
+/** GPU bytes of uploaded step weights. */
 export function stepWeightBytes(w: StepWeights): number {
-  return isTexture(w) ? w.width * w.height * 16 : w.size;
+  return w instanceof Conv2dWeights ? w.bytes : w.size;
 }
 
 /** Creates the op for step `s` at batch N (pipelines come from the shared cache). */
@@ -114,7 +115,10 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     case 'conv': {
       const op = await Conv2d.create(ctx, convDesc(s, N), label);
       return {
-        bind: ([x, residual], out, w) => op.bind(x, w!, out, residual),
+        bind: ([x, residual], out, w) => {
+          if (!(w instanceof Conv2dWeights)) throw new Error(`${label}: conv weights must be the layer's Conv2dWeights`);
+          return op.bind(x, w, out, residual);
+        },
       };
     }
     case 'layout': {
@@ -136,7 +140,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       const op = await Linear.create(ctx, { batch: N, inFeatures: s.C, outFeatures: s.K }, label);
       return {
         bind: ([x], out, w) => {
-          if (!w || isTexture(w)) throw new Error(`${label}: linear weights must be a buffer`);
+          if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: linear weights must be a buffer`);
           return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
         },
       };

@@ -14,6 +14,7 @@
 //   input] -> conv3 1x1 +bn, + residual (block input or downsample), relu: fused in conv3's store.
 // Basic block: conv1 3x3 (stride) +bn+relu -> [downsample] -> conv2 3x3 +bn + residual + relu.
 
+import { windowOutputSize } from '../ops/common.js';
 import { BOTTLENECK_EXPANSION, bottleneckWidth, expectedTensors, type ResNetConfig } from './config.js';
 
 /** Per-sample activation shape, NHWC without N: [H, W, C]. Logits and probabilities: [K]. */
@@ -125,16 +126,6 @@ export interface PlanOptions {
 
 export class PlanError extends Error {
   override name = 'PlanError';
-}
-
-/** Output size of a convolution or pooling window, PyTorch's rule (ceil mode included). */
-export function windowOutputSize(size: number, kernel: number, stride: number, pad: number, ceil = false): number {
-  const span = size + 2 * pad - kernel;
-  if (span < 0) return 0;
-  let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
-  // PyTorch: in ceil mode the last window must start inside the input or the left padding.
-  if (ceil && (out - 1) * stride >= size + pad) out--;
-  return out;
 }
 
 function checkConfig(c: ResNetConfig): void {

@@ -16,6 +16,19 @@ export function grid1d(ctx: GpuContext, count: number, label: string): [number, 
   return [Math.ceil(count / y), y];
 }
 
+/**
+ * Output size along one axis of a convolution or pooling window, PyTorch's rule (dilation 1): in
+ * ceil mode the last window must still start inside the input or the left padding. 0 when the window
+ * is larger than the padded input.
+ */
+export function windowOutputSize(size: number, kernel: number, stride: number, pad: number, ceil = false): number {
+  const span = size + 2 * pad - kernel;
+  if (span < 0) return 0;
+  let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+  if (ceil && (out - 1) * stride >= size + pad) out--;
+  return out;
+}
+
 /** Throws unless every value is a positive integer (or a non-negative one when `allowZero`). */
 export function checkInts(label: string, values: Record<string, number>, allowZero = false): void {
   for (const [name, v] of Object.entries(values)) {
@@ -38,11 +51,14 @@ export function checkShape(label: string, what: string, shape: readonly number[]
 
 /**
  * The binding for an f32 tensor: its elements from `offset`, sized up to a multiple of 16 bytes
- * where the buffer allows (so vec4 views cover the last element). Throws when the buffer is too small.
+ * where the buffer allows (so vec4 views cover the last element). Throws when the buffer is too small
+ * or the offset is not aligned for a storage binding.
  */
 export function tensorBinding(ctx: GpuContext, label: string, what: string, t: GpuTensor): GPUBufferBinding {
   const offset = t.offset ?? 0;
   const bytes = elementCount(t.shape) * 4;
+  const align = ctx.device.limits.minStorageBufferOffsetAlignment;
+  if (offset % align !== 0) throw new Error(`${label}: ${what} offset ${offset} is not a multiple of minStorageBufferOffsetAlignment ${align}`);
   if (offset + bytes > t.buffer.size) {
     throw new Error(`${label}: ${what} ${shapeText(t.shape)} needs ${bytes} bytes from offset ${offset}, ` +
       `but buffer '${t.buffer.label}' has ${t.buffer.size}`);

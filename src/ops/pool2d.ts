@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { elementCount, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
-import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding } from './common.js';
+import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding, windowOutputSize } from './common.js';
 
 export interface Pool2dDesc {
   mode: 'max' | 'avg';
@@ -35,14 +35,6 @@ export interface PoolGeometry {
 
 function pair(v: number | readonly [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
-}
-
-/** PyTorch's pooling_output_shape (dilation 1), including the ceil-mode rule that the last
- * window must start inside the input or the left padding. */
-export function pooledSize(L: number, k: number, s: number, p: number, ceilMode: boolean): number {
-  let out = Math.floor((L + 2 * p - k + (ceilMode ? s - 1 : 0)) / s) + 1;
-  if (ceilMode && (out - 1) * s >= L + p) out--;
-  return out;
 }
 
 export class Pool2d {
@@ -86,8 +78,8 @@ export class Pool2d {
       }
     }
     const ceilMode = desc.ceilMode ?? false;
-    const P = pooledSize(H, kernel[0], stride[0], pad[0], ceilMode);
-    const Q = pooledSize(W, kernel[1], stride[1], pad[1], ceilMode);
+    const P = windowOutputSize(H, kernel[0], stride[0], pad[0], ceilMode);
+    const Q = windowOutputSize(W, kernel[1], stride[1], pad[1], ceilMode);
     if (P < 1 || Q < 1) {
       throw new Error(`${label}: kernel ${shapeText(kernel)} with pad ${shapeText(pad)} does not fit the ${H}x${W} input`);
     }

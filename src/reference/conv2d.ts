@@ -1,32 +1,7 @@
 // Plain-loop CPU convolution: the oracle for shaders/conv2d.wgsl. Written to be obviously right,
 // not fast: one output value at a time, every index spelled out.
 
-export type Conv2dEpilogue = 'none' | 'relu' | 'residual-relu';
-
-/** A 2D convolution over NHWC activations (same fields as the GPU op's description). */
-export interface Conv2dRefDesc {
-  N: number;
-  H: number;
-  W: number;
-  /** Input channels. */
-  C: number;
-  /** Output channels. */
-  K: number;
-  /** Kernel height and width. */
-  R: number;
-  S: number;
-  stride: number;
-  /** Zero padding on every side. */
-  pad: number;
-  /** G: input and output channels are split into G groups; group g sees only its own C/G inputs. */
-  groups: number;
-  epilogue: Conv2dEpilogue;
-}
-
-/** Output spatial size [P, Q] of a convolution. */
-export function conv2dOutputSize(d: { H: number; W: number; R: number; S: number; stride: number; pad: number }): [number, number] {
-  return [Math.floor((d.H + 2 * d.pad - d.R) / d.stride) + 1, Math.floor((d.W + 2 * d.pad - d.S) / d.stride) + 1];
-}
+import type { Conv2dDesc } from '../ops/conv2d-geometry.js';
 
 /**
  * out[n, p, q, k] = epilogue(bias[k] + sum over (c, r, s) of
@@ -40,13 +15,15 @@ export function conv2dOutputSize(d: { H: number; W: number; R: number; S: number
  * residual (N, P, Q, K), required by 'residual-relu' only
  * returns  (N, P, Q, K)
  */
-export function conv2dRef(input: Float32Array, desc: Conv2dRefDesc, weight: Float32Array,
+export function conv2dRef(input: Float32Array, desc: Conv2dDesc, weight: Float32Array,
   bias?: Float32Array, residual?: Float32Array): Float32Array {
   const { N, H, W, C, K, R, S, stride, pad, groups: G, epilogue } = desc;
   const Cg = C / G;
   const Kg = K / G;
   if (!Number.isInteger(Cg) || !Number.isInteger(Kg)) throw new Error(`conv2dRef: groups ${G} must divide C ${C} and K ${K}`);
-  const [P, Q] = conv2dOutputSize(desc);
+  // The output size by the oracle's own arithmetic (the GPU op's is conv2dOutputSize).
+  const P = Math.floor((H + 2 * pad - R) / stride) + 1;
+  const Q = Math.floor((W + 2 * pad - S) / stride) + 1;
   if (input.length !== N * H * W * C) throw new Error(`conv2dRef: input has ${input.length} values, expected N*H*W*C = ${N * H * W * C}`);
   if (weight.length !== K * Cg * R * S) throw new Error(`conv2dRef: weight has ${weight.length} values, expected K*C/G*R*S = ${K * Cg * R * S}`);
   if (bias && bias.length !== K) throw new Error(`conv2dRef: bias has ${bias.length} values, expected K = ${K}`);

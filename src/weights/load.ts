@@ -5,7 +5,7 @@
 
 import { ARCHITECTURES, expectedTensors, getArchitecture, type ResNetConfig } from '../models/config.js';
 import type { Plan, Step } from '../models/plan.js';
-import { foldBatchNorm } from '../ops/conv2d.js';
+import { foldBatchNorm } from './fold.js';
 import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from './safetensors.js';
 
 export class WeightsMismatchError extends WeightsFormatError {

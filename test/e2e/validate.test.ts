@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/index.js';
+import type { Conv2dWeights } from '../../src/ops/conv2d-weights.js';
 import { testContext } from '../helpers/gpu.js';
 import { readGolden, weightsPath } from './fixtures.js';
 
@@ -22,7 +23,7 @@ test('validate mode passes on a ResNeXt and names the step whose weights were pe
     assert.ok(report.steps.every((s) => s.maxAbsRef > 0), 'every step produces non-zero output');
 
     // One texel (4 packed weights) of layer2.0.conv2 (the grouped 3x3 with the stride) changes on the GPU only.
-    const texture = model.debug.stepWeights('layer2.0.conv2') as GPUTexture;
+    const { texture } = model.debug.stepWeights('layer2.0.conv2') as Conv2dWeights;
     ctx.device.queue.writeTexture({ texture }, new Float32Array([5, 5, 5, 5]), {}, [1, 1]);
     const bad = await model.validate(golden.input, { batch: 2 });
     assert.equal(bad.ok, false);

@@ -1,0 +1,162 @@
+// The launch geometry of shaders/conv2d.wgsl per adapter and shape (Conv2dTuning): on the CPU-backed
+// adapters (llvmpipe, SwiftShader) the pick of a cost model whose constants were fitted to
+// `npm run bench -- --micro` runs (bench/RESULTS.md, "The cost model's constants"); the picks for
+// ResNet-50 and ResNeXt-101 layers are pinned by test/conv2d-tuning.test.ts. Also the CPU threads
+// such an adapter runs workgroups on.
+
+import { isNode, type GpuContext } from '../gpu/device.js';
+import { conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
+
+/**
+ * Relative costs of conv2d.wgsl's operations on the CPU-backed adapters, fitted to bench --micro runs of
+ * a 1024^3 GEMM at register blocks from 8 x 8 to 32 x 32. On these drivers every storage-buffer load
+ * or store is a loop over the SIMD lanes (bench/RESULTS.md), so memory operations, not arithmetic,
+ * dominate: `input` is a vec4 load of an activation and `weight` one of a weight with the lanes along
+ * pixels (cpuDispatchCost swaps the two for lanes along channels), `mm` one 4x4 by 4x4 matrix product
+ * (16 vec4 multiply-adds), `store` one vec4 store with its epilogue.
+ */
+export interface CpuCosts {
+  simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
+  /**
+   * Largest TQ tried (except for the large 1x1 layers below). On SwiftShader 4: Subzero takes minutes and
+   * GiBs to compile the direct path's sliding window with more quads (a ResNet-50 with 28-pixel blocks
+   * everywhere had not finished compiling after 15 minutes, at 10 GB; a grouped direct layer alone, not
+   * after 60 s), and every larger block compiles slower.
+   */
+  maxTq: number;
+  /**
+   * Largest TQ tried for 1x1 layers (any stride) of at least `largeBlockFlops` per image (2 x
+   * multiply-adds; per image, so that a model's choice does not change with the batch): they compile in
+   * seconds, but on SwiftShader a second or two longer per pipeline than 16-pixel blocks, more than
+   * small layers could save (the embedded Fashion-MNIST model, whose layers are all under 7 MFLOP an
+   * image, took 25 s instead of 12 to classify its samples in a new process). (The dense 3x3 layers
+   * also compile and gain with 28-pixel blocks on SwiftShader, 1.13x to 1.41x: not taken yet,
+   * bench/RESULTS.md.)
+   */
+  maxTq1x1: number;
+  largeBlockFlops: number;
+  /** Largest JN tried: 16 (32 x 64 blocks) on llvmpipe; SwiftShader stays at 8 (Subzero, as for maxTq). */
+  maxJn: number;
+  /**
+   * Largest JN tried with the lanes along pixels: on llvmpipe more than 8 columns measured faster only with
+   * the lanes along them (outputs of 512 channels or more), while this linear model overrates them with the
+   * lanes along pixels (bench/RESULTS.md).
+   */
+  pixelLanesMaxJn: number;
+  /**
+   * Largest JN with which the direct path is tried: on SwiftShader it ran at half the implicit path's rate
+   * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group),
+   * and with 16 (JN 4) 1.16x faster on ResNeXt's 14x14 grouped layers at batch 4 (bench/RESULTS.md).
+   */
+  directMaxJn: number;
+}
+export const LLVMPIPE_COSTS: CpuCosts = { simd: 8, input: 2.7, weight: 1.0, mm: 2.0, store: 8, invocation: 20, maxTq: 8, maxTq1x1: 8, largeBlockFlops: 0, maxJn: 16, pixelLanesMaxJn: 8, directMaxJn: 8 };
+export const SWIFTSHADER_COSTS: CpuCosts = { simd: 4, input: 14, weight: 4, mm: 23, store: 28, invocation: 400, maxTq: 4, maxTq1x1: 8, largeBlockFlops: 50e6, maxJn: 8, pixelLanesMaxJn: 8, directMaxJn: 4 };
+
+/** A 'residual-relu' store also loads the residual vec4 from a storage buffer: rated at 1.5 stores. */
+const RESIDUAL_STORE_COST = 1.5;
+/**
+ * A candidate replaces the best one so far only when it is estimated more than 1% faster: within that
+ * the model cannot tell them apart, and the earlier candidate (implicit path, smaller block, lanes along
+ * pixels, smaller workgroup) compiles faster.
+ */
+const TIE_MARGIN = 0.99;
+
+/** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
+let threadCount: Promise<number> | undefined;
+export function cpuThreads(): Promise<number> {
+  threadCount ??= (async () => {
+    const env = typeof process !== 'undefined' ? process.env?.LP_NUM_THREADS : undefined;
+    if (env && Number(env) >= 1) return Number(env);
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+    if (isNode) {
+      const os = await import('node:os');
+      return os.availableParallelism?.() ?? os.cpus().length;
+    }
+    return 4;
+  })();
+  return threadCount;
+}
+
+/**
+ * Estimated time of one dispatch with tuning `t` on a CPU-backed adapter, in the units of `c`: every
+ * SIMD batch of lanes costs what its slowest invocation costs (idle lanes included), and the
+ * workgroups are shared among `threads` threads.
+ */
+export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCosts, threads: number): number {
+  // As fitted: a load of the operand the lanes run along (a different address per lane) costs more than
+  // one of the other operand (the same address in every lane).
+  const c = t.channelLanes ? { ...costs, input: costs.weight, weight: costs.input } : costs;
+  const [P, Q] = conv2dOutputSize(desc);
+  const Cg = desc.C / desc.groups;
+  const Kg = desc.K / desc.groups;
+  const cols = Math.ceil(Kg / 4);     // vec4 columns per group
+  const vec4In = Cg % 4 === 0;
+  let perInvocation: number;
+  if (t.direct) {
+    // Per kernel row and 4 input channels: one row of 4*tq + S - 1 pixels, S taps of weights.
+    const chunks = desc.R * (Cg / 4);
+    perInvocation = chunks * (c.input * (4 * t.tq + desc.S - 1) + c.weight * 4 * t.jn * desc.S + c.mm * t.tq * t.jn * desc.S);
+  } else if (vec4In) {
+    const chunks = desc.R * desc.S * (Cg / 4);
+    perInvocation = chunks * (c.input * 4 * t.tq + c.weight * 4 * t.jn + c.mm * t.tq * t.jn);
+  } else {
+    // One channel at a time: 4 scalar loads per quad, one vec4 weight per column, outer products.
+    const chunks = desc.R * desc.S * Cg;
+    perInvocation = chunks * (c.input * 4 * t.tq + c.weight * t.jn + c.mm * t.tq * t.jn / 4);
+  }
+  const storesPerPixel = Kg % 4 === 0 ? 1 : 4;
+  perInvocation += c.store * 4 * t.tq * t.jn * storesPerPixel * (desc.epilogue === 'residual-relu' ? RESIDUAL_STORE_COST : 1) + c.invocation;
+  const pixelTiles = pixelTileCount(desc.N, P, Q, t);
+  const colTiles = Math.ceil(cols / (t.jn * t.wgY));
+  const workgroups = Math.ceil(pixelTiles / t.wgX) * colTiles * desc.groups;
+  const batchesPerWorkgroup = Math.ceil((t.wgX * t.wgY) / c.simd);
+  return Math.ceil(workgroups / threads) * batchesPerWorkgroup * perInvocation;
+}
+
+/**
+ * Default launch geometry.
+ * CPU-backed adapters (SwiftShader, llvmpipe): the tuning with the least estimated time
+ * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels (64 with the lanes along
+ * channels on llvmpipe), the direct path where it applies (stride 1, C/G % 4 == 0, a kernel 3 wide), and 1 to 4 SIMD batches of lanes per workgroup, along pixels or along channels.
+ * Large layers get 32 x 32 blocks, or 32 x 64 on llvmpipe where the output has 512 channels or more;
+ * the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
+ * few-pixel layers (7x7 at batch 1) smaller tiles so that the SIMD lanes are not idle.
+ * Hardware GPUs get a small block and 64 invocations (more invocations in flight); untuned so far.
+ */
+export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads = 4): Conv2dTuning {
+  const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
+  const l = ctx.device.limits;
+  const maxInv = l.maxComputeInvocationsPerWorkgroup;
+  if (!ctx.cpuBacked) {
+    return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false, channelLanes: false };
+  }
+  const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
+  const Cg = desc.C / desc.groups;
+  const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
+  const large1x1 = desc.R === 1 && desc.S === 1 && Cg % 4 === 0 && conv2dFlops(desc) / desc.N >= costs.largeBlockFlops;
+  let best: Conv2dTuning | undefined;
+  let bestCost = Infinity;
+  for (const direct of directOk ? [false, true] : [false]) {
+    for (let tq = 1; tq <= (large1x1 ? costs.maxTq1x1 : costs.maxTq); tq++) {
+      for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
+        if (direct && jn > costs.directMaxJn) continue;
+        for (const channelLanes of [false, true]) {
+          if (!channelLanes && jn > costs.pixelLanesMaxJn) continue;
+          for (const batches of [1, 2, 4]) {
+            const lanes = costs.simd * batches;
+            if (lanes > maxInv || lanes > l.maxComputeWorkgroupSizeX) continue;
+            const t = channelLanes ? { wgX: 1, wgY: lanes, tq, jn, direct, channelLanes } : { wgX: lanes, wgY: 1, tq, jn, direct, channelLanes };
+            const cost = cpuDispatchCost(desc, t, costs, threads);
+            if (cost < bestCost * TIE_MARGIN) {
+              best = t;
+              bestCost = cost;
+            }
+          }
+        }
+      }
+    }
+  }
+  return best!;
+}
