@@ -14,7 +14,7 @@ import { stepTensorShape, type Normalization, type RgbaImage } from './graph/ste
 import { toRgba, type ImageInput } from './image/decode.js';
 import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
-import { buildPlan } from './models/plan.js';
+import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
@@ -146,11 +146,14 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   if (!options || options.weights === undefined) throw new TypeError('loadModel: { weights } is required');
   const reader = await openSafetensors(options.weights, options.onProgress);
   let config: ResNetConfig;
+  let plan: Plan;
   let meta: ModelMetadata;
   try {
     config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
-    buildPlan(config); // throws PlanError on a config that builds no network
-    checkTensors(reader.header, config, reader.what);
+    // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
+    // parameter count and FLOPs are those of every plan of the config.
+    plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
+    checkTensors(reader.header, plan, reader.what);
     meta = decodeMetadata(reader.header.metadata);
   } catch (e) {
     await reader.close();
@@ -159,7 +162,6 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   const labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
   const normalization = normalizationFor(meta, config, reader.what);
   const tensor = await reader.readData();
-  const plan = buildPlan(config);
 
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
@@ -174,8 +176,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     throw e;
   }
 
-  const classifyPlan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
-  const mem = planBuffers(classifyPlan, (n) => f32Bytes(stepTensorShape(classifyPlan, n, 1)));
+  const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
     peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,
