@@ -146,12 +146,14 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
   if (!options || options.weights === undefined) throw new TypeError('loadModel: { weights } is required');
   const reader = await openSafetensors(options.weights, options.onProgress);
   let config: ResNetConfig;
-  let meta: ModelMetadata;
   let plan: Plan;
+  let meta: ModelMetadata;
   try {
     config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
-    plan = buildPlan(config); // throws PlanError on a config that builds no network
-    checkTensors(reader.header, config, reader.what);
+    // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
+    // parameter count and FLOPs are those of every plan of the config.
+    plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
+    checkTensors(reader.header, plan, reader.what);
     meta = decodeMetadata(reader.header.metadata);
   } catch (e) {
     await reader.close();
@@ -174,8 +176,7 @@ export async function loadModel(options: LoadModelOptions): Promise<Model> {
     throw e;
   }
 
-  const classifyPlan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
-  const mem = planBuffers(classifyPlan, (n) => f32Bytes(stepTensorShape(classifyPlan, n, 1)));
+  const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
     peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,

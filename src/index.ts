@@ -5,9 +5,9 @@ export { acquireDevice, describeDevice, WebGPUUnavailableError, ADAPTER_CHOICES,
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck } from './graph/runner.js';
 export { ImageInputError, toRgba, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
-export { ARCHITECTURES, getArchitecture, expectedTensors, type ResNetConfig, type TensorSpec } from './models/config.js';
+export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
-export { buildPlan, describePlan, PlanError, type Plan, type Step } from './models/plan.js';
+export { buildPlan, describePlan, expectedTensors, PlanError, type Plan, type Step, type TensorSpec } from './models/plan.js';
 export { WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback } from './weights/source.js';

@@ -1,11 +1,14 @@
-// The plan builder: step names, shapes and counts for the named architectures and custom configs.
-// Expected values come from torchvision (parameter counts printed by Debian's torchvision 0.14) and
-// from the architectures' definitions, not from the builder.
+// The plan builder: step names, shapes and counts for the named architectures and custom configs;
+// the weights, parameter count and config validation derived from it. Expected values come from
+// torchvision (parameter counts printed by Debian's torchvision 0.14, state-dict names and shapes
+// dumped by weights-tools/make_checkpoint_fixtures.py) and from the architectures' definitions,
+// not from the builder.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ARCHITECTURES, getArchitecture, type ResNetConfig } from '../src/models/config.js';
-import { buildPlan, PlanError, type ConvStep } from '../src/models/plan.js';
+import { buildPlan, configProblems, expectedTensors, PlanError, tensorMismatch, type ConvStep } from '../src/models/plan.js';
+import { fixtureJson } from './weights-tools/fixtures.js';
 import { windowOutputSize } from '../src/ops/common.js';
 
 const convs = (cfg: ResNetConfig) => buildPlan(cfg).steps.filter((s): s is ConvStep => s.kind === 'conv');
@@ -21,6 +24,32 @@ test('parameter counts match torchvision', () => {
   for (const [name, params] of Object.entries(torchvision)) {
     assert.equal(buildPlan(getArchitecture(name)).params, params, name);
   }
+});
+
+test("expectedTensors is torchvision's state dict: every name and shape, in its order", () => {
+  // [name, shape] of model.state_dict() (num_batches_tracked aside: the runtime has no use for it).
+  const stateDicts = fixtureJson<Record<string, [string, number[]][]>>('names_shapes.json');
+  const counts: Record<string, number> = { resnet18: 102, resnet50: 267, resnext50_32x4d: 267, resnext101_64x4d: 522 };
+  for (const [arch, count] of Object.entries(counts)) {
+    const want = stateDicts[`torchvision:${arch}`].filter(([n]) => !n.endsWith('.num_batches_tracked'));
+    const got = expectedTensors(getArchitecture(arch));
+    assert.equal(got.length, count, arch);
+    assert.deepEqual(got.map((t) => [t.name, t.shape]), want, arch);
+  }
+  const shapes = new Map(expectedTensors(getArchitecture('resnext101_32x4d')).map((t) => [t.name, t.shape]));
+  assert.equal(shapes.size, 522);
+  assert.deepEqual(shapes.get('layer3.22.conv2.weight'), [512, 16, 3, 3]);
+  assert.deepEqual(shapes.get('layer4.0.downsample.0.weight'), [2048, 1024, 1, 1]);
+  assert.deepEqual(shapes.get('fc.weight'), [1000, 2048]);
+});
+
+test('params: the learnable weights of the plan (BN running statistics are not)', () => {
+  const plan = buildPlan(getArchitecture('resnet50'));
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const stats = plan.weights.filter((t) => !t.learnable);
+  assert.ok(stats.length > 0 && stats.every((t) => /\.running_(mean|var)$/.test(t.name)));
+  assert.equal(plan.params + stats.reduce((n, t) => n + size(t.shape), 0), plan.weights.reduce((n, t) => n + size(t.shape), 0));
+  assert.equal(plan.params, 25557032);
 });
 
 test('resnet50: step order and names mirror PyTorch; shapes at 224x224', () => {
@@ -101,6 +130,38 @@ test('bad configs fail with a clear PlanError', () => {
   assert.throws(() => buildPlan({ ...base, groups: 0 }), /groups must be a positive integer/);
   assert.throws(() => buildPlan({ ...getArchitecture('resnet50'), inputSize: 8, maxpool: null, stem: { kernel: 9, stride: 1, pad: 0 } }),
     /would produce no output/);
+});
+
+test('configProblems: every problem at once, on any value', () => {
+  const base = getArchitecture('resnet50');
+  assert.deepEqual(configProblems(base), []);
+  for (const name of Object.keys(ARCHITECTURES)) assert.deepEqual(configProblems(getArchitecture(name)), [], name);
+  assert.deepEqual(configProblems(null), ['a config must be an object, got null']);
+  assert.deepEqual(configProblems({ ...base, groups: 0, bnEps: -1, stem: 7 }), [
+    'groups must be a positive integer, got 0', 'stem must be { kernel, stride, pad }, got 7', 'bnEps must be a positive number, got -1']);
+  const { stem: _s, name: _n, ...partial } = base;
+  assert.deepEqual(configProblems(partial), ["missing field 'name'", "missing field 'stem'"]);
+  // One width per stage, exactly: the named architectures give 4 for 4 stages.
+  assert.match(configProblems({ ...base, layers: [2, 2] }).join(), /widths \(\[64,128,256,512\]\) must give one width per stage \(2 stages\)/);
+  assert.match(configProblems({ ...base, widths: [64, 128, 256] }).join(), /one width per stage \(4 stages\)/);
+  assert.match(configProblems({ ...getArchitecture('resnet18'), widthPerGroup: 32 }).join(), /basic blocks support only groups 1 and widthPerGroup 64/);
+  assert.match(configProblems({ ...base, maxpool: { kernel: 3, stride: 2, pad: 1, ceil: 'no' } }).join(), /maxpool\.ceil must be a boolean/);
+  assert.throws(() => buildPlan({ ...base, layers: [2, 2] }), (e: Error) => e instanceof PlanError && /config 'resnet50': widths/.test(e.message));
+});
+
+test('tensorMismatch names every mis-shaped, missing and unexpected tensor with its shape', () => {
+  const plan = buildPlan(getArchitecture('resnet18'));
+  const tensors = new Map(plan.weights.map((t) => [t.name, { shape: t.shape, dtype: 'F16' }]));
+  assert.equal(tensorMismatch(plan, tensors), null);
+  tensors.set('conv1.weight', { shape: [64, 1, 7, 7], dtype: 'F16' });
+  tensors.delete('fc.bias');
+  for (let i = 0; i < 10; i++) tensors.set(`extra.${i}`, { shape: [i], dtype: 'F32' });
+  const m = tensorMismatch(plan, tensors)!;
+  assert.deepEqual(m.misshaped, [{ name: 'conv1.weight', expected: [64, 3, 7, 7], actual: [64, 1, 7, 7], dtype: 'F16' }]);
+  assert.deepEqual(m.missing, ['fc.bias']);
+  assert.equal(m.unexpected.length, 10);
+  assert.equal(m.details, '1 mis-shaped: conv1.weight is F16 [64, 1, 7, 7], expected [64, 3, 7, 7]; 1 missing: fc.bias [1000]; ' +
+    '10 unexpected: extra.0 [0], extra.1 [1], extra.2 [2], extra.3 [3], extra.4 [4], extra.5 [5], extra.6 [6], extra.7 [7], ... and 2 more');
 });
 
 test('window sizes follow PyTorch (ceil mode included)', () => {

@@ -1,14 +1,18 @@
 // Loading weights: every source kind gives the same model; progress in bytes; F16 / BF16 files are
-// expanded to f32; the config comes from the options or the file's metadata.
+// expanded to f32; the config comes from the options or the file's metadata, and is checked by the
+// plan's validator as everywhere else a config enters.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
-  getArchitecture, loadModel, openSafetensors, parseSafetensors, writeSafetensors, type LoadProgress, type ResNetConfig,
+  getArchitecture, loadModel, openSafetensors, parseSafetensors, PlanError, writeSafetensors, type LoadProgress, type ResNetConfig,
 } from '../src/index.js';
 import { resolveConfig } from '../src/weights/load.js';
+import { randomWeights } from '../src/weights/random.js';
+import { parseModelConfig } from '../weights-tools/convert.js';
+import { ConversionError } from '../weights-tools/errors.js';
 import { toFloat32 } from '../src/weights/safetensors.js';
 import { assertClose } from './helpers/compare.js';
 import { testContext } from './helpers/gpu.js';
@@ -133,6 +137,15 @@ test('the config: options first, then a known arch in the metadata, then its con
   const custom: ResNetConfig = { ...getArchitecture('resnet18'), name: 'mine' };
   assert.equal(resolveConfig(meta, 'x', 'resnet50', custom).name, 'mine');
   assert.throws(() => resolveConfig({ ...meta, config: '{oops' }, 'x'), /metadata 'config' is not valid JSON/);
+});
+
+test('one config validator: loadModel, random weights and the converter refuse a bad config alike', async () => {
+  const bad: ResNetConfig = { ...getArchitecture('resnet18'), name: 'bad', layers: [2, 2] }; // 4 widths for 2 stages
+  const why = /widths \(\[64,128,256,512\]\) must give one width per stage \(2 stages\)/;
+  await assert.rejects(loadModel({ weights: bytes, config: bad, device: await testContext() }), (e: Error) =>
+    e instanceof PlanError && e.message.startsWith("config 'bad': ") && why.test(e.message));
+  assert.throws(() => randomWeights(bad), (e: Error) => e instanceof PlanError && why.test(e.message));
+  assert.throws(() => parseModelConfig(bad), (e: Error) => e instanceof ConversionError && why.test(e.message));
 });
 
 test('labels: from the metadata, overridden by the caller, checked against the class count', async () => {

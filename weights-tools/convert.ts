@@ -1,13 +1,14 @@
 // Converts a PyTorch checkpoint (or a .safetensors file) into this project's .safetensors weights:
-// canonical torchvision names in expectedTensors() order, f32 or f16, with ModelMetadata.
+// the plan's weights (canonical torchvision names, state-dict order), f32 or f16, with ModelMetadata.
 //
 //   readCheckpoint -> mapKeys (layout) -> architecture (inferred from names and shapes and matched
-//   against ARCHITECTURES, or forced with `arch`, or given as a custom `config`) -> every expected
-//   tensor checked by name and shape -> writeSafetensors.
+//   against ARCHITECTURES, or forced with `arch`, or given as a custom `config`) -> every weight of
+//   its plan checked by name and shape (tensorMismatch) -> writeSafetensors.
 //
 // Browser-safe: bytes in, bytes out. The CLI (cli/convert.ts) adds file I/O and the progress bar.
 
-import { ARCHITECTURES, bottleneckWidth, expectedTensors, getArchitecture, type ResNetConfig } from '../src/models/config.js';
+import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, type ResNetConfig } from '../src/models/config.js';
+import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../src/models/plan.js';
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
@@ -27,44 +28,19 @@ export interface ModelConfigFile extends ResNetConfig {
   source?: string;
 }
 
-const RESNET_KEYS: (keyof ResNetConfig)[] = ['name', 'block', 'layers', 'widths', 'groups', 'widthPerGroup', 'strideOn',
-  'stemChannels', 'stem', 'maxpool', 'convBias', 'avgpool', 'bnEps', 'inputChannels', 'inputSize', 'numClasses'];
 const META_KEYS = ['labels', 'mean', 'std', 'inputRange', 'colorSpace', 'resizeSize', 'source'];
 
-/** Validates a parsed `--config` JSON; throws ConversionError naming every problem. */
+/**
+ * Validates a parsed `--config` JSON: the network with the plan's validator (configProblems, then
+ * building it), the metadata fields here. Throws ConversionError naming every problem.
+ */
 export function parseModelConfig(raw: unknown, where = 'config'): ModelConfigFile {
-  const problems: string[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConversionError(`${where}: not a JSON object`);
   const c = raw as Record<string, unknown>;
-  const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
-  const nonNegInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const problems: string[] = [];
   const check = (ok: boolean, msg: string) => { if (!ok) problems.push(msg); };
-  for (const k of Object.keys(c)) check((RESNET_KEYS as string[]).includes(k) || META_KEYS.includes(k), `unknown field '${k}'`);
-  for (const k of RESNET_KEYS) check(k in c, `missing field '${k}'`);
-  check(typeof c.name === 'string' && c.name.length > 0, "'name' must be a non-empty string");
-  check(c.block === 'basic' || c.block === 'bottleneck', "'block' must be 'basic' or 'bottleneck'");
-  check(Array.isArray(c.layers) && c.layers.length > 0 && c.layers.every(posInt), "'layers' must be a non-empty array of positive integers");
-  check(Array.isArray(c.widths) && c.widths.every(posInt), "'widths' must be an array of positive integers");
-  if (Array.isArray(c.layers) && Array.isArray(c.widths)) check(c.widths.length === c.layers.length, "'widths' and 'layers' must have the same length");
-  for (const k of ['groups', 'widthPerGroup', 'stemChannels', 'inputChannels', 'inputSize', 'numClasses']) check(posInt(c[k]), `'${k}' must be a positive integer`);
-  check(c.strideOn === 'conv1' || c.strideOn === 'conv2', "'strideOn' must be 'conv1' or 'conv2'");
-  const stem = c.stem as Record<string, unknown> | undefined;
-  check(typeof stem === 'object' && stem !== null && posInt(stem.kernel) && posInt(stem.stride) && nonNegInt(stem.pad),
-    "'stem' must be { kernel, stride, pad } integers");
-  const mp = c.maxpool as Record<string, unknown> | null | undefined;
-  check(mp === null || (typeof mp === 'object' && mp !== undefined && posInt(mp.kernel) && posInt(mp.stride) && nonNegInt(mp.pad) &&
-    typeof mp.ceil === 'boolean'), "'maxpool' must be null or { kernel, stride, pad, ceil }");
-  check(typeof c.convBias === 'boolean', "'convBias' must be a boolean");
-  const ap = c.avgpool as unknown;
-  check(ap === 'global' || (typeof ap === 'object' && ap !== null && posInt((ap as Record<string, unknown>).kernel)),
-    "'avgpool' must be 'global' or { kernel }");
-  check(typeof c.bnEps === 'number' && c.bnEps > 0, "'bnEps' must be a positive number");
-  if (c.block === 'bottleneck' && Array.isArray(c.widths) && posInt(c.groups) && posInt(c.widthPerGroup)) {
-    for (const p of c.widths as number[]) {
-      check(bottleneckWidth(c as unknown as ResNetConfig, p) > 0, `bottleneck width of planes ${p} is 0 (widthPerGroup too small)`);
-    }
-  }
-  if (c.block === 'basic') check(c.groups === 1, "basic blocks need 'groups' 1");
+  for (const k of Object.keys(c)) check((CONFIG_KEYS as string[]).includes(k) || META_KEYS.includes(k), `unknown field '${k}'`);
+  problems.push(...configProblems(c));
   const nums = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (c.labels !== undefined) {
     check(Array.isArray(c.labels) && c.labels.every((x) => typeof x === 'string'), "'labels' must be an array of strings");
@@ -91,12 +67,21 @@ export function parseModelConfig(raw: unknown, where = 'config'): ModelConfigFil
   if (c.inputChannels !== 3 && (c.mean === undefined || c.std === undefined)) {
     problems.push(`'mean' and 'std' are required for ${c.inputChannels}-channel input (the ImageNet defaults have 3)`);
   }
+  if (problems.length === 0) {
+    try {
+      buildPlan(c as unknown as ResNetConfig); // a config that passes every field check may still build no network
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      problems.push(e.message);
+    }
+  }
   if (problems.length) throw new ConversionError(`${where}: ${problems.join('; ')}`);
   return structuredClone(c) as unknown as ModelConfigFile;
 }
 
+/** The ResNetConfig fields of `c` (a --config file also holds metadata). */
 function resnetPart(c: ResNetConfig): ResNetConfig {
-  return Object.fromEntries(RESNET_KEYS.map((k) => [k, structuredClone(c[k])])) as unknown as ResNetConfig;
+  return Object.fromEntries(CONFIG_KEYS.map((k) => [k, structuredClone(c[k])])) as unknown as ResNetConfig;
 }
 
 // ---- Architecture inference ---------------------------------------------------------------------
@@ -210,27 +195,19 @@ export function detectArchitecture(shapes: Shapes): { arch: string; inferred: In
     '. Pass --config <file.json> with a ResNetConfig for a custom model, or --arch <name> to force one.');
 }
 
-/** Throws ConversionError listing missing, unexpected and mis-shaped tensors for `config`. */
-export function checkTensors(config: ResNetConfig, shapes: Shapes, what = `architecture '${config.name}'`): void {
-  const expected = expectedTensors(config);
-  const names = new Set(expected.map((t) => t.name));
-  const missing = expected.filter((t) => !shapes.has(t.name));
-  const unexpected = [...shapes.keys()].filter((n) => !names.has(n));
-  const misShaped = expected.filter((t) => shapes.has(t.name) && shapeStr(shapes.get(t.name)) !== shapeStr(t.shape));
-  if (missing.length + unexpected.length + misShaped.length === 0) return;
-  const list = <T>(items: T[], f: (x: T) => string) => items.slice(0, 8).map(f).join(', ') + (items.length > 8 ? `, ... (${items.length - 8} more)` : '');
-  const parts: string[] = [];
-  if (missing.length) parts.push(`${missing.length} missing: ${list(missing, (t) => `${t.name} ${shapeStr(t.shape)}`)}`);
-  if (unexpected.length) parts.push(`${unexpected.length} unexpected: ${list(unexpected, (n) => `${n} ${shapeStr(shapes.get(n))}`)}`);
-  if (misShaped.length) {
-    parts.push(`${misShaped.length} with the wrong shape: ${list(misShaped, (t) => `${t.name} is ${shapeStr(shapes.get(t.name))}, expected ${shapeStr(t.shape)}`)}`);
-  }
+/**
+ * Throws ConversionError when the canonical `shapes` do not fit `plan` (tensorMismatch: every
+ * missing, unexpected and mis-shaped tensor named), with what the shapes look like instead.
+ */
+export function checkShapes(plan: Plan, shapes: Shapes, what = `architecture '${plan.config.name}'`): void {
+  const mismatch = tensorMismatch(plan, new Map([...shapes].map(([name, shape]) => [name, { shape }])));
+  if (!mismatch) return;
   let hint = '';
   try {
-    const inf = inferConfig(shapes);
-    hint = ` The weights look like a ${describeInferred(inf)}.`;
-  } catch { /* the basics are missing: the lists above say enough */ }
-  throw new ConversionError(`the weights do not fit ${what} (${expected.length} tensors expected, ${shapes.size} found): ${parts.join('; ')}.${hint}`);
+    hint = ` The weights look like a ${describeInferred(inferConfig(shapes))}.`;
+  } catch { /* the basics are missing: the lists say enough */ }
+  throw new ConversionError(`the weights do not fit ${what} (${plan.weights.length} tensors expected, ${shapes.size} found): ` +
+    `${mismatch.details}.${hint}`);
 }
 
 // ---- Conversion ---------------------------------------------------------------------------------
@@ -298,14 +275,14 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
   const inputMeta = ckpt.metadata ? decodeMetadataSafe(ckpt.metadata) : undefined;
   let config: ResNetConfig;
   let custom: ModelConfigFile | undefined;
+  let what: string | undefined;
   if (opts.config !== undefined) {
     custom = parseModelConfig(opts.config);
     config = resnetPart(custom);
-    checkTensors(config, shapes, `config '${config.name}'`);
+    what = `config '${config.name}'`;
   } else if (opts.arch !== undefined) {
     if (!ARCHITECTURES[opts.arch]) throw new ConversionError(`unknown architecture '${opts.arch}'; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
     config = getArchitecture(opts.arch);
-    checkTensors(config, shapes);
   } else if (inputMeta?.config !== undefined) {
     let raw: unknown;
     try { raw = JSON.parse(inputMeta.config); } catch { throw new ConversionError("the input's metadata 'config' is not valid JSON"); }
@@ -313,7 +290,7 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
       mean: inputMeta.mean, std: inputMeta.std, inputRange: inputMeta.inputRange, colorSpace: inputMeta.colorSpace,
       resizeSize: inputMeta.resizeSize }, "input metadata 'config'");
     config = resnetPart(custom);
-    checkTensors(config, shapes, `the input's config '${config.name}'`);
+    what = `the input's config '${config.name}'`;
   } else {
     let arch: string;
     try {
@@ -326,8 +303,9 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
       throw e;
     }
     config = getArchitecture(arch);
-    checkTensors(config, shapes); // also reports names the layout did not understand
   }
+  const plan = buildPlan(config);
+  checkShapes(plan, shapes, what); // also reports names the layout did not understand
 
   const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : 'torchvision';
   const source = opts.source ?? custom?.source ?? inputMeta?.source ?? `${layoutSource}:${config.name}`;
@@ -349,8 +327,7 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     labels,
   };
 
-  const specs = expectedTensors(config);
-  const out = specs.map((s) => ({ name: s.name, shape: s.shape, data: canonical.get(s.name)!.data }));
+  const out = plan.weights.map((s) => ({ name: s.name, shape: s.shape, data: canonical.get(s.name)!.data }));
   const parameters = out.reduce((a, t) => a + t.data.length, 0);
   const dtype = opts.fp16 ? 'F16' : 'F32';
   if (opts.fp16) {

@@ -1,8 +1,5 @@
-// The ResNet / ResNeXt family as one table, and the canonical weight names it implies.
-//
-// Canonical names are torchvision's state-dict names: conv1, bn1, layerL.B.conv1..3, bn1..3,
-// layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc. Convolutions carry `.bias` only when
-// `convBias` is set (fbresnet152). Tensor shapes are PyTorch's: conv (K, C/G, R, S), fc (K, C).
+// The ResNet / ResNeXt family as one table. What a config builds, the weights it needs (names,
+// shapes, parameter count) and whether it is valid at all are the plan's (./plan.ts).
 
 export interface ResNetConfig {
   /** Architecture name as users type it, e.g. 'resnext101_32x4d'. */
@@ -10,7 +7,7 @@ export interface ResNetConfig {
   block: 'basic' | 'bottleneck';
   /** Blocks per stage; stage i is `layer{i+1}`. */
   layers: number[];
-  /** `planes` of each stage (torchvision: 64, 128, 256, 512). Stage i > 0 strides by 2. */
+  /** `planes` of each stage, one per entry of `layers` (torchvision: 64, 128, 256, 512). Stage i > 0 strides by 2. */
   widths: number[];
   /** Cardinality G of the 3x3 convs (1 for ResNet). */
   groups: number;
@@ -32,6 +29,14 @@ export interface ResNetConfig {
   inputSize: number;
   numClasses: number;
 }
+
+/** Every field of a ResNetConfig (the compiler checks that none is left out). */
+const CONFIG_FIELDS: Record<keyof ResNetConfig, true> = {
+  name: true, block: true, layers: true, widths: true, groups: true, widthPerGroup: true, strideOn: true,
+  stemChannels: true, stem: true, maxpool: true, convBias: true, avgpool: true, bnEps: true, inputChannels: true,
+  inputSize: true, numClasses: true,
+};
+export const CONFIG_KEYS = Object.keys(CONFIG_FIELDS) as (keyof ResNetConfig)[];
 
 export const BOTTLENECK_EXPANSION = 4;
 
@@ -78,54 +83,4 @@ export function getArchitecture(name: string): ResNetConfig {
 /** Bottleneck width (channels of conv1/conv2) for a stage with `planes`. */
 export function bottleneckWidth(c: ResNetConfig, planes: number): number {
   return Math.floor((planes * c.widthPerGroup) / 64) * c.groups;
-}
-
-export interface TensorSpec {
-  name: string;
-  shape: number[];
-}
-
-/** Every tensor a checkpoint for `c` must hold, in canonical names and PyTorch shapes. */
-export function expectedTensors(c: ResNetConfig): TensorSpec[] {
-  const out: TensorSpec[] = [];
-  const conv = (name: string, k: number, cPerG: number, r: number) => {
-    out.push({ name: `${name}.weight`, shape: [k, cPerG, r, r] });
-    if (c.convBias) out.push({ name: `${name}.bias`, shape: [k] });
-  };
-  const bn = (name: string, ch: number) => {
-    for (const p of ['weight', 'bias', 'running_mean', 'running_var']) out.push({ name: `${name}.${p}`, shape: [ch] });
-  };
-  conv('conv1', c.stemChannels, c.inputChannels, c.stem.kernel);
-  bn('bn1', c.stemChannels);
-  let inplanes = c.stemChannels;
-  c.layers.forEach((blocks, s) => {
-    const planes = c.widths[s];
-    const outCh = c.block === 'bottleneck' ? planes * BOTTLENECK_EXPANSION : planes;
-    for (let b = 0; b < blocks; b++) {
-      const p = `layer${s + 1}.${b}`;
-      const stride = b === 0 && s > 0 ? 2 : 1;
-      if (c.block === 'bottleneck') {
-        const w = bottleneckWidth(c, planes);
-        conv(`${p}.conv1`, w, inplanes, 1); bn(`${p}.bn1`, w);
-        conv(`${p}.conv2`, w, w / c.groups, 3); bn(`${p}.bn2`, w);
-        conv(`${p}.conv3`, outCh, w, 1); bn(`${p}.bn3`, outCh);
-      } else {
-        conv(`${p}.conv1`, planes, inplanes, 3); bn(`${p}.bn1`, planes);
-        conv(`${p}.conv2`, planes, planes, 3); bn(`${p}.bn2`, planes);
-      }
-      if (b === 0 && (stride !== 1 || inplanes !== outCh)) {
-        conv(`${p}.downsample.0`, outCh, inplanes, 1); bn(`${p}.downsample.1`, outCh);
-      }
-      inplanes = outCh;
-    }
-  });
-  out.push({ name: 'fc.weight', shape: [c.numClasses, inplanes] });
-  out.push({ name: 'fc.bias', shape: [c.numClasses] });
-  return out;
-}
-
-/** Channels that reach the classifier. */
-export function featureChannels(c: ResNetConfig): number {
-  const last = c.widths[c.layers.length - 1];
-  return c.block === 'bottleneck' ? last * BOTTLENECK_EXPANSION : last;
 }

@@ -6,6 +6,10 @@
 // a step's output tensor has the step's name. The weights a step reads are named by their
 // canonical prefix (`layer3.1.conv2` -> `layer3.1.conv2.weight`, BN `layer3.1.bn2.*`).
 //
+// The plan is the one description of a network: the weights a checkpoint must hold (`weights`,
+// expectedTensors), the parameter count and the validity of a config (configProblems) all derive
+// from it.
+//
 //   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> fc
 //   -> [softmax -> topk]
 //
@@ -15,7 +19,7 @@
 // Basic block: conv1 3x3 (stride) +bn+relu -> [downsample] -> conv2 3x3 +bn + residual + relu.
 
 import { windowOutputSize } from '../ops/common.js';
-import { BOTTLENECK_EXPANSION, bottleneckWidth, expectedTensors, type ResNetConfig } from './config.js';
+import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, type ResNetConfig } from './config.js';
 
 /** Per-sample activation shape, NHWC without N: [H, W, C]. Logits and probabilities: [K]. */
 export type SampleShape = number[];
@@ -99,14 +103,29 @@ export interface TopKStep extends StepBase {
 
 export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoolStep | LinearStep | SoftmaxStep | TopKStep;
 
+/**
+ * A weight tensor of the network: its canonical name (torchvision's state-dict name: conv1, bn1,
+ * layerL.B.conv1..3, bn1..3, layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc) and PyTorch shape:
+ * conv (K, C/G, R, S), its bias (fbresnet152) and each BN vector (K), fc (K, C) and (K). A
+ * checkpoint may store it in any float dtype the safetensors reader decodes (F32, F16, BF16, F64).
+ */
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** false for BatchNorm running statistics: stored with the weights but not learned (PyTorch's buffers). */
+  learnable: boolean;
+}
+
 export interface Plan {
   config: ResNetConfig;
   steps: Step[];
   tensors: Map<string, PlanTensor>;
+  /** Every weight tensor the steps read, in torchvision's state-dict order. */
+  weights: TensorSpec[];
   /** The tensor the first step reads (NCHW floats or the image), and the one read back. */
   input: string;
   output: string;
-  /** Learnable parameters (conv, BN affine, fc; not BN running statistics). */
+  /** Learnable parameters: the elements of the learnable `weights` (conv, BN affine, fc). */
   params: number;
   /** Multiply-adds x 2 per sample of the conv and fc steps. */
   flops: number;
@@ -128,47 +147,91 @@ export class PlanError extends Error {
   override name = 'PlanError';
 }
 
-function checkConfig(c: ResNetConfig): void {
-  const fail = (msg: string): never => { throw new PlanError(`config '${c.name}': ${msg}`); };
-  const posInt = (v: unknown, what: string) => {
-    if (!Number.isInteger(v) || (v as number) < 1) fail(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
+/**
+ * Every reason `c` describes no network of this family; [] for a valid ResNetConfig. Safe on any
+ * value (a parsed JSON file or metadata). The one config validator: buildPlan, and so loadModel,
+ * random weights and the converter's --config, all check a config with it.
+ */
+export function configProblems(c: unknown): string[] {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return [`a config must be an object, got ${show(c)}`];
+  const x = c as Record<string, unknown>;
+  const problems: string[] = [];
+  const check = (ok: boolean, msg: string) => { if (!ok) problems.push(msg); };
+  const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+  const nonNegInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const has = (k: keyof ResNetConfig) => x[k] !== undefined;
+  /** The fields of an object-valued field `k`, or null (and a problem) when it is not an object. */
+  const record = (k: keyof ResNetConfig, shape: string): Record<string, unknown> | null => {
+    const v = x[k];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+    problems.push(`${k} must be ${shape}, got ${show(v)}`);
+    return null;
   };
-  if (c.block !== 'basic' && c.block !== 'bottleneck') fail(`block must be 'basic' or 'bottleneck', got ${JSON.stringify(c.block)}`);
-  if (!Array.isArray(c.layers) || c.layers.length === 0) fail('layers must list the blocks of at least one stage');
-  if (!Array.isArray(c.widths) || c.widths.length < c.layers.length) {
-    fail(`widths (${JSON.stringify(c.widths)}) must give one width per stage (${c.layers.length} stages)`);
+
+  for (const k of CONFIG_KEYS) check(has(k), `missing field '${k}'`);
+  if (has('name')) check(typeof x.name === 'string' && x.name.length > 0, `name must be a non-empty string, got ${show(x.name)}`);
+  if (has('block')) check(x.block === 'basic' || x.block === 'bottleneck', `block must be 'basic' or 'bottleneck', got ${show(x.block)}`);
+  const layers = Array.isArray(x.layers) ? x.layers as unknown[] : null;
+  if (has('layers')) {
+    if (!layers || layers.length === 0) problems.push(`layers must list the blocks of at least one stage, got ${show(x.layers)}`);
+    else layers.forEach((n, i) => check(posInt(n), `layers[${i}] must be a positive integer, got ${show(n)}`));
   }
-  c.layers.forEach((n, i) => posInt(n, `layers[${i}]`));
-  c.widths.slice(0, c.layers.length).forEach((n, i) => posInt(n, `widths[${i}]`));
-  for (const [k, v] of [['groups', c.groups], ['widthPerGroup', c.widthPerGroup], ['stemChannels', c.stemChannels],
-    ['inputChannels', c.inputChannels], ['inputSize', c.inputSize], ['numClasses', c.numClasses],
-    ['stem.kernel', c.stem?.kernel], ['stem.stride', c.stem?.stride]] as const) posInt(v, k);
-  if (!Number.isInteger(c.stem.pad) || c.stem.pad < 0) fail(`stem.pad must be a non-negative integer, got ${c.stem.pad}`);
-  if (c.strideOn !== 'conv1' && c.strideOn !== 'conv2') fail(`strideOn must be 'conv1' or 'conv2', got ${JSON.stringify(c.strideOn)}`);
-  if (c.block === 'basic' && (c.groups !== 1 || c.widthPerGroup !== 64)) {
-    fail(`basic blocks support only groups 1 and widthPerGroup 64 (torchvision's rule), got ${c.groups} and ${c.widthPerGroup}`);
-  }
-  if (c.maxpool) {
-    posInt(c.maxpool.kernel, 'maxpool.kernel'); posInt(c.maxpool.stride, 'maxpool.stride');
-    if (!Number.isInteger(c.maxpool.pad) || c.maxpool.pad < 0 || c.maxpool.pad > c.maxpool.kernel / 2) {
-      fail(`maxpool.pad must be between 0 and half the kernel, got ${c.maxpool.pad}`);
+  const widths = Array.isArray(x.widths) ? x.widths as unknown[] : null;
+  if (has('widths')) {
+    if (!widths) problems.push(`widths must be an array, got ${show(x.widths)}`);
+    else {
+      if (layers && widths.length !== layers.length) {
+        problems.push(`widths (${show(widths)}) must give one width per stage (${layers.length} stages)`);
+      }
+      widths.forEach((n, i) => check(posInt(n), `widths[${i}] must be a positive integer, got ${show(n)}`));
     }
   }
-  if (c.avgpool !== 'global') posInt(c.avgpool?.kernel, 'avgpool.kernel');
-  if (!(typeof c.bnEps === 'number' && c.bnEps > 0)) fail(`bnEps must be a positive number, got ${c.bnEps}`);
-  if (c.block === 'bottleneck') {
-    c.widths.slice(0, c.layers.length).forEach((planes, i) => {
-      if (bottleneckWidth(c, planes) < c.groups) {
-        fail(`stage ${i + 1}: bottleneck width floor(${planes} * ${c.widthPerGroup} / 64) * ${c.groups} is 0`);
+  for (const k of ['groups', 'widthPerGroup', 'stemChannels', 'inputChannels', 'inputSize', 'numClasses'] as const) {
+    if (has(k)) check(posInt(x[k]), `${k} must be a positive integer, got ${show(x[k])}`);
+  }
+  if (has('strideOn')) check(x.strideOn === 'conv1' || x.strideOn === 'conv2', `strideOn must be 'conv1' or 'conv2', got ${show(x.strideOn)}`);
+  const stem = has('stem') ? record('stem', '{ kernel, stride, pad }') : null;
+  if (stem) {
+    check(posInt(stem.kernel), `stem.kernel must be a positive integer, got ${show(stem.kernel)}`);
+    check(posInt(stem.stride), `stem.stride must be a positive integer, got ${show(stem.stride)}`);
+    check(nonNegInt(stem.pad), `stem.pad must be a non-negative integer, got ${show(stem.pad)}`);
+  }
+  const maxpool = has('maxpool') && x.maxpool !== null ? record('maxpool', 'null or { kernel, stride, pad, ceil }') : null;
+  if (maxpool) {
+    check(posInt(maxpool.kernel), `maxpool.kernel must be a positive integer, got ${show(maxpool.kernel)}`);
+    check(posInt(maxpool.stride), `maxpool.stride must be a positive integer, got ${show(maxpool.stride)}`);
+    check(nonNegInt(maxpool.pad) && (maxpool.pad as number) <= (maxpool.kernel as number) / 2,
+      `maxpool.pad must be between 0 and half the kernel, got ${show(maxpool.pad)}`);
+    check(typeof maxpool.ceil === 'boolean', `maxpool.ceil must be a boolean, got ${show(maxpool.ceil)}`);
+  }
+  if (has('convBias')) check(typeof x.convBias === 'boolean', `convBias must be a boolean, got ${show(x.convBias)}`);
+  const avgpool = has('avgpool') && x.avgpool !== 'global' ? record('avgpool', "'global' or { kernel }") : null;
+  if (avgpool) check(posInt(avgpool.kernel), `avgpool.kernel must be a positive integer, got ${show(avgpool.kernel)}`);
+  if (has('bnEps')) {
+    check(typeof x.bnEps === 'number' && Number.isFinite(x.bnEps) && x.bnEps > 0, `bnEps must be a positive number, got ${show(x.bnEps)}`);
+  }
+  if (x.block === 'basic' && (x.groups !== 1 || x.widthPerGroup !== 64)) {
+    problems.push(`basic blocks support only groups 1 and widthPerGroup 64 (torchvision's rule), got ${show(x.groups)} and ${show(x.widthPerGroup)}`);
+  }
+  if (x.block === 'bottleneck' && posInt(x.groups) && posInt(x.widthPerGroup) && widths) {
+    widths.forEach((planes, i) => {
+      if (posInt(planes) && bottleneckWidth(x as unknown as ResNetConfig, planes as number) === 0) {
+        problems.push(`stage ${i + 1}: bottleneck width floor(${planes} * ${x.widthPerGroup} / 64) * ${x.groups} is 0`);
       }
     });
   }
+  return problems;
+}
+
+function show(v: unknown): string {
+  return v === undefined ? 'undefined' : JSON.stringify(v);
 }
 
 /** Expands `config` into the flat plan. Throws PlanError on a config no network can be built from. */
 export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan {
   const c = config;
-  checkConfig(c);
+  const problems = configProblems(c);
+  if (problems.length) throw new PlanError(`config${typeof c?.name === 'string' ? ` '${c.name}'` : ''}: ${problems.join('; ')}`);
   const inputMode = options.input ?? 'nchw';
   const head = options.head ?? 'logits';
   const steps: Step[] = [];
@@ -199,8 +262,13 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
 
   let cur = 'input';
   let [H, W, C] = [S0, S0, C0];
+  const weights: TensorSpec[] = [];
+  /** Appends the weights of `weighted` to `weights`, in the order given. */
+  const weigh = (...weighted: (ConvStep | LinearStep | undefined)[]) => {
+    for (const s of weighted) if (s) weights.push(...stepWeights(s));
+  };
   const conv = (name: string, x: string, K: number, R: number, stride: number, pad: number, groups: number,
-    bn: string, epilogue: ConvStep['epilogue'], residual?: string): string => {
+    bn: string, epilogue: ConvStep['epilogue'], residual?: string): ConvStep => {
     const [h, w, ch] = tensors.get(x)!.shape;
     const P = windowOutputSize(h, R, stride, pad);
     const Q = windowOutputSize(w, R, stride, pad);
@@ -215,14 +283,18 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
         throw new PlanError(`config '${c.name}': ${name}'s residual ${residual} is [${rs}] but the conv gives [${P}, ${Q}, ${K}]`);
       }
     }
-    steps.push({ kind: 'conv', name, inputs, output: name, H: h, W: w, C: ch, K, R, S: R, stride, pad, groups,
-      epilogue, conv: name, bn, convBias: c.convBias });
+    const step: ConvStep = { kind: 'conv', name, inputs, output: name, H: h, W: w, C: ch, K, R, S: R, stride, pad, groups,
+      epilogue, conv: name, bn, convBias: c.convBias };
+    steps.push(step);
     flops += 2 * P * Q * K * R * R * (ch / groups);
-    return tensor(name, [P, Q, K]);
+    tensor(name, [P, Q, K]);
+    return step;
   };
 
   // Stem.
-  cur = conv('conv1', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, 'bn1', 'relu');
+  const stem = conv('conv1', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, 'bn1', 'relu');
+  weigh(stem);
+  cur = stem.output;
   [H, W, C] = tensors.get(cur)!.shape;
   if (c.maxpool) {
     const m = c.maxpool;
@@ -233,7 +305,8 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     cur = tensor('maxpool', [P, Q, C]);
   }
 
-  // Stages.
+  // Stages. A block's weights are listed in torchvision's state-dict order, which has the
+  // downsample after the residual branch (it runs before the branch's last conv, which adds it).
   let inplanes = c.stemChannels;
   c.layers.forEach((blocks, s) => {
     const planes = c.widths[s];
@@ -243,21 +316,25 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
       const stride = b === 0 && s > 0 ? 2 : 1;
       const x = cur;
       const needsDownsample = b === 0 && (stride !== 1 || inplanes !== outCh);
-      const shortcut = () => needsDownsample
+      const downsample = () => needsDownsample
         ? conv(`${p}.downsample.0`, x, outCh, 1, stride, 0, 1, `${p}.downsample.1`, 'none')
-        : x;
+        : undefined;
       if (c.block === 'bottleneck') {
         const w = bottleneckWidth(c, planes);
         const s1 = c.strideOn === 'conv1' ? stride : 1;
         const s2 = c.strideOn === 'conv2' ? stride : 1;
         const a = conv(`${p}.conv1`, x, w, 1, s1, 0, 1, `${p}.bn1`, 'relu');
-        const m = conv(`${p}.conv2`, a, w, 3, s2, 1, c.groups, `${p}.bn2`, 'relu');
-        const r = shortcut();
-        cur = conv(`${p}.conv3`, m, outCh, 1, 1, 0, 1, `${p}.bn3`, 'residual-relu', r);
+        const m = conv(`${p}.conv2`, a.output, w, 3, s2, 1, c.groups, `${p}.bn2`, 'relu');
+        const ds = downsample();
+        const out = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'residual-relu', ds?.output ?? x);
+        weigh(a, m, out, ds);
+        cur = out.output;
       } else {
         const a = conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.bn1`, 'relu');
-        const r = shortcut();
-        cur = conv(`${p}.conv2`, a, planes, 3, 1, 1, 1, `${p}.bn2`, 'residual-relu', r);
+        const ds = downsample();
+        const out = conv(`${p}.conv2`, a.output, planes, 3, 1, 1, 1, `${p}.bn2`, 'residual-relu', ds?.output ?? x);
+        weigh(a, out, ds);
+        cur = out.output;
       }
       inplanes = outCh;
     }
@@ -278,7 +355,9 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   }
   cur = tensor('avgpool', [C]);
   const K = c.numClasses;
-  steps.push({ kind: 'linear', name: 'fc', inputs: [cur], output: 'fc', C, K, weights: 'fc' });
+  const fc: LinearStep = { kind: 'linear', name: 'fc', inputs: [cur], output: 'fc', C, K, weights: 'fc' };
+  steps.push(fc);
+  weigh(fc);
   flops += 2 * C * K;
   cur = tensor('fc', [K]);
   if (head === 'topk') {
@@ -291,10 +370,70 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   }
   tensors.get(cur)!.role = 'output';
 
-  const params = expectedTensors(c)
-    .filter((t) => !t.name.endsWith('.running_mean') && !t.name.endsWith('.running_var'))
-    .reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config: c, steps, tensors, input: planInput, output: cur, params, flops };
+  const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
+}
+
+/** The weights `step` reads: a conv's weight, bias (convBias) and BatchNorm; fc's weight and bias. */
+function stepWeights(step: ConvStep | LinearStep): TensorSpec[] {
+  const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });
+  if (step.kind === 'linear') return [spec(`${step.weights}.weight`, [step.K, step.C]), spec(`${step.weights}.bias`, [step.K])];
+  const { K, bn } = step;
+  return [
+    spec(`${step.conv}.weight`, [K, step.C / step.groups, step.R, step.S]),
+    ...(step.convBias ? [spec(`${step.conv}.bias`, [K])] : []),
+    spec(`${bn}.weight`, [K]), spec(`${bn}.bias`, [K]), spec(`${bn}.running_mean`, [K], false), spec(`${bn}.running_var`, [K], false),
+  ];
+}
+
+/** Every tensor a checkpoint for `config` must hold, in torchvision's state-dict order: the plan's `weights`. */
+export function expectedTensors(config: ResNetConfig): TensorSpec[] {
+  return buildPlan(config).weights;
+}
+
+/** How a checkpoint's tensors differ from the weights of a plan. */
+export interface TensorMismatch {
+  /** Expected tensors the checkpoint lacks. */
+  missing: string[];
+  /** Tensors in the checkpoint the network has no use for. */
+  unexpected: string[];
+  /** Tensors present under an expected name with another shape. */
+  misshaped: { name: string; expected: number[]; actual: number[]; dtype?: string }[];
+  /** The three lists for an error message, each tensor with its shape (and dtype where known), e.g.
+   *  '1 mis-shaped: conv1.weight is F32 [32, 1, 3, 3], expected [64, 3, 7, 7]; 2 missing: fc.weight [10, 64], fc.bias [10]'. */
+  details: string;
+}
+
+/** How many tensors a mismatch lists per category before '... and N more'. */
+const LIST_LIMIT = 8;
+
+/**
+ * The one check of a checkpoint against a network: compares its tensors (name -> shape and, where
+ * the container records it, dtype) with `plan.weights` by name and shape. Null when they match.
+ */
+export function tensorMismatch(plan: Plan, tensors: ReadonlyMap<string, { shape: readonly number[]; dtype?: string }>): TensorMismatch | null {
+  const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+  const expected = new Map(plan.weights.map((t) => [t.name, t]));
+  const missing: string[] = [];
+  const misshaped: TensorMismatch['misshaped'] = [];
+  for (const t of plan.weights) {
+    const e = tensors.get(t.name);
+    if (!e) missing.push(t.name);
+    else if (shapeText(e.shape) !== shapeText(t.shape)) misshaped.push({ name: t.name, expected: t.shape, actual: [...e.shape], dtype: e.dtype });
+  }
+  const unexpected = [...tensors.keys()].filter((n) => !expected.has(n));
+  if (missing.length + unexpected.length + misshaped.length === 0) return null;
+  const list = <T>(what: string, items: T[], show: (t: T) => string): string[] => {
+    if (items.length === 0) return [];
+    const shown = items.slice(0, LIST_LIMIT).map(show).join(', ');
+    return [`${items.length} ${what}: ${shown}${items.length > LIST_LIMIT ? `, ... and ${items.length - LIST_LIMIT} more` : ''}`];
+  };
+  const details = [
+    ...list('mis-shaped', misshaped, (m) => `${m.name} is ${m.dtype ? `${m.dtype} ` : ''}${shapeText(m.actual)}, expected ${shapeText(m.expected)}`),
+    ...list('missing', missing, (n) => `${n} ${shapeText(expected.get(n)!.shape)}`),
+    ...list('unexpected', unexpected, (n) => `${n} ${shapeText(tensors.get(n)!.shape)}`),
+  ].join('; ');
+  return { missing, unexpected, misshaped, details };
 }
 
 /** One line per step, for logs and debugging: `layer1.0.conv2  conv 3x3/1 G32  [56,56,128] -> [56,56,128]`. */

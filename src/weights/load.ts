@@ -3,10 +3,10 @@
 // Packing into kernel layouts and the upload are the runner's (src/graph/runner.ts), since the
 // layout belongs to the kernel.
 
-import { ARCHITECTURES, expectedTensors, getArchitecture, type ResNetConfig } from '../models/config.js';
-import type { Plan, Step } from '../models/plan.js';
+import { ARCHITECTURES, getArchitecture, type ResNetConfig } from '../models/config.js';
+import { buildPlan, tensorMismatch, type Plan, type Step, type TensorMismatch } from '../models/plan.js';
 import { foldBatchNorm } from './fold.js';
-import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from './safetensors.js';
+import { WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
 export class WeightsMismatchError extends WeightsFormatError {
   override name = 'WeightsMismatchError';
@@ -16,52 +16,27 @@ export class WeightsMismatchError extends WeightsFormatError {
     readonly missing: string[],
     /** Tensors in the file the architecture has no use for. */
     readonly unexpected: string[],
-    /** Tensors present under the right name with the wrong shape or a non-float dtype. */
-    readonly misshaped: { name: string; expected: number[]; actual: number[]; dtype: string }[],
+    /** Tensors present under the right name with the wrong shape. */
+    readonly misshaped: TensorMismatch['misshaped'],
   ) {
     super(message);
   }
 }
 
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
-
-/** How many names an error message lists per category before '... and N more'. */
-const LIST_LIMIT = 8;
-
-function list<T>(items: T[], show: (t: T) => string): string {
-  const shown = items.slice(0, LIST_LIMIT).map(show).join(', ');
-  return items.length > LIST_LIMIT ? `${shown}, ... and ${items.length - LIST_LIMIT} more` : shown;
-}
-
 /**
- * Checks the file's tensor list against `config` by name, dtype and shape. Throws a
- * WeightsMismatchError naming every missing, unexpected and mis-shaped tensor.
+ * Checks the file's tensor list against the network (its plan, or the config to build it from) by
+ * name and shape (tensorMismatch). Throws a WeightsMismatchError naming every missing, unexpected
+ * and mis-shaped tensor. The dtypes need no check: the safetensors reader accepts only float ones.
  */
-export function checkTensors(header: SafetensorsHeader, config: ResNetConfig, what: string): void {
-  const expected = expectedTensors(config);
-  const names = new Set(expected.map((t) => t.name));
-  const missing: string[] = [];
-  const misshaped: WeightsMismatchError['misshaped'] = [];
-  for (const t of expected) {
-    const e = header.tensors.get(t.name);
-    if (!e) { missing.push(t.name); continue; }
-    const sameShape = e.shape.length === t.shape.length && e.shape.every((d, i) => d === t.shape[i]);
-    if (!sameShape || !FLOAT_DTYPES.has(e.dtype)) misshaped.push({ name: t.name, expected: t.shape, actual: e.shape, dtype: e.dtype });
-  }
-  const unexpected = [...header.tensors.keys()].filter((n) => !names.has(n));
-  if (missing.length + unexpected.length + misshaped.length === 0) return;
-  const parts: string[] = [];
-  if (misshaped.length) {
-    parts.push(`${misshaped.length} mis-shaped: ` + list(misshaped, (m) =>
-      `${m.name} is ${m.dtype} [${m.actual.join(', ')}], expected [${m.expected.join(', ')}]`));
-  }
-  if (missing.length) parts.push(`${missing.length} missing: ${list(missing, (s) => s)}`);
-  if (unexpected.length) parts.push(`${unexpected.length} unexpected: ${list(unexpected, (s) => s)}`);
+export function checkTensors(header: SafetensorsHeader, network: Plan | ResNetConfig, what: string): void {
+  const plan = 'steps' in network ? network : buildPlan(network);
+  const mismatch = tensorMismatch(plan, header.tensors);
+  if (!mismatch) return;
+  const name = plan.config.name;
   const fileArch = header.metadata.arch;
-  const hint = fileArch && fileArch !== config.name && fileArch !== 'custom'
-    ? ` (the file's metadata says arch '${fileArch}')` : '';
-  throw new WeightsMismatchError(`${what} does not hold ${config.name} weights${hint}: ${parts.join('; ')}`,
-    missing, unexpected, misshaped);
+  const hint = fileArch && fileArch !== name && fileArch !== 'custom' ? ` (the file's metadata says arch '${fileArch}')` : '';
+  throw new WeightsMismatchError(`${what} does not hold ${name} weights${hint}: ${mismatch.details}`,
+    mismatch.missing, mismatch.unexpected, mismatch.misshaped);
 }
 
 /**
@@ -88,10 +63,6 @@ export function resolveConfig(meta: Record<string, string>, what: string, arch?:
     `or give a full config`);
 }
 
-export function metadataOf(header: SafetensorsHeader): ModelMetadata {
-  return decodeMetadata(header.metadata);
-}
-
 /** Folded parameters of one conv or linear step, PyTorch layouts. */
 export interface FoldedParams {
   /** conv: (K, C/G, R, S) with BN folded in; linear: (K, C). */
@@ -114,13 +85,4 @@ export function foldStepWeights(step: Step, tensor: (name: string) => Float32Arr
   }
   if (step.kind === 'linear') return { weight: tensor(`${step.weights}.weight`), bias: tensor(`${step.weights}.bias`) };
   throw new Error(`step ${step.name} (${step.kind}) has no weights`);
-}
-
-/** Folds the weights of every conv and linear step of `plan`. */
-export function foldPlanWeights(plan: Plan, tensor: (name: string) => Float32Array): Map<string, FoldedParams> {
-  const out = new Map<string, FoldedParams>();
-  for (const s of plan.steps) {
-    if (s.kind === 'conv' || s.kind === 'linear') out.set(s.name, foldStepWeights(s, tensor, plan.config.bnEps));
-  }
-  return out;
 }

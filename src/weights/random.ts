@@ -13,7 +13,8 @@
 //   fc weight (K, C)            uniform, variance 1 / C;  fc bias (K) 0
 // Seeded (mulberry32): the same seed gives the same values.
 
-import { expectedTensors, type ResNetConfig } from '../models/config.js';
+import type { ResNetConfig } from '../models/config.js';
+import { buildPlan } from '../models/plan.js';
 import { defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata, type TensorToWrite } from './safetensors.js';
 
 /** Deterministic PRNG in [0, 1). */
@@ -39,7 +40,7 @@ export interface RandomWeightsOptions {
   dtype?: 'F32' | 'F16';
 }
 
-/** Every tensor of a random checkpoint for `config`, canonical names and PyTorch shapes, in expectedTensors order. */
+/** Every tensor of a random checkpoint for `config`: the plan's weights, in their order. */
 export function randomTensors(config: ResNetConfig, options: Pick<RandomWeightsOptions, 'seed' | 'residualGamma'> = {}): TensorToWrite[] {
   const rand = mulberry32(options.seed ?? 1);
   const residualGamma = options.residualGamma ?? 0.2;
@@ -49,8 +50,10 @@ export function randomTensors(config: ResNetConfig, options: Pick<RandomWeightsO
     for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * a;
     return out;
   };
-  const lastBn = config.block === 'bottleneck' ? /^layer\d+\.\d+\.bn3$/ : /^layer\d+\.\d+\.bn2$/;
-  return expectedTensors(config).map(({ name, shape }) => {
+  const plan = buildPlan(config);
+  // The last BN of each residual branch: that of the conv which adds the shortcut.
+  const residualBns = new Set(plan.steps.flatMap((s) => (s.kind === 'conv' && s.epilogue === 'residual-relu' ? [s.bn] : [])));
+  return plan.weights.map(({ name, shape }) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const dot = name.lastIndexOf('.');
     const module = name.slice(0, dot);
@@ -63,7 +66,7 @@ export function randomTensors(config: ResNetConfig, options: Pick<RandomWeightsO
     } else if (param === 'running_var') {
       data = new Float32Array(n).fill(1);
     } else if (param === 'weight') { // BN gamma
-      data = new Float32Array(n).fill(lastBn.test(module) ? residualGamma : 1);
+      data = new Float32Array(n).fill(residualBns.has(module) ? residualGamma : 1);
     } else { // BN beta, running_mean, conv and fc biases
       data = new Float32Array(n);
     }

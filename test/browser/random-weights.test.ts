@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { loadModel } from '../../src/index.js';
-import { expectedTensors, getArchitecture, type ResNetConfig } from '../../src/models/config.js';
+import { getArchitecture, type ResNetConfig } from '../../src/models/config.js';
+import { expectedTensors } from '../../src/models/plan.js';
 import { decodeMetadata, parseSafetensors } from '../../src/weights/safetensors.js';
 import { mulberry32, randomWeights } from '../../src/weights/random.js';
 import { testContext } from '../helpers/gpu.js';

@@ -45,7 +45,7 @@ test('missing and unexpected tensors are named', async () => {
     assert.ok(e instanceof WeightsMismatchError);
     assert.deepEqual(e.missing, ['layer2.1.bn3.running_var', 'fc.bias']);
     assert.deepEqual(e.unexpected, ['layer9.0.conv1.weight']);
-    assert.match(e.message, /2 missing: layer2\.1\.bn3\.running_var, fc\.bias; 1 unexpected: layer9\.0\.conv1\.weight/);
+    assert.match(e.message, /2 missing: layer2\.1\.bn3\.running_var \[128\], fc\.bias \[12\]; 1 unexpected: layer9\.0\.conv1\.weight \[2\]/);
     return true;
   });
 });

@@ -3,10 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expectedTensors, getArchitecture, type ResNetConfig } from '../../src/models/config.js';
+import { getArchitecture, type ResNetConfig } from '../../src/models/config.js';
+import { buildPlan, expectedTensors } from '../../src/models/plan.js';
 import { decodeMetadata, parseSafetensors, toFloat32, writeSafetensors } from '../../src/weights/safetensors.js';
 import { readCheckpoint, type StateDict } from '../../weights-tools/checkpoint.js';
-import { checkTensors, convertCheckpoint, convertLoaded, detectArchitecture, parseModelConfig } from '../../weights-tools/convert.js';
+import { checkShapes, convertCheckpoint, convertLoaded, detectArchitecture, parseModelConfig } from '../../weights-tools/convert.js';
 import { ConversionError } from '../../weights-tools/errors.js';
 import { mapKeys } from '../../weights-tools/keymaps.js';
 import { assertClose } from '../helpers/compare.js';
@@ -47,7 +48,7 @@ test('architectures are named from the names and shapes of real PyTorch models',
   for (const [model, arch] of cases) {
     const shapes = canonicalShapes(model);
     assert.equal(detectArchitecture(shapes).arch, arch, model);
-    checkTensors(getArchitecture(arch), shapes);
+    checkShapes(buildPlan(getArchitecture(arch)), shapes);
   }
 });
 
@@ -68,17 +69,17 @@ test('weights of no known architecture: an error naming the closest one and the 
 });
 
 test('a forced wrong architecture lists missing, unexpected and mis-shaped tensors', () => {
-  assert.throws(() => checkTensors(getArchitecture('resnet101'), canonicalShapes('torchvision:resnet50')), (e: unknown) => {
+  assert.throws(() => checkShapes(buildPlan(getArchitecture('resnet101')), canonicalShapes('torchvision:resnet50')), (e: unknown) => {
     assert.ok(e instanceof ConversionError);
     assert.match(e.message, /do not fit architecture 'resnet101' \(522 tensors expected, 267 found\)/);
     assert.match(e.message, /255 missing: layer3\.6\.conv1\.weight \[256, 1024, 1, 1\]/);
     return true;
   });
-  assert.throws(() => checkTensors(getArchitecture('resnext50_32x4d'), canonicalShapes('torchvision:resnet50')),
-    /with the wrong shape: layer1\.0\.conv1\.weight is \[64, 64, 1, 1\], expected \[128, 64, 1, 1\]/);
+  assert.throws(() => checkShapes(buildPlan(getArchitecture('resnext50_32x4d')), canonicalShapes('torchvision:resnet50')),
+    /mis-shaped: layer1\.0\.conv1\.weight is \[64, 64, 1, 1\], expected \[128, 64, 1, 1\]/);
   const extra = canonicalShapes('torchvision:resnet18');
   extra.set('aux.weight', [3]);
-  assert.throws(() => checkTensors(getArchitecture('resnet18'), extra), /1 unexpected: aux\.weight \[3\]/);
+  assert.throws(() => checkShapes(buildPlan(getArchitecture('resnet18')), extra), /1 unexpected: aux\.weight \[3\]/);
 });
 
 // ---- Conversion of the fixtures -----------------------------------------------------------------
@@ -172,7 +173,7 @@ test('conversion errors: wrong --arch, unknown arch, custom weights without --co
   const tiny = fixtureBytes('cadene_tiny_legacy.pth');
   assert.throws(() => convertCheckpoint(tiny, { arch: 'resnext101_32x4d' }), (e: unknown) =>
     e instanceof ConversionError && /do not fit architecture 'resnext101_32x4d'/.test(e.message) && /missing/.test(e.message) &&
-    /wrong shape: conv1\.weight is \[8, 3, 7, 7\], expected \[64, 3, 7, 7\]/.test(e.message) &&
+    /mis-shaped: conv1\.weight is \[8, 3, 7, 7\], expected \[64, 3, 7, 7\]/.test(e.message) &&
     /look like a bottleneck ResNeXt \(groups 4/.test(e.message));
   assert.throws(() => convertCheckpoint(tiny, { arch: 'resnet9000' }), /unknown architecture 'resnet9000'; known: resnet18/);
   assert.throws(() => convertCheckpoint(tiny), /match no known architecture.*--config/);
@@ -181,12 +182,15 @@ test('conversion errors: wrong --arch, unknown arch, custom weights without --co
   assert.throws(() => convertCheckpoint(tiny, { config: cadeneConfig, arch: 'resnet50' }), /not both/);
   assert.throws(() => parseModelConfig({ ...cadeneConfig, labels: ['a'], groups: 0, colour: 1 }),
     (e: unknown) => e instanceof ConversionError && /unknown field 'colour'/.test(e.message) &&
-      /'groups' must be a positive integer/.test(e.message) && /'labels' has 1 entries, 'numClasses' is 10/.test(e.message));
+      /groups must be a positive integer/.test(e.message) && /'labels' has 1 entries, 'numClasses' is 10/.test(e.message));
   const { name: _n, ...noName } = cadeneConfig;
   assert.throws(() => parseModelConfig(noName), /missing field 'name'/);
   assert.throws(() => parseModelConfig({ ...cadeneConfig, inputChannels: 1, mean: undefined, std: undefined, colorSpace: undefined }),
     /'mean' and 'std' are required for 1-channel input/);
   assert.throws(() => parseModelConfig([1, 2]), /not a JSON object/);
+  // The network's rules are the plan's: one width per stage, and a network that builds.
+  assert.throws(() => parseModelConfig({ ...cadeneConfig, widths: [8, 16, 32] }), /widths \(\[8,16,32\]\) must give one width per stage \(2 stages\)/);
+  assert.throws(() => parseModelConfig({ ...cadeneConfig, inputSize: 64 }), /avgpool 4x4 \(stride 1\) over the final 8x8 map/);
 
   const ckpt = readCheckpoint(fixtureBytes('torchvision_tiny_zip.pth'));
   const dup: StateDict = new Map(ckpt.tensors);

@@ -1,11 +1,12 @@
 // Key maps: Cadene's nested-Sequential ResNeXt names, fbresnet152, torchvision -> canonical names.
 // Expectations: names and shapes dumped from PyTorch models (torchvision's own, and mirrors of
 // Cadene's modules whose canonical names were recorded from each module's role), and
-// expectedTensors() of src/models/config.ts.
+// expectedTensors() of src/models/plan.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expectedTensors, getArchitecture } from '../../src/models/config.js';
+import { getArchitecture } from '../../src/models/config.js';
+import { expectedTensors } from '../../src/models/plan.js';
 import { cadeneResnextName, detectLayout, mapKeys } from '../../weights-tools/keymaps.js';
 import { expectation, fixtureJson } from './fixtures.js';
 
