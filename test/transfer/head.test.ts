@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseSafetensors, toFloat32, WeightsFormatError, writeSafetensors } from '../../src/weights/safetensors.js';
 import { loadHead, saveHead, trainHead, type Head, type HeadKind } from '../../src/transfer/head.js';
+import { fitLogisticRegression } from '../../src/transfer/logistic.js';
+import { assertClose } from '../helpers/compare.js';
 
 const KINDS: HeadKind[] = ['softmax', 'ncm'];
 
@@ -79,6 +81,26 @@ for (const kind of KINDS) {
     assert.deepEqual(back.predict(probe, 40, { topK: 2 }), head.predict(probe, 40, { topK: 2 }));
   });
 }
+
+test('logistic regression: the row-space solution (N < D) equals the direct one (N >= D)', () => {
+  // z (40, 32) solved directly; the same rows padded with 20 zero dimensions (40, 52) go through
+  // the Gram / pivoted Cholesky path. The optimum is the same W with zeros in the padding.
+  const N = 40, D = 32, pad = 20, K = 4;
+  const r = lcg(10);
+  const z = Float64Array.from({ length: N * D }, () => r() - 0.5);
+  const labels = Array.from({ length: N }, (_, i) => i % K);
+  const padded = new Float64Array(N * (D + pad));
+  for (let n = 0; n < N; n++) padded.set(z.subarray(n * D, (n + 1) * D), n * (D + pad));
+  const options = { l2: 1e-2, maxIterations: 1000, gradientTolerance: 1e-6 };
+  const direct = fitLogisticRegression(z, labels, N, D, K, options);
+  const rowSpace = fitLogisticRegression(padded, labels, N, D + pad, K, options);
+  assert.ok(direct.converged && rowSpace.converged, `iterations ${direct.iterations}, ${rowSpace.iterations}`);
+  assertClose([rowSpace.loss], [direct.loss], { atol: 1e-10, rtol: 1e-9, what: 'loss' });
+  const W = new Float64Array(K * (D + pad));
+  for (let k = 0; k < K; k++) W.set(direct.weight.subarray(k * D, (k + 1) * D), k * (D + pad));
+  assertClose(rowSpace.weight, W, { atol: 1e-4, rtol: 1e-3, what: 'weight' });
+  assertClose(rowSpace.bias, direct.bias, { atol: 1e-4, rtol: 1e-3, what: 'bias' });
+});
 
 test('training is deterministic', () => {
   const train = clusters(5, 6, 64, 6);
