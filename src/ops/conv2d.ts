@@ -3,7 +3,7 @@
 
 import { isNode, type GpuContext } from '../gpu/device.js';
 import { checkBindingSize, elementCount, f32Bytes, GpuLimitError, isTexture, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, preprocess, type Defines } from '../gpu/shaders.js';
 import { conv2dOutputSize, type Conv2dEpilogue } from '../reference/conv2d.js';
 
@@ -439,7 +439,7 @@ export class Conv2d {
 
   /**
    * Binds input (N, H, W, C), packed weights, output (N, P, Q, K) and, for 'residual-relu', a residual
-   * (N, P, Q, K). Creates the uniform buffer and bind group once; the Dispatch only records commands.
+   * (N, P, Q, K). Creates the uniform buffer (owned by the Dispatch) and bind group once; the Dispatch only records commands.
    */
   bind(input: GpuTensor, weights: Conv2dWeights, output: GpuTensor, residual?: GpuTensor): Dispatch {
     const { desc: d, label, layout, tuning: t } = this;
@@ -514,16 +514,7 @@ export class Conv2d {
     ];
     if (residual) entries.push(binding(3, residual));
     const bindGroup = ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
-    const pipeline = this.pipeline;
-    return {
-      label,
-      flops: this.flops,
-      encode(pass: GPUComputePassEncoder) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(gridX, gridY, gridZ);
-      },
-    };
+    return boundDispatch(label, this.pipeline, bindGroup, [gridX, gridY, gridZ], [uniform], this.flops);
   }
 }
 
