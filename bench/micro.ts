@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { checkBindingSize, createTensor, readTensor, uploadBuffer, uploadTensor, type GpuTensor } from '../src/gpu/buffers.js';
-import { submitDispatches, uniformBuffer, type Dispatch } from '../src/gpu/dispatch.js';
+import { boundDispatch, submitDispatches, uniformBuffer, type Dispatch } from '../src/gpu/dispatch.js';
 import { preprocess } from '../src/gpu/shaders.js';
 import { Conv2d, type Conv2dDesc } from '../src/ops/conv2d.js';
 import { conv2dFlops, conv2dOutputSize } from '../src/ops/conv2d-geometry.js';
@@ -83,24 +83,16 @@ async function bufferWeightsDispatch(ctx: GpuContext, conv: Conv2d, source: stri
   const weights = uploadBuffer(ctx, `${conv.label} weights`, packConv2dWeights(conv.layout, weight, bias));
   owned.push(weights);
   const tensors = conv.tensorBindings(x, y, residual);
+  const uniform = uniformBuffer(ctx, conv.label, conv.params);
   const entries: GPUBindGroupEntry[] = [
-    { binding: 0, resource: { buffer: uniformBuffer(ctx, conv.label, conv.params) } },
+    { binding: 0, resource: { buffer: uniform } },
     { binding: 1, resource: tensors.input },
     { binding: 2, resource: { buffer: weights, size: conv.layout.length * 4 } },
     { binding: 4, resource: tensors.output },
   ];
   if (tensors.residual) entries.push({ binding: 3, resource: tensors.residual });
   const bindGroup = ctx.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
-  const [gx, gy, gz] = conv.grid;
-  return {
-    label,
-    flops: conv.flops,
-    encode(pass) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(gx, gy, gz);
-    },
-  };
+  return boundDispatch(label, pipeline, bindGroup, conv.grid, [uniform], conv.flops);
 }
 
 export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc, variants: KernelVariant[], runs: number,

@@ -34,17 +34,23 @@ export function checkBindingSize(ctx: GpuContext, bytes: number, what: string): 
   }
 }
 
-export const STORAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+/** GPUBufferUsage flags by value: no WebGPU global is needed where a buffer is described. */
+export const BufferUsage = {
+  MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200,
+} as const;
+
+/** A storage buffer that can also be copied from and written by the queue: tensors and weights. */
+export const STORAGE_COPY = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 export function createBuffer(ctx: GpuContext, label: string, bytes: number,
-  usage = STORAGE): GPUBuffer {
+  usage: number = STORAGE_COPY): GPUBuffer {
   checkBindingSize(ctx, bytes, label);
   return ctx.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
 }
 
 /** Creates a storage buffer holding `data` (padded to 16 bytes). */
 export function uploadBuffer(ctx: GpuContext, label: string, data: ArrayBufferView,
-  usage = STORAGE): GPUBuffer {
+  usage: number = STORAGE_COPY): GPUBuffer {
   const buffer = createBuffer(ctx, label, data.byteLength, usage);
   ctx.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   return buffer;
@@ -65,7 +71,7 @@ export function createTensor(ctx: GpuContext, label: string, shape: readonly num
 export async function readBuffer(ctx: GpuContext, buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
   const { device } = ctx;
   const size = Math.ceil(bytes / 4) * 4;
-  const staging = device.createBuffer({ label: `readback ${buffer.label}`, size, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */ });
+  const staging = device.createBuffer({ label: `readback ${buffer.label}`, size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder({ label: `readback ${buffer.label}` });
   encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
   device.queue.submit([encoder.finish()]);

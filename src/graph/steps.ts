@@ -15,7 +15,7 @@ import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/con
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
-import { Preprocess } from '../ops/preprocess.js';
+import { Preprocess, type GpuImage } from '../ops/preprocess.js';
 import { Softmax } from '../ops/softmax.js';
 import { TopK } from '../ops/topk.js';
 import { conv2dRef } from '../reference/conv2d.js';
@@ -37,13 +37,6 @@ export interface Normalization {
 /** An RGBA8 image, row-major, 4 bytes per pixel. */
 export interface RgbaImage {
   data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-}
-
-/** An RGBA8 image in a GPU buffer, (height, width) u32 words. */
-export interface GpuImage {
-  buffer: GPUBuffer;
   width: number;
   height: number;
 }

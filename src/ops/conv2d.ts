@@ -4,7 +4,7 @@
 
 import type { GpuContext } from '../gpu/device.js';
 import { checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
-import { uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
+import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, type Defines } from '../gpu/shaders.js';
 import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
 import { CONV2D_EPILOGUES, conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
@@ -160,7 +160,7 @@ export class Conv2d {
 
   /**
    * Binds input (N, H, W, C), this layer's packed weights, output (N, P, Q, K) and, for 'residual-relu',
-   * a residual (N, P, Q, K). Creates the uniform buffer and bind group once; the Dispatch only records commands.
+   * a residual (N, P, Q, K). Creates the uniform buffer (owned by the Dispatch) and bind group once; the Dispatch only records commands.
    */
   bind(input: GpuTensor, weights: Conv2dWeights, output: GpuTensor, residual?: GpuTensor): Dispatch {
     const { ctx, label, layout: l } = this;
@@ -172,24 +172,15 @@ export class Conv2d {
         `(rgba32float ${l.width} x ${l.rows})`);
     }
     const tensors = this.tensorBindings(input, output, residual);
+    const uniform = uniformBuffer(ctx, label, this.params);
     const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: uniformBuffer(ctx, label, this.params) } },
+      { binding: 0, resource: { buffer: uniform } },
       { binding: 1, resource: tensors.input },
       { binding: 2, resource: weights.texture.createView({ label: `${weights.label} view` }) },
       { binding: 4, resource: tensors.output },
     ];
     if (tensors.residual) entries.push({ binding: 3, resource: tensors.residual });
     const bindGroup = ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
-    const pipeline = this.pipeline;
-    const [x, y, z] = this.grid;
-    return {
-      label,
-      flops: this.flops,
-      encode(pass: GPUComputePassEncoder) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(x, y, z);
-      },
-    };
+    return boundDispatch(label, this.pipeline, bindGroup, this.grid, [uniform], this.flops);
   }
 }

@@ -2,7 +2,7 @@
 // (Resize shorter side to resizeTo, CenterCrop S, range scaling, Normalize), on the GPU.
 
 import type { GpuContext } from '../gpu/device.js';
-import { checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
+import { BufferUsage, checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
 import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
@@ -24,7 +24,7 @@ export interface PreprocessDesc {
 }
 
 /** An RGBA8 image in a GPU storage buffer: (height, width) u32 words, bytes R, G, B, A. */
-export interface RgbaImage {
+export interface GpuImage {
   buffer: GPUBuffer;
   width: number;
   height: number;
@@ -103,7 +103,7 @@ export class Preprocess {
    * reused while it is large enough; a larger image replaces it (destroying the old one, so
    * Dispatches bound to an earlier image must be bound again).
    */
-  upload(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): RgbaImage {
+  upload(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): GpuImage {
     const { ctx, label } = this;
     checkInts(label, { width, height });
     if (pixels.length !== width * height * 4) {
@@ -114,14 +114,14 @@ export class Preprocess {
     if (!this.staging || this.staging.size < bytes) {
       this.staging?.destroy();
       this.staging = ctx.device.createBuffer({ label: `${label} image`, size: Math.ceil(bytes / 16) * 16,
-        usage: 0x80 /* STORAGE */ | 0x8 /* COPY_DST */ });
+        usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
     }
     ctx.device.queue.writeBuffer(this.staging, 0, pixels.buffer, pixels.byteOffset, bytes);
     return { buffer: this.staging, width, height };
   }
 
   /** image (height, width) RGBA8 -> output (N, S, S, C), batch slot `batchIndex`. */
-  bind(image: RgbaImage, output: GpuTensor, batchIndex = 0): Dispatch {
+  bind(image: GpuImage, output: GpuTensor, batchIndex = 0): Dispatch {
     const { ctx, label, pipeline, desc } = this;
     const { width, height } = image;
     checkInts(label, { width, height });
