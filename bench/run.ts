@@ -15,10 +15,10 @@ import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
 import { benchModels } from './model-bench.js';
+import type { BenchOptions } from './options.js';
 import {
   computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
-import type { BenchOptions } from './options.js';
 import { findVariants, tuningVariant } from './variants.js';
 
 async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
