@@ -171,3 +171,48 @@ test('window sizes follow PyTorch (ceil mode included)', () => {
   assert.equal(windowOutputSize(5, 2, 2, 0, true), 3);
   assert.equal(windowOutputSize(8, 3, 3, 1, true), 3);      // torch drops the window starting in the padding
 });
+
+test('se_resnext: Cadene senet.py topology, parameter counts, SE steps and weights in state-dict order', () => {
+  // sum(p.numel() for p in SENet(SEResNeXtBottleneck, ...).parameters()) (Cadene's and timm's figures;
+  // the first also printed by test/fixtures/make_e2e_goldens.py --count).
+  assert.equal(buildPlan(getArchitecture('se_resnext50_32x4d')).params, 27559896);
+  assert.equal(buildPlan(getArchitecture('se_resnext101_32x4d')).params, 48955416);
+  const plan = buildPlan(getArchitecture('se_resnext50_32x4d'));
+  // MaxPool2d(3, stride 2, ceil_mode=True) without padding: 112 -> 56.
+  assert.deepEqual(plan.tensors.get('maxpool')!.shape, [56, 56, 64]);
+  const names = plan.steps.map((s) => s.name);
+  assert.deepEqual(names.slice(3, 10), ['layer1.0.conv1', 'layer1.0.conv2', 'layer1.0.downsample.0', 'layer1.0.conv3',
+    'layer1.0.se_module', 'layer1.0', 'layer1.1.conv1']);
+  const byName = new Map(plan.steps.map((s) => [s.name, s]));
+  // SEResNeXtBottleneck: stride on conv2, width floor(planes * 4 / 64) * 32, a 1x1 downsample without padding.
+  const c2 = byName.get('layer2.0.conv2') as ConvStep;
+  assert.deepEqual([c2.stride, c2.C, c2.K, c2.groups], [2, 256, 256, 32]);
+  const ds = byName.get('layer2.0.downsample.0') as ConvStep;
+  assert.deepEqual([ds.R, ds.stride, ds.pad], [1, 2, 0]);
+  assert.equal((byName.get('layer2.0.conv3') as ConvStep).epilogue, 'none');
+  const se = byName.get('layer2.0.se_module')!;
+  assert.ok(se.kind === 'squeeze-excite');
+  assert.deepEqual([se.H, se.W, se.K, se.hidden], [28, 28, 512, 32]);
+  assert.deepEqual(byName.get('layer2.0')!.inputs, ['layer2.0.conv3', 'layer2.0.se_module', 'layer2.0.downsample.0']);
+  assert.deepEqual(byName.get('layer2.1')!.inputs, ['layer2.1.conv3', 'layer2.1.se_module', 'layer2.0']);
+  assert.deepEqual(byName.get('layer3.0.conv1')!.inputs, ['layer2.3']);
+  assert.deepEqual(byName.get('avgpool')!.inputs, ['layer4.2']);
+  const w = plan.weights.map((t) => t.name);
+  const at = w.indexOf('layer1.0.bn3.running_var');
+  assert.deepEqual(w.slice(at + 1, at + 6), ['layer1.0.se_module.fc1.weight', 'layer1.0.se_module.fc1.bias',
+    'layer1.0.se_module.fc2.weight', 'layer1.0.se_module.fc2.bias', 'layer1.0.downsample.0.weight']);
+  assert.deepEqual(plan.weights.find((t) => t.name === 'layer4.2.se_module.fc1.weight')!.shape, [128, 2048, 1, 1]);
+});
+
+test('se: config checks', () => {
+  const base = getArchitecture('se_resnext50_32x4d');
+  assert.deepEqual(configProblems(base), []);
+  const { se: _, ...plain } = base;
+  assert.deepEqual(configProblems(plain), [], 'se is optional');
+  assert.deepEqual(configProblems({ ...base, se: { reduction: 0 } }), ['se.reduction must be a positive integer, got 0']);
+  assert.deepEqual(configProblems({ ...base, se: 16 }), ['se must be absent or { reduction }, got 16']);
+  assert.deepEqual(configProblems({ ...base, se: { reduction: 1024 } }),
+    ['stage 1: se fc1 would have floor(256 / 1024) = 0 channels', 'stage 2: se fc1 would have floor(512 / 1024) = 0 channels']);
+  assert.deepEqual(configProblems({ ...getArchitecture('resnet18'), se: { reduction: 16 } }),
+    ["se (squeeze-excitation) needs bottleneck blocks, got block \"basic\""]);
+});

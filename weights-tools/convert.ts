@@ -99,6 +99,8 @@ export interface InferredConfig {
   inputChannels: number;
   numClasses: number;
   convBias: boolean;
+  /** Squeeze-excitation reduction (conv3's outputs / se_module.fc1's), or null without se_module tensors. */
+  seReduction: number | null;
 }
 
 type Shapes = ReadonlyMap<string, readonly number[]>;
@@ -145,7 +147,17 @@ export function inferConfig(shapes: Shapes): InferredConfig {
   if (layers.length === 0) throw new ConversionError("cannot infer the architecture: no 'layer1.0.conv1.weight'");
   const fc = need('fc.weight', 2);
   return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
-    numClasses: fc[0], convBias: shapes.has('conv1.bias') };
+    numClasses: fc[0], convBias: shapes.has('conv1.bias'), seReduction: inferSeReduction(shapes) };
+}
+
+/** The squeeze-excitation reduction of canonical `shapes`: layer1.0's conv3 outputs / se_module.fc1 outputs; null without SE. */
+function inferSeReduction(shapes: Shapes): number | null {
+  const fc1 = shapes.get('layer1.0.se_module.fc1.weight');
+  if (!fc1) return null;
+  const outCh = shapes.get('layer1.0.conv3.weight')?.[0];
+  const r = outCh !== undefined && fc1[0] > 0 ? outCh / fc1[0] : NaN;
+  if (!Number.isInteger(r)) throw new ConversionError(`cannot infer the squeeze-excitation reduction from layer1.0.se_module.fc1 ${shapeStr(fc1)}`);
+  return r;
 }
 
 /** The fields of `c` that differ from the inferred shape of the weights, as readable strings. */
@@ -164,6 +176,7 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
   if (inf.stemKernel !== c.stem.kernel) d.push(`stem kernel ${inf.stemKernel} vs ${c.stem.kernel}`);
   if (inf.inputChannels !== c.inputChannels) d.push(`input channels ${inf.inputChannels} vs ${c.inputChannels}`);
   if (inf.numClasses !== c.numClasses) d.push(`classes ${inf.numClasses} vs ${c.numClasses}`);
+  if (inf.seReduction !== (c.se?.reduction ?? null)) d.push(`squeeze-excitation reduction ${inf.seReduction ?? 'none'} vs ${c.se?.reduction ?? 'none'}`);
   if (inf.convBias !== c.convBias) d.push(`conv bias ${inf.convBias ? 'yes' : 'no'} vs ${c.convBias ? 'yes' : 'no'}`);
   return d;
 }
@@ -175,7 +188,8 @@ export function describeInferred(inf: InferredConfig): string {
     : `bottleneck ResNet (bottleneck widths ${list(inf.bottleneckWidths)})`;
   return `${kind} with ${list(inf.layers)} blocks per stage, widths (planes) ${list(inf.widths)}, ` +
     `a ${inf.stemKernel}x${inf.stemKernel} stem of ${inf.stemChannels} channels on ${inf.inputChannels} input channels, ` +
-    `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}`;
+    `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}` +
+    `${inf.seReduction !== null ? `, squeeze-excitation (reduction ${inf.seReduction})` : ''}`;
 }
 
 /**

@@ -11,10 +11,13 @@
 //   cadene-fbresnet Cadene fbresnet152: torchvision names, a bias on every conv, last_linear = fc.
 //   cadene-resnet   Cadene's torchvision-derived ResNets / ResNeXts: torchvision names with
 //                   last_linear (or fc) as the classifier.
+//   cadene-senet    Cadene's SENet (senet.py; se_resnext50_32x4d / se_resnext101_32x4d): the 7x7 stem
+//                   as layer0.conv1 / layer0.bn1 (layer0's relu1 and pool carry no tensors), stages and
+//                   blocks under torchvision's names with `se_module.fc1` / `.fc2` kept, last_linear = fc.
 //   torchvision     torchvision ResNet / ResNeXt (and this project's .safetensors): names as they are.
 // Every layout drops `num_batches_tracked` (BatchNorm's step counter, unused at inference).
 
-export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'torchvision';
+export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'cadene-senet' | 'torchvision';
 
 export interface KeyMap {
   layout: Layout;
@@ -30,6 +33,7 @@ export interface KeyMap {
 export function detectLayout(names: Iterable<string>): Layout {
   const all = [...names];
   if (all.some((n) => n.startsWith('features.'))) return 'cadene-resnext';
+  if (all.some((n) => n.startsWith('layer0.'))) return 'cadene-senet';
   if (all.includes('last_linear.weight')) return all.includes('conv1.bias') ? 'cadene-fbresnet' : 'cadene-resnet';
   return 'torchvision';
 }
@@ -62,6 +66,17 @@ export function cadeneResnextName(name: string): string | null {
   return `layer${index - 3}.${Number(m[1])}.${member}.${m[3]}`;
 }
 
+/**
+ * Canonical name of one Cadene SENet tensor, or null when the name is not part of the layout (the
+ * 3x3 stem of senet154 / se_resnet with input_3x3, layer0.conv2 / conv3, is not).
+ */
+export function cadeneSenetName(name: string): string | null {
+  const stem = /^layer0\.(conv1|bn1)\.(.+)$/.exec(name);
+  if (stem) return `${stem[1]}.${stem[2]}`;
+  if (name.startsWith('layer0.')) return null;
+  return name.startsWith('last_linear.') ? `fc.${name.slice('last_linear.'.length)}` : name;
+}
+
 /** Maps every name of a checkpoint to canonical names; `layout` defaults to detectLayout(names). */
 export function mapKeys(names: Iterable<string>, layout?: Layout): KeyMap {
   const all = [...names];
@@ -73,6 +88,7 @@ export function mapKeys(names: Iterable<string>, layout?: Layout): KeyMap {
     if (name.endsWith('.num_batches_tracked') || name === 'num_batches_tracked') { ignored.push(name); continue; }
     let to: string | null;
     if (l === 'cadene-resnext') to = cadeneResnextName(name);
+    else if (l === 'cadene-senet') to = cadeneSenetName(name);
     else to = name.startsWith('last_linear.') ? `fc.${name.slice('last_linear.'.length)}` : name;
     if (to === null) unmapped.push(name);
     else renamed.set(name, to);

@@ -18,6 +18,7 @@ const SHADER_URLS = {
   topk: new URL('../../shaders/topk.wgsl', import.meta.url),
   preprocess: new URL('../../shaders/preprocess.wgsl', import.meta.url),
   layout: new URL('../../shaders/layout.wgsl', import.meta.url),
+  se: new URL('../../shaders/se.wgsl', import.meta.url),
 } as const;
 
 export type ShaderName = keyof typeof SHADER_URLS;

@@ -12,7 +12,7 @@
 import { QuietWait, type GpuContext } from '../gpu/device.js';
 import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
-import { buildPlan, type Plan, type Step } from '../models/plan.js';
+import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
 import { createStepOp, stepTensorShape, type Normalization, type StepOp, type StepWeights } from './steps.js';
@@ -106,7 +106,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     }
     for (const s of plan.steps) {
       if (s.kind === 'preprocess') { stepDispatches.push([]); continue; } // bound per image: its size is known then
-      const weights = s.kind === 'conv' || s.kind === 'linear' ? weightsOf(s.name) : undefined;
+      const weights = hasWeights(s) ? weightsOf(s.name) : undefined;
       stepDispatches.push([ops.get(s.name)!.bind(s.inputs.map((t) => tensors.get(t)!), tensors.get(s.output)!, weights)]);
     }
     const output = tensors.get(plan.output)!;

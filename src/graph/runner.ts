@@ -16,7 +16,7 @@
 
 import { keepAlive, type GpuContext } from '../gpu/device.js';
 import { BufferUsage, elementCount, readBuffer } from '../gpu/buffers.js';
-import { buildPlan, type Step } from '../models/plan.js';
+import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
@@ -98,7 +98,7 @@ export class Runner {
    */
   static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
-    const weighted = plan.steps.filter((s) => s.kind === 'conv' || s.kind === 'linear');
+    const weighted = plan.steps.filter(hasWeights);
     const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;

@@ -16,12 +16,14 @@ import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
 import { Preprocess, type GpuImage } from '../ops/preprocess.js';
+import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
 import { Softmax } from '../ops/softmax.js';
 import { TopK } from '../ops/topk.js';
 import { conv2dRef } from '../reference/conv2d.js';
 import { nchwToNhwc } from '../reference/layout.js';
 import { linear } from '../reference/linear.js';
 import { pool2d } from '../reference/pool2d.js';
+import { scaleResidualRelu, squeezeExcite } from '../reference/se.js';
 import { softmax } from '../reference/softmax.js';
 
 /** How image pixels become network input (from the weights' metadata). */
@@ -41,12 +43,12 @@ export interface RgbaImage {
   height: number;
 }
 
-/** A conv or linear step's packed weights on the GPU: a conv layer's texture (with its layout), linear's buffer. */
+/** A weighted step's packed weights on the GPU: a conv layer's texture (with its layout), linear's and squeeze-excite's buffer. */
 export type StepWeights = Conv2dWeights | GPUBuffer;
 
 /** A plan step bound to an op for one batch size. */
 export interface StepOp {
-  /** inputs in the step's order; weights for conv and linear steps (uploadStepWeights). Not for preprocess. */
+  /** inputs in the step's order; weights for weighted steps (hasWeights, uploadStepWeights). Not for preprocess. */
   bind(inputs: GpuTensor[], output: GpuTensor, weights?: StepWeights): Dispatch;
   /** Preprocess only: one image into batch slot `slot` of the output. */
   bindImage?(image: GpuImage, output: GpuTensor, slot: number): Dispatch;
@@ -71,16 +73,21 @@ function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
   return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue };
 }
 
-/** Bytes of a conv or linear step's packed weights (packStepWeights' output). */
+/** Bytes of a weighted step's packed weights (packStepWeights' output). */
 export function packedWeightBytes(s: Step): number {
   if (s.kind === 'conv') return conv2dWeightLayout(s).length * 4;
   if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
+  if (s.kind === 'squeeze-excite') return squeezeExciteWeightCount(s.K, s.hidden) * 4;
   return 0;
 }
 
-/** Packs a conv or linear step's folded PyTorch-layout weights for its kernel (bias appended, one buffer). */
+/** Packs a weighted step's folded PyTorch-layout weights for its kernel (biases included, one buffer). */
 export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams): Promise<Float32Array> {
   if (s.kind === 'conv') return packConv2dWeights(conv2dWeightLayout(s), p.weight, p.bias);
+  if (s.kind === 'squeeze-excite') {
+    if (!p.fc2) throw new Error(`${s.name}: squeeze-excite weights need fc2`);
+    return packSqueezeExciteWeights(s.K, s.hidden, p.weight, p.bias, p.fc2.weight, p.fc2.bias);
+  }
   if (s.kind === 'linear') {
     const op = await Linear.create(ctx, { batch: 1, inFeatures: s.C, outFeatures: s.K }, s.name);
     return op.packWeights(p.weight, p.bias);
@@ -88,11 +95,11 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
-/** Uploads a conv or linear step's packed weights (packStepWeights) into the GPU object its kernel reads. */
+/** Uploads a weighted step's packed weights (packStepWeights) into the GPU object its kernel reads. */
 export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
   const label = `${s.name} weights`;
   if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(s), packed);
-  if (s.kind === 'linear') return uploadBuffer(ctx, label, packed);
+  if (s.kind === 'linear' || s.kind === 'squeeze-excite') return uploadBuffer(ctx, label, packed);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
@@ -138,6 +145,19 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
         },
       };
     }
+    case 'squeeze-excite': {
+      const op = await SqueezeExcite.create(ctx, { N, H: s.H, W: s.W, K: s.K, hidden: s.hidden }, label);
+      return {
+        bind: ([x], out, w) => {
+          if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: squeeze-excite weights must be a buffer`);
+          return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
+        },
+      };
+    }
+    case 'scale-residual': {
+      const op = await ScaleResidualRelu.create(ctx, { N, H: s.H, W: s.W, K: s.K }, label);
+      return { bind: ([x, scales, residual], out) => op.bind(x, scales, residual, out) };
+    }
     case 'softmax': {
       const op = await Softmax.create(ctx, { input: [N, s.K] }, label);
       return { bind: ([x], out) => op.bind(x, out) };
@@ -176,6 +196,10 @@ export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: Fol
     }
     case 'linear':
       return linear(inputs[0], p!.weight, p!.bias, N, s.C, s.K);
+    case 'squeeze-excite':
+      return squeezeExcite(inputs[0], N, s.H * s.W, s.K, s.hidden, p!.weight, p!.bias, p!.fc2!.weight, p!.fc2!.bias);
+    case 'scale-residual':
+      return scaleResidualRelu(inputs[0], inputs[1], inputs[2], N, s.H * s.W, s.K);
     case 'softmax':
       return softmax(inputs[0], N, s.K);
     case 'topk':

@@ -25,6 +25,12 @@ export interface ResNetConfig {
   /** Average pool before fc: 'global' (adaptive 1x1), or a fixed window with stride 1 (Cadene's AvgPool2d(7)). */
   avgpool: 'global' | { kernel: number };
   bnEps: number;
+  /**
+   * Squeeze-and-excitation in every bottleneck (Cadene's SENet `se_module`), or absent for none:
+   * the block's conv3 + bn3 output is scaled per channel by sigmoid(fc2(relu(fc1(mean over H x W))))
+   * before the residual add; fc1 has K / reduction outputs.
+   */
+  se?: { reduction: number };
   inputChannels: number;
   inputSize: number;
   numClasses: number;
@@ -33,10 +39,12 @@ export interface ResNetConfig {
 /** Every field of a ResNetConfig (the compiler checks that none is left out). */
 const CONFIG_FIELDS: Record<keyof ResNetConfig, true> = {
   name: true, block: true, layers: true, widths: true, groups: true, widthPerGroup: true, strideOn: true,
-  stemChannels: true, stem: true, maxpool: true, convBias: true, avgpool: true, bnEps: true, inputChannels: true,
+  stemChannels: true, stem: true, maxpool: true, convBias: true, avgpool: true, bnEps: true, se: true, inputChannels: true,
   inputSize: true, numClasses: true,
 };
 export const CONFIG_KEYS = Object.keys(CONFIG_FIELDS) as (keyof ResNetConfig)[];
+/** The fields a config may leave out (absent means the feature is off). */
+export const OPTIONAL_CONFIG_KEYS: ReadonlySet<keyof ResNetConfig> = new Set(['se']);
 
 export const BOTTLENECK_EXPANSION = 4;
 
@@ -60,6 +68,15 @@ function arch(name: string, block: ResNetConfig['block'], layers: number[], grou
     maxpool: { ...IMAGENET_BASE.maxpool }, name, block, layers, groups, widthPerGroup, ...extra };
 }
 
+/**
+ * Cadene's SENet with SEResNeXtBottleneck (senet.py, se_resnext*: input_3x3 False, inplanes 64,
+ * downsample_kernel_size 1, downsample_padding 0, dropout None): the 7x7/2 stem, MaxPool2d(3, 2,
+ * ceil_mode=True) without padding, the stride on conv2, reduction 16, AvgPool2d(7, stride 1).
+ */
+const CADENE_SE_RESNEXT: Partial<ResNetConfig> = {
+  maxpool: { kernel: 3, stride: 2, pad: 0, ceil: true }, avgpool: { kernel: 7 }, se: { reduction: 16 },
+};
+
 /** The named architectures: torchvision's and Cadene pretrainedmodels'. */
 export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('resnet18', 'basic', [2, 2, 2, 2]),
@@ -72,6 +89,8 @@ export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('resnext101_64x4d', 'bottleneck', [3, 4, 23, 3], 64, 4, { avgpool: { kernel: 7 } }),
   arch('resnext101_32x4d', 'bottleneck', [3, 4, 23, 3], 32, 4, { avgpool: { kernel: 7 } }),
   arch('fbresnet152', 'bottleneck', [3, 8, 36, 3], 1, 64, { strideOn: 'conv1', convBias: true, avgpool: { kernel: 7 } }),
+  ...['se_resnext50_32x4d', 'se_resnext101_32x4d'].map((name, i) =>
+    arch(name, 'bottleneck', [3, 4, i === 0 ? 6 : 23, 3], 32, 4, CADENE_SE_RESNEXT)),
 ].map((c) => [c.name, c]));
 
 export function getArchitecture(name: string): ResNetConfig {

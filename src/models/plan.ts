@@ -17,9 +17,12 @@
 //   conv1 1x1 +bn+relu -> conv2 3x3 (groups G) +bn+relu -> [downsample.0 1x1 +bn on the block
 //   input] -> conv3 1x1 +bn, + residual (block input or downsample), relu: fused in conv3's store.
 // Basic block: conv1 3x3 (stride) +bn+relu -> [downsample] -> conv2 3x3 +bn + residual + relu.
+// Squeeze-excitation bottleneck (config.se, Cadene's SENet): conv3 1x1 +bn stores without epilogue
+//   -> se_module (per image: mean over H x W, fc1 + relu, fc2 + sigmoid: the channel scales s)
+//   -> the block step `layerL.B`: relu(conv3 * s + residual), elementwise.
 
 import { windowOutputSize } from '../ops/common.js';
-import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, type ResNetConfig } from './config.js';
+import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, OPTIONAL_CONFIG_KEYS, type ResNetConfig } from './config.js';
 
 /** Per-sample activation shape, NHWC without N: [H, W, C]. Logits and probabilities: [K]. */
 export type SampleShape = number[];
@@ -101,7 +104,31 @@ export interface TopKStep extends StepBase {
   K: number; k: number;
 }
 
-export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoolStep | LinearStep | SoftmaxStep | TopKStep;
+/** Squeeze-excitation: conv3's output (H, W, K) -> channel scales (K) = sigmoid(fc2(relu(fc1(mean over H x W)))). */
+export interface SqueezeExciteStep extends StepBase {
+  kind: 'squeeze-excite';
+  H: number; W: number; K: number;
+  /** fc1's outputs: K / reduction. */
+  hidden: number;
+  /** Module prefix: `${se}.fc1.weight` (hidden, K, 1, 1), `.fc1.bias` (hidden), `.fc2.weight` (K, hidden, 1, 1), `.fc2.bias` (K). */
+  se: string;
+}
+
+/** The SE block's store: inputs [conv3 (H, W, K), scales (K), residual (H, W, K)] -> relu(conv3 * scales + residual). */
+export interface ScaleResidualStep extends StepBase {
+  kind: 'scale-residual';
+  H: number; W: number; K: number;
+}
+
+export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoolStep | LinearStep | SqueezeExciteStep
+  | ScaleResidualStep | SoftmaxStep | TopKStep;
+
+/** A step that reads weights (packed and uploaded once at load). */
+export type WeightedStep = ConvStep | LinearStep | SqueezeExciteStep;
+
+export function hasWeights(s: Step): s is WeightedStep {
+  return s.kind === 'conv' || s.kind === 'linear' || s.kind === 'squeeze-excite';
+}
 
 /**
  * A weight tensor of the network: its canonical name (torchvision's state-dict name: conv1, bn1,
@@ -168,7 +195,7 @@ export function configProblems(c: unknown): string[] {
     return null;
   };
 
-  for (const k of CONFIG_KEYS) check(has(k), `missing field '${k}'`);
+  for (const k of CONFIG_KEYS) check(has(k) || OPTIONAL_CONFIG_KEYS.has(k), `missing field '${k}'`);
   if (has('name')) check(typeof x.name === 'string' && x.name.length > 0, `name must be a non-empty string, got ${show(x.name)}`);
   if (has('block')) check(x.block === 'basic' || x.block === 'bottleneck', `block must be 'basic' or 'bottleneck', got ${show(x.block)}`);
   const layers = Array.isArray(x.layers) ? x.layers as unknown[] : null;
@@ -210,6 +237,7 @@ export function configProblems(c: unknown): string[] {
   if (has('bnEps')) {
     check(typeof x.bnEps === 'number' && Number.isFinite(x.bnEps) && x.bnEps > 0, `bnEps must be a positive number, got ${show(x.bnEps)}`);
   }
+  if (has('se')) problems.push(...seProblems(x));
   if (x.block === 'basic' && (x.groups !== 1 || x.widthPerGroup !== 64)) {
     problems.push(`basic blocks support only groups 1 and widthPerGroup 64 (torchvision's rule), got ${show(x.groups)} and ${show(x.widthPerGroup)}`);
   }
@@ -221,6 +249,18 @@ export function configProblems(c: unknown): string[] {
     });
   }
   return problems;
+}
+
+/** Problems of a config's `se` field (present): a positive reduction leaving fc1 at least one channel, bottlenecks only. */
+function seProblems(x: Record<string, unknown>): string[] {
+  const se = x.se;
+  if (typeof se !== 'object' || se === null || Array.isArray(se)) return [`se must be absent or { reduction }, got ${show(se)}`];
+  const r = (se as Record<string, unknown>).reduction;
+  if (!Number.isSafeInteger(r) || (r as number) < 1) return [`se.reduction must be a positive integer, got ${show(r)}`];
+  if (x.block !== 'bottleneck') return [`se (squeeze-excitation) needs bottleneck blocks, got block ${show(x.block)}`];
+  const widths = Array.isArray(x.widths) ? x.widths as unknown[] : [];
+  return widths.flatMap((planes, i) => typeof planes === 'number' && Math.floor(planes * BOTTLENECK_EXPANSION / (r as number)) < 1
+    ? [`stage ${i + 1}: se fc1 would have floor(${planes * BOTTLENECK_EXPANSION} / ${r}) = 0 channels`] : []);
 }
 
 function show(v: unknown): string {
@@ -264,7 +304,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   let [H, W, C] = [S0, S0, C0];
   const weights: TensorSpec[] = [];
   /** Appends the weights of `weighted` to `weights`, in the order given. */
-  const weigh = (...weighted: (ConvStep | LinearStep | undefined)[]) => {
+  const weigh = (...weighted: (WeightedStep | undefined)[]) => {
     for (const s of weighted) if (s) weights.push(...stepWeights(s));
   };
   const conv = (name: string, x: string, K: number, R: number, stride: number, pad: number, groups: number,
@@ -289,6 +329,20 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     flops += 2 * P * Q * K * R * R * (ch / groups);
     tensor(name, [P, Q, K]);
     return step;
+  };
+
+  /** The SE tail of bottleneck `p` after its conv3 (epilogue 'none'): se_module, then the block step `p`. */
+  const squeezeExcite = (p: string, c3: ConvStep, reduction: number, residual: string): SqueezeExciteStep => {
+    const [h, w, K] = tensors.get(c3.output)!.shape;
+    const hidden = Math.floor(K / reduction);
+    const name = `${p}.se_module`;
+    const se: SqueezeExciteStep = { kind: 'squeeze-excite', name, inputs: [c3.output], output: name, H: h, W: w, K, hidden, se: name };
+    steps.push(se);
+    flops += 2 * 2 * K * hidden;
+    tensor(name, [K]);
+    steps.push({ kind: 'scale-residual', name: p, inputs: [c3.output, name, residual], output: p, H: h, W: w, K });
+    tensor(p, [h, w, K]);
+    return se;
   };
 
   // Stem.
@@ -326,9 +380,16 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
         const a = conv(`${p}.conv1`, x, w, 1, s1, 0, 1, `${p}.bn1`, 'relu');
         const m = conv(`${p}.conv2`, a.output, w, 3, s2, 1, c.groups, `${p}.bn2`, 'relu');
         const ds = downsample();
-        const out = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'residual-relu', ds?.output ?? x);
-        weigh(a, m, out, ds);
-        cur = out.output;
+        if (c.se) {
+          const c3 = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'none');
+          const se = squeezeExcite(p, c3, c.se.reduction, ds?.output ?? x);
+          weigh(a, m, c3, se, ds);
+          cur = p;
+        } else {
+          const out = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'residual-relu', ds?.output ?? x);
+          weigh(a, m, out, ds);
+          cur = out.output;
+        }
       } else {
         const a = conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.bn1`, 'relu');
         const ds = downsample();
@@ -374,9 +435,14 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
 }
 
-/** The weights `step` reads: a conv's weight, bias (convBias) and BatchNorm; fc's weight and bias. */
-function stepWeights(step: ConvStep | LinearStep): TensorSpec[] {
+/** The weights `step` reads: a conv's weight, bias (convBias) and BatchNorm; fc's weight and bias; SE's fc1 and fc2. */
+function stepWeights(step: WeightedStep): TensorSpec[] {
   const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });
+  if (step.kind === 'squeeze-excite') {
+    const { se, K, hidden } = step;
+    return [spec(`${se}.fc1.weight`, [hidden, K, 1, 1]), spec(`${se}.fc1.bias`, [hidden]),
+      spec(`${se}.fc2.weight`, [K, hidden, 1, 1]), spec(`${se}.fc2.bias`, [K])];
+  }
   if (step.kind === 'linear') return [spec(`${step.weights}.weight`, [step.K, step.C]), spec(`${step.weights}.bias`, [step.K])];
   const { K, bn } = step;
   return [
@@ -445,6 +511,7 @@ export function describePlan(plan: Plan): string {
     if (s.kind === 'conv') what = `conv ${s.R}x${s.S}/${s.stride}${s.groups > 1 ? ` G${s.groups}` : ''} ${s.epilogue}`;
     if (s.kind === 'maxpool') what = `maxpool ${s.kernel}x${s.kernel}/${s.stride}`;
     if (s.kind === 'avgpool') what = `avgpool ${s.window === 'global' ? 'global' : `${s.window}x${s.window}`}`;
+    if (s.kind === 'squeeze-excite') what = `squeeze-excite ${s.K}->${s.hidden}->${s.K}`;
     return `${s.name.padEnd(24)} ${what.padEnd(28)} ${inShape} -> ${outShape}`;
   }).join('\n');
 }

@@ -63,17 +63,19 @@ export function resolveConfig(meta: Record<string, string>, what: string, arch?:
     `or give a full config`);
 }
 
-/** Folded parameters of one conv or linear step, PyTorch layouts. */
+/** Folded parameters of one conv, linear or squeeze-excite step, PyTorch layouts. */
 export interface FoldedParams {
-  /** conv: (K, C/G, R, S) with BN folded in; linear: (K, C). */
+  /** conv: (K, C/G, R, S) with BN folded in; linear: (K, C); squeeze-excite: fc1 (hidden, K, 1, 1). */
   weight: Float32Array;
-  /** (K): conv bias (if any) and BN shift folded together; linear bias. */
+  /** (K): conv bias (if any) and BN shift folded together; linear bias; squeeze-excite: fc1's (hidden). */
   bias: Float32Array;
+  /** squeeze-excite only: fc2's weight (K, hidden, 1, 1) and bias (K). */
+  fc2?: { weight: Float32Array; bias: Float32Array };
 }
 
 /**
- * The folded f32 parameters of one conv or linear step: the conv weight with its BatchNorm (and
- * conv bias, if any) folded in, or the fc weight and bias as they are. `tensor` decodes a tensor
+ * The folded f32 parameters of one conv, linear or squeeze-excite step: the conv weight with its
+ * BatchNorm (and conv bias, if any) folded in, or the fc (SE: fc1 and fc2) weights and biases as they are. `tensor` decodes a tensor
  * of the checkpoint by name.
  */
 export function foldStepWeights(step: Step, tensor: (name: string) => Float32Array, eps: number): FoldedParams {
@@ -84,5 +86,10 @@ export function foldStepWeights(step: Step, tensor: (name: string) => Float32Arr
       tensor(`${s.bn}.running_mean`), tensor(`${s.bn}.running_var`), eps);
   }
   if (step.kind === 'linear') return { weight: tensor(`${step.weights}.weight`), bias: tensor(`${step.weights}.bias`) };
+  if (step.kind === 'squeeze-excite') {
+    const { se } = step;
+    return { weight: tensor(`${se}.fc1.weight`), bias: tensor(`${se}.fc1.bias`),
+      fc2: { weight: tensor(`${se}.fc2.weight`), bias: tensor(`${se}.fc2.bias`) } };
+  }
   throw new Error(`step ${step.name} (${step.kind}) has no weights`);
 }

@@ -47,3 +47,17 @@ test('validate() without { validate: true } at load says what to do', async () =
     model.dispose();
   }
 });
+
+test('validate mode passes on an SE-ResNeXt: squeeze-excite and scale-residual steps against their references', async () => {
+  const golden = readGolden('se_resnext');
+  const model = await loadModel({ weights: weightsPath('se_resnext'), device: await testContext(), validate: true });
+  try {
+    const report = await model.validate(golden.input, { batch: 2 });
+    assert.ok(report.ok, `validate failed at ${report.firstMismatch}: ${JSON.stringify(report.steps.find((s) => !s.ok))}`);
+    const kinds = new Set(report.steps.map((s) => s.kind));
+    assert.ok(kinds.has('squeeze-excite') && kinds.has('scale-residual'));
+    assert.ok(report.steps.every((s) => s.maxAbsRef > 0), 'every step produces non-zero output');
+  } finally {
+    model.dispose();
+  }
+});

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { getArchitecture } from '../../src/models/config.js';
 import { expectedTensors } from '../../src/models/plan.js';
 import { cadeneResnextName, detectLayout, mapKeys } from '../../weights-tools/keymaps.js';
+import { detectArchitecture } from '../../weights-tools/convert.js';
 import { expectation, fixtureJson } from './fixtures.js';
 
 type Entry = [string, number[], string?];
@@ -84,4 +85,22 @@ test("torchvision names pass through, num_batches_tracked dropped; Cadene's torc
     assert.equal(detectLayout(cadene), 'cadene-resnet');
     assert.equal(mapKeys(cadene).renamed.get('last_linear.weight'), 'fc.weight');
   }
+});
+
+test("Cadene SENet (se_resnext50_32x4d): names map to the canonical ones and the architecture is detected", () => {
+  // Cadene's senet.py names the 7x7 stem layer0.conv1 / layer0.bn1 and the classifier last_linear;
+  // everything else (se_module included) is already canonical.
+  const spec = expectedTensors(getArchitecture('se_resnext50_32x4d'));
+  const cadene = (n: string) => n.replace(/^(conv1|bn1)\./, 'layer0.$1.').replace(/^fc\./, 'last_linear.');
+  const km = mapKeys([...spec.map((t) => cadene(t.name)), 'layer0.bn1.num_batches_tracked', 'layer0.conv2.weight']);
+  assert.equal(km.layout, 'cadene-senet');
+  assert.deepEqual(km.unmapped, ['layer0.conv2.weight'], "senet154's 3x3 stem is not part of se_resnext");
+  assert.deepEqual(km.ignored, ['layer0.bn1.num_batches_tracked']);
+  assert.deepEqual([...km.renamed.values()], spec.map((t) => t.name));
+  assert.equal(km.renamed.get('layer0.conv1.weight'), 'conv1.weight');
+  assert.equal(km.renamed.get('layer3.5.se_module.fc2.bias'), 'layer3.5.se_module.fc2.bias');
+  const shapes = (arch: string) => new Map(expectedTensors(getArchitecture(arch)).map((t) => [t.name, t.shape]));
+  assert.equal(detectArchitecture(shapes('se_resnext50_32x4d')).arch, 'se_resnext50_32x4d');
+  assert.equal(detectArchitecture(shapes('se_resnext101_32x4d')).arch, 'se_resnext101_32x4d');
+  assert.equal(detectArchitecture(shapes('resnext50_32x4d')).arch, 'resnext50_32x4d', 'no se_module tensors: plain ResNeXt');
 });
