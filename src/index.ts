@@ -13,3 +13,7 @@ export { WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback, type OpenOptions } from './weights/source.js';
 export { clearWeightsCache, WEIGHTS_CACHE_NAME } from './weights/cache.js';
+export {
+  convertCheckpoint, parseModelConfig, type ConvertOptions, type ConvertResult, type ConvertProgress, type ModelConfigFile,
+} from './convert/convert.js';
+export { CheckpointError, CheckpointFormatError, ConversionError, PickleFormatError, UnsafePickleError } from './convert/errors.js';

@@ -12,8 +12,8 @@ import {
 import { resolveConfig } from '../src/weights/load.js';
 import type { WeightsSource } from '../src/weights/source.js';
 import { randomWeights } from '../src/weights/random.js';
-import { parseModelConfig } from '../weights-tools/convert.js';
-import { ConversionError } from '../weights-tools/errors.js';
+import { parseModelConfig } from '../src/convert/convert.js';
+import { ConversionError } from '../src/convert/errors.js';
 import { toFloat32 } from '../src/weights/safetensors.js';
 import { assertClose } from './helpers/compare.js';
 import { testContext } from './helpers/gpu.js';

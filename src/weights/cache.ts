@@ -35,16 +35,16 @@ function cacheStorage(): CacheStorage | undefined {
   return (globalThis as { caches?: CacheStorage }).caches;
 }
 
-/** The validators of a response, as stored in VERSION_HEADER: one `name=value` per line. */
+/** The validators of a response, as stored in VERSION_HEADER: a JSON object (a header value holds no newline). */
 function versionOf(headers: Headers): string {
-  return VALIDATORS.flatMap((h) => { const v = headers.get(h); return v === null ? [] : [`${h}=${v}`]; }).join('\n');
+  return JSON.stringify(Object.fromEntries(VALIDATORS.flatMap((h) => { const v = headers.get(h); return v === null ? [] : [[h, v]]; })));
 }
 
 /** False when a validator both versions have differs: the file changed on the server. */
 function sameVersion(stored: string, current: string): boolean {
-  const parse = (v: string) => new Map(v.split('\n').filter((l) => l).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const parse = (v: string): Record<string, string> => { try { return JSON.parse(v) as Record<string, string>; } catch { return {}; } };
   const a = parse(stored);
-  return [...parse(current)].every(([k, v]) => !a.has(k) || a.get(k) === v);
+  return Object.entries(parse(current)).every(([k, v]) => a[k] === undefined || a[k] === v);
 }
 
 async function openCache(): Promise<Cache | undefined> {
