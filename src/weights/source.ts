@@ -279,17 +279,17 @@ async function fileExists(path: string): Promise<boolean> {
 export function describeNonSafetensors(head: Uint8Array): string | undefined {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(head);
   if (head[0] === 0x50 && head[1] === 0x4b) {
-    return 'this is a zip archive, as a PyTorch checkpoint (.pth) is: convert it with ' +
+    return 'not a .safetensors file: it is a zip archive, as a PyTorch checkpoint (.pth) is: convert it with ' +
       '`webgpu-resnext convert model.pth model.safetensors` or convertCheckpoint()';
   }
   if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) {
-    return 'this is a Python pickle, as a legacy PyTorch checkpoint (.pth) is: convert it with ' +
+    return 'not a .safetensors file: it is a Python pickle, as a legacy PyTorch checkpoint (.pth) is: convert it with ' +
       '`webgpu-resnext convert model.pth model.safetensors` or convertCheckpoint()';
   }
   if (/^\s*<(!doctype|html|head|body|\?xml)/i.test(text)) return 'got an HTML page, not a .safetensors file: is the path right?';
   const printable = head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
-  if (printable && /^\s*[{[]/.test(text)) return `this is JSON text ('${text.slice(0, 32)}...'), not a .safetensors file`;
-  if (printable) return `this is text ('${text.slice(0, 32)}...'), not a .safetensors file`;
+  if (printable && /^\s*[{[]/.test(text)) return `not a .safetensors file: it is JSON text ('${text.slice(0, 32)}...')`;
+  if (printable) return `not a .safetensors file: it is text ('${text.slice(0, 32)}...')`;
   return undefined;
 }
 
