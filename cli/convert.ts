@@ -2,7 +2,7 @@
 // this project's .safetensors, written atomically.
 
 import { basename } from 'node:path';
-import { convertCheckpoint } from '../weights-tools/convert.js';
+import { convertCheckpoint } from '../src/convert/convert.js';
 import { writeFileAtomic } from '../weights-tools/node-io.js';
 import { CliError, fsError, readInput } from './errors.js';
 import { convertProgressBar, mib } from './progress.js';
@@ -10,6 +10,8 @@ import { convertProgressBar, mib } from './progress.js';
 export interface ConvertCliOptions {
   arch?: string;
   config?: string;
+  /** A text file of class names, one per line. */
+  labels?: string;
   fp16?: boolean;
   source?: string;
 }
@@ -26,11 +28,17 @@ export async function convertCommand(input: string, output: string, opts: Conver
       throw new CliError(`config file '${opts.config}' is not valid JSON: ${(e as Error).message}`);
     }
   }
+  let labels: string[] | undefined;
+  if (opts.labels !== undefined) {
+    labels = new TextDecoder().decode(await readInput(opts.labels, 'labels file')).split(/\r?\n/).map((l) => l.trim());
+    while (labels.length > 0 && labels[labels.length - 1] === '') labels.pop(); // the final newline
+    if (labels.some((l) => l === '')) throw new CliError(`labels file '${opts.labels}' has an empty line: one class name per line`);
+  }
   const bytes = await readInput(input, 'checkpoint');
   const bar = convertProgressBar();
   let result;
   try {
-    result = convertCheckpoint(bytes, { arch: opts.arch, config, fp16: opts.fp16, source: opts.source, onProgress: bar.update });
+    result = convertCheckpoint(bytes, { arch: opts.arch, config, labels, fp16: opts.fp16, source: opts.source, onProgress: bar.update });
   } finally {
     bar.stop();
   }

@@ -7,7 +7,7 @@
 // bug and prints its stack. Usage errors found by the parser exit with status 2.
 //
 // Commands:
-//   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--fp16] [--source S]
+//   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
 //   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
@@ -19,7 +19,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
-import { CheckpointError } from '../weights-tools/errors.js';
+import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
 import { convertCommand, type ConvertCliOptions } from './convert.js';
@@ -86,6 +86,7 @@ function buildProgram(): Command {
     .argument('<output>', '.safetensors file to write (atomically)')
     .option('--arch <name>', 'force a named architecture (default: detected from the tensor names and shapes)')
     .option('--config <file>', 'JSON ResNetConfig (+ labels, mean, std, inputRange, colorSpace, source) for a custom model')
+    .option('--labels <file>', 'class names, one per line in class-index order (the metadata "labels")')
     .option('--fp16', 'store f16 instead of f32 (half the size)')
     .option('--source <text>', 'metadata "source" (default: e.g. cadene:resnext101_32x4d)')
     .action(async (input: string, output: string, opts: ConvertCliOptions) => convertCommand(input, output, opts));

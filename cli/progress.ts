@@ -1,7 +1,7 @@
 // Progress bars on stderr, drawn only on a terminal: converting, loading weights, batches of work.
 
 import cliProgress from 'cli-progress';
-import type { ConvertProgress } from '../weights-tools/convert.js';
+import type { ConvertProgress } from '../src/convert/convert.js';
 import type { LoadProgress } from '../src/weights/source.js';
 
 export function mib(bytes: number): string {

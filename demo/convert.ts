@@ -1,6 +1,6 @@
 // Checkpoint format detection, and the jobs that make .safetensors bytes in a worker
 // (weights-worker.ts): converting a PyTorch checkpoint (.pth) with the project's own converter
-// (weights-tools/convert.ts), and generating random weights for an architecture.
+// (convertCheckpoint, from the package), and generating random weights for an architecture.
 
 import type { WorkerJob, WorkerReply } from './weights-worker.js';
 

@@ -9,19 +9,16 @@
 //   #profile-chart tr.timing[data-ms]                     per-step GPU times
 
 import {
-  acquireDevice, ARCHITECTURES, describeDevice, loadModel, parseSafetensors, WebGPUUnavailableError,
-  type GpuContext, type LoadProgress, type Model, type ProfileResult,
+  acquireDevice, ARCHITECTURES, clearWeightsCache, DEFAULT_WEIGHTS_URL, describeDevice, loadModel, parseSafetensors,
+  WebGPUUnavailableError, WeightsFormatError, type GpuContext, type LoadProgress, type Model, type ProfileResult,
 } from '../src/index.js';
 import { formatBytes, renderResults, renderTimings, type TimingRow } from './charts.js';
 import { decodeImage, drawPreview, fetchImage, isImageFile, Webcam } from './images.js';
-import { cachedBytes, cacheSummary, clearWeightsCache, fetchWeights, storeBytes } from './weights-cache.js';
+import { cachedBytes, cacheSummary, fetchWeights, storeBytes } from './weights-cache.js';
 import { convertToSafetensors, generateRandomWeights, isSafetensors } from './convert.js';
 import { KNOWN_WEIGHTS } from './known-weights.js';
 
 // ---- Assets -------------------------------------------------------------------------------------
-
-/** The embedded model; Vite emits it as an asset and rewrites this URL. */
-const EMBEDDED_MODEL_URL = new URL('../assets/fashion-mnist/fashion-mnist-resnext.safetensors', import.meta.url).href;
 
 /** Fashion-MNIST sample PNGs (28x28 grey) shipped with the embedded model. */
 const FASHION_SAMPLES: { name: string; url: string }[] = Object.entries(
@@ -225,15 +222,26 @@ function showProgress(phase: string, loaded?: number, total?: number): void {
   if (phase === 'failed') { ui.loadProgress.max = 1; ui.loadProgress.value = 0; }
 }
 
-/** The library's progress: 'download' is its reading of the bytes we hand it, so it is parsing here. */
+/**
+ * The library's progress. 'download' is a download (or a read from the package's weights cache)
+ * for a URL, and its reading of the bytes we hand it otherwise: parsing.
+ */
 function onLoadProgress(p: LoadProgress): void {
+  if (p.phase === 'download' && p.fromCache !== undefined) {
+    ui.loadBytes.dataset.fromCache = String(p.fromCache);
+    showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total);
+    return;
+  }
   showProgress(p.phase === 'download' ? 'parse' : p.phase, p.loaded, p.total);
 }
 
 interface LoadRequest {
   name: string;
-  /** Produces the .safetensors bytes (download, file read, conversion or generation). */
-  bytes: (generation: number) => Promise<Uint8Array>;
+  /**
+   * Produces the .safetensors bytes (file read, conversion or generation), or the URL of a
+   * .safetensors file, which the library downloads and caches.
+   */
+  bytes: (generation: number) => Promise<Uint8Array | string>;
   /** Architecture to build when the file's metadata does not name one. */
   arch?: string;
 }
@@ -261,15 +269,11 @@ function loadWeights(req: LoadRequest): Promise<void> {
     try {
       const bytes = await req.bytes(generation);
       if (generation !== state.loadGeneration) return;
-      const fileArch = architectureInFile(bytes);
-      if (fileArch && req.arch && fileArch !== req.arch) {
-        state.conversionNotes.push(`the file holds ${fileArch}, not the chosen ${req.arch}: using the file's`);
-      }
-      const model = await loadModel({ weights: bytes, arch: fileArch ? undefined : req.arch, device: ctx, onProgress: onLoadProgress });
+      const model = typeof bytes === 'string' ? await loadUrl(bytes, ctx, req.arch) : await loadBytes(bytes, ctx, req.arch);
       if (generation !== state.loadGeneration) { model.dispose(); return; }
       state.model = model;
       showProgress('done');
-      ui.modelInfo.textContent = describeModel(model, req.name, bytes.byteLength, performance.now() - t0);
+      ui.modelInfo.textContent = describeModel(model, req.name, performance.now() - t0);
       setModelState('ready');
       setGallery(model.info.inputChannels === 1 ? 'fashion' : 'photos');
       void refreshCacheInfo();
@@ -284,6 +288,28 @@ function loadWeights(req: LoadRequest): Promise<void> {
     }
     if (state.image) await classifyNow();
   });
+}
+
+function loadBytes(bytes: Uint8Array, ctx: GpuContext, arch: string | undefined): Promise<Model> {
+  const fileArch = architectureInFile(bytes);
+  if (fileArch && arch && fileArch !== arch) state.conversionNotes.push(`the file holds ${fileArch}, not the chosen ${arch}: using the file's`);
+  return loadModel({ weights: bytes, arch: fileArch ? undefined : arch, device: ctx, onProgress: onLoadProgress });
+}
+
+/**
+ * A .safetensors URL, through the library's download and cache: its metadata's architecture wins,
+ * the chosen `arch` is used when the file names none.
+ */
+async function loadUrl(url: string, ctx: GpuContext, arch: string | undefined): Promise<Model> {
+  let model: Model;
+  try {
+    model = await loadModel({ weights: url, device: ctx, onProgress: onLoadProgress });
+  } catch (e) {
+    if (!arch || !(e instanceof WeightsFormatError) || !/no architecture given/.test(e.message)) throw e;
+    return loadModel({ weights: url, arch, device: ctx, onProgress: onLoadProgress });
+  }
+  if (arch && model.info.arch !== arch) state.conversionNotes.push(`the file holds ${model.info.arch}, not the chosen ${arch}: using the file's`);
+  return model;
 }
 
 /**
@@ -301,10 +327,10 @@ function architectureInFile(bytes: Uint8Array): string | undefined {
   }
 }
 
-function describeModel(model: Model, name: string, bytes: number, ms: number): string {
+function describeModel(model: Model, name: string, ms: number): string {
   const i = model.info;
   const lines = [
-    `${name}: ${i.arch}, ${i.params.toLocaleString('en')} parameters, ${formatBytes(bytes)} file`,
+    `${name}: ${i.arch}, ${i.params.toLocaleString('en')} parameters`,
     `input ${i.inputSize}×${i.inputSize} ${i.colorSpace}, ${i.numClasses} classes, ${(i.flops / 1e9).toFixed(3)} GFLOP per image`,
     `GPU memory: ${formatBytes(i.weightBytes)} weights, ${formatBytes(i.peakActivationBytes)} activations ` +
       `(${formatBytes(i.unsharedActivationBytes)} without buffer reuse)`,
@@ -317,12 +343,7 @@ function describeModel(model: Model, name: string, bytes: number, ms: number): s
 function loadEmbedded(): Promise<void> {
   return loadWeights({
     name: 'Fashion-MNIST ResNeXt',
-    bytes: async () => {
-      const { bytes, fromCache } = await fetchWeights(EMBEDDED_MODEL_URL,
-        (p) => showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total));
-      ui.loadBytes.dataset.fromCache = String(fromCache);
-      return bytes;
-    },
+    bytes: async () => DEFAULT_WEIGHTS_URL.href,
   });
 }
 
@@ -333,6 +354,11 @@ async function toSafetensors(bytes: Uint8Array, name: string, arch?: string): Pr
   const out = await convertToSafetensors(bytes, { arch, name }, (done, total) => showProgress('convert', done, total));
   state.conversionNotes = out.notes;
   return out.bytes;
+}
+
+/** A URL whose name says PyTorch checkpoint (.pth, .pt, .bin, .tar), to be converted here. */
+function isCheckpointUrl(url: string): boolean {
+  return /\.(pth|pt|bin|tar)([?#]|$)/i.test(url);
 }
 
 function selectedArch(): string | undefined {
@@ -348,6 +374,7 @@ function loadFromUrl(): void {
     name: url.slice(url.lastIndexOf('/') + 1) || url,
     arch,
     bytes: async () => {
+      if (!isCheckpointUrl(url)) return new URL(url, location.href).href; // a .safetensors: the library's cache
       // A .pth is cached as its conversion, so a reload skips both the download and the conversion.
       const convertedKey = `${new URL(url, location.href).href}#converted:${arch ?? 'auto'}`;
       const converted = await cachedBytes(convertedKey);
@@ -356,9 +383,8 @@ function loadFromUrl(): void {
         state.conversionNotes = ['converted earlier (from the cache)'];
         return converted;
       }
-      const { bytes } = await fetchWeights(url, (p) => showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total),
-        { store: (u) => isSafetensors(u) });
-      if (isSafetensors(bytes)) return bytes; // fetchWeights cached it
+      const bytes = await fetchWeights(url, (p) => showProgress('download', p.loaded, p.total));
+      if (isSafetensors(bytes)) return bytes;
       const out = await toSafetensors(bytes, url, arch);
       await storeBytes(convertedKey, out);
       return out;

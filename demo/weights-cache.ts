@@ -1,16 +1,16 @@
-// Weights download with progress, kept in the Cache API so a reload does not download again.
+// PyTorch checkpoints converted in the page, kept in the package's weights cache (the Cache API
+// cache WEIGHTS_CACHE_NAME, emptied by clearWeightsCache) so a reload skips both the download and
+// the conversion. The .safetensors files the library loads from a URL are cached by the library.
 //
-// Cache entries are keyed by the absolute URL. A cached response is used as is (no revalidation):
-// checkpoints are immutable files, and the page has a button that clears the cache. A PyTorch
-// checkpoint is cached as its conversion (key: URL + '#converted:<arch>'), not as the .pth.
+// A conversion is keyed by the checkpoint's absolute URL + '#converted:<arch>' and used as is (no
+// revalidation): checkpoints are immutable files, and the page has a button that clears the cache.
 
-export const CACHE_NAME = 'webgpu-resnext-weights-v1';
+import { WEIGHTS_CACHE_NAME as CACHE_NAME } from '../src/index.js';
 
 export interface DownloadProgress {
   loaded: number;
   /** Total bytes when the server says (Content-Length), else undefined. */
   total?: number;
-  fromCache: boolean;
 }
 
 function cacheAvailable(): boolean {
@@ -18,38 +18,25 @@ function cacheAvailable(): boolean {
   return typeof caches !== 'undefined';
 }
 
-/**
- * Fetches `url`, from the cache when it is there, and returns the whole body. A network response
- * that is complete and OK is stored in the cache afterwards when `store(bytes)` says so.
- */
-export async function fetchWeights(url: string, onProgress: (p: DownloadProgress) => void,
-  options: { store?: (bytes: Uint8Array) => boolean; signal?: AbortSignal } = {}): Promise<{ bytes: Uint8Array; fromCache: boolean }> {
-  const { store = () => true, signal } = options;
+/** Downloads `url` whole (a checkpoint to convert here), with progress. */
+export async function fetchWeights(url: string, onProgress: (p: DownloadProgress) => void): Promise<Uint8Array> {
   const absolute = new URL(url, location.href).href;
-  const cache = cacheAvailable() ? await caches.open(CACHE_NAME) : undefined;
-  const cached = await cache?.match(absolute);
-  const fromCache = cached !== undefined;
   let response: Response;
-  if (cached) {
-    response = cached;
-  } else {
-    try {
-      response = await fetch(absolute, { signal });
-    } catch (e) {
-      throw new Error(`could not download ${absolute}: ${(e as Error).message}. ` +
-        'If the file is on another site, that site must allow cross-origin requests (CORS); ' +
-        'otherwise download it and drop the file here.');
-    }
-    if (!response.ok) throw new Error(`could not download ${absolute}: HTTP ${response.status} ${response.statusText}`);
+  try {
+    response = await fetch(absolute);
+  } catch (e) {
+    throw new Error(`could not download ${absolute}: ${(e as Error).message}. ` +
+      'If the file is on another site, that site must allow cross-origin requests (CORS); ' +
+      'otherwise download it and drop the file here.');
   }
+  if (!response.ok) throw new Error(`could not download ${absolute}: HTTP ${response.status} ${response.statusText}`);
   const header = response.headers.get('content-length');
   const total = header !== null && Number(header) > 0 ? Number(header) : undefined;
-  const bytes = await readAll(response, (loaded) => onProgress({ loaded, total, fromCache }));
+  const bytes = await readAll(response, (loaded) => onProgress({ loaded, total }));
   if (total !== undefined && bytes.byteLength !== total) {
     throw new Error(`download of ${absolute} stopped at ${bytes.byteLength} of ${total} bytes`);
   }
-  if (!fromCache && store(bytes)) await storeBytes(absolute, bytes);
-  return { bytes, fromCache };
+  return bytes;
 }
 
 /** The bytes cached under `key` (an absolute URL, possibly with a #fragment), if any. */
@@ -104,9 +91,4 @@ export async function cacheSummary(): Promise<{ entries: number; bytes: number }
     bytes += Number(r?.headers.get('content-length') ?? 0);
   }
   return { entries: keys.length, bytes };
-}
-
-export async function clearWeightsCache(): Promise<boolean> {
-  if (!cacheAvailable()) return false;
-  return caches.delete(CACHE_NAME);
 }

@@ -1,11 +1,10 @@
 // A module worker that makes .safetensors bytes off the main thread, so the page stays responsive:
-//   { kind: 'convert', bytes, arch?, name }  a PyTorch checkpoint converted by weights-tools
+//   { kind: 'convert', bytes, arch?, name }  a PyTorch checkpoint converted by the package's convertCheckpoint
 //   { kind: 'random', arch, seed }           random well-scaled weights (src/weights/random.ts)
 // Replies: { kind: 'progress', done, total } messages, then { kind: 'done', bytes, notes, arch } or
 // { kind: 'error', name, message }. Result bytes are transferred, not copied.
 
-import { getArchitecture } from '../src/models/config.js';
-import { convertCheckpoint } from '../weights-tools/convert.js';
+import { convertCheckpoint, getArchitecture } from '../src/index.js';
 import { randomWeights } from '../src/weights/random.js';
 
 export type WorkerJob =

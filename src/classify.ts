@@ -1,18 +1,20 @@
 // The public API: load a ResNet / ResNeXt from a .safetensors checkpoint and classify images.
 //
 //   const model = await loadModel({ weights: 'resnext101_32x4d.safetensors', onProgress });
+//   const fashion = await loadModel();                      // the embedded Fashion-MNIST model
 //   const top5 = await model.classify(image, { topK: 5 });   // [{ index, label, probability }]
 //   const logits = await model.run(nchw, { batch: 2 });     // Float32Array (batch x classes)
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
-import { acquireDevice, describeDevice, isNode, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { acquireDevice, describeDevice, isNode, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
 import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
 import type { ResNetConfig } from './models/config.js';
+import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
@@ -25,8 +27,17 @@ export interface LoadModelOptions {
   arch?: string;
   /** A full architecture description (overrides `arch` and the metadata). */
   config?: ResNetConfig;
-  /** The .safetensors checkpoint: URL or (Node) path string, URL, Response, Blob, ArrayBuffer or bytes. */
-  weights: WeightsSource;
+  /**
+   * The .safetensors checkpoint: URL or (Node) path string, URL, Response, Blob, ArrayBuffer or
+   * bytes. Default: the embedded Fashion-MNIST model (DEFAULT_WEIGHTS_URL).
+   */
+  weights?: WeightsSource;
+  /**
+   * Keep weights fetched from a URL in the browser's Cache API (default true), so the next visit
+   * reads them from disk; see src/weights/cache.ts for when an entry is reused. clearWeightsCache()
+   * empties it.
+   */
+  cache?: boolean;
   /** A device from acquireDevice() (or a bare GPUDevice) to share; default: acquire one (owned by the model). */
   device?: GpuContext | GPUDevice;
   /** Which adapter to acquire when no device is given (Node: 'default' | 'swiftshader' | 'llvmpipe'). */
@@ -104,14 +115,13 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
   const d = device as GPUDevice;
   const info = (d as { adapterInfo?: GPUAdapterInfo }).adapterInfo ??
     ({ vendor: '', architecture: '', device: '', description: 'unknown (a GPUDevice was given)' } as GPUAdapterInfo);
-  const adapterText = `${info.vendor} ${info.architecture} ${info.description}`;
   const ctx: GpuContext = {
     device: d, adapterInfo: info,
     featureLevel: d.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility',
     source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
-    cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(adapterText),
+    cpuBacked: isSoftwareAdapter(info),
     hasTimestampQuery: d.features.has('timestamp-query'),
-    quietWait: isNode && /swiftshader/i.test(adapterText),
+    quietWait: isNode && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
     lost: d.lost,
   };
   void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });
@@ -141,33 +151,38 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
   return { mean, std, inputRange, resizeTo };
 }
 
-/** Loads weights (checked against the architecture before anything is uploaded) and prepares the GPU plan. */
-export async function loadModel(options: LoadModelOptions): Promise<Model> {
-  if (!options || options.weights === undefined) throw new TypeError('loadModel: { weights } is required');
-  const reader = await openSafetensors(options.weights, options.onProgress);
+/**
+ * Loads weights (checked against the architecture before anything is uploaded) and prepares the
+ * GPU plan. The device is acquired (or the given one checked) before the weights are opened, so a
+ * machine without WebGPU fails at once instead of after the download.
+ */
+export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  const owned = !options.device;
+  const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
   let plan: Plan;
   let meta: ModelMetadata;
-  try {
-    config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
-    // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
-    // parameter count and FLOPs are those of every plan of the config.
-    plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
-    checkTensors(reader.header, plan, reader.what);
-    meta = decodeMetadata(reader.header.metadata);
-  } catch (e) {
-    await reader.close();
-    throw e;
-  }
-  const labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
-  const normalization = normalizationFor(meta, config, reader.what);
-  const tensor = await reader.readData();
-
-  const owned = !options.device;
-  const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
+  let labels: readonly string[];
   let runner: Runner;
   try {
-    runner = await Runner.create(ctx, config, (step) => foldStepWeights(step, tensor, config.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
+    const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
+    let normalization: Normalization;
+    try {
+      config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
+      // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
+      // parameter count and FLOPs are those of every plan of the config.
+      plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
+      checkTensors(reader.header, plan, reader.what);
+      meta = decodeMetadata(reader.header.metadata);
+      labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
+      normalization = normalizationFor(meta, config, reader.what);
+    } catch (e) {
+      await reader.close();
+      throw e;
+    }
+    const tensor = await reader.readData();
+    const c = config;
+    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
     if (options.compile ?? true) {
       await runner.compile({ input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 }, options.onProgress);
     }

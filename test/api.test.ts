@@ -230,3 +230,41 @@ test("metadata 'resize_size' sets the resize before the centre crop", async () =
     m.dispose();
   }
 });
+
+test('loadModel() with no weights loads the embedded model; its labels and samples are exported', async () => {
+  const { DEFAULT_LABELS, DEFAULT_SAMPLES, DEFAULT_WEIGHTS_URL } = await import('../src/index.js');
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const listed = JSON.parse(readFileSync(fileURLToPath(new URL('samples.json', DEFAULT_WEIGHTS_URL.href.replace(/[^/]*$/, 'samples/'))), 'utf8')) as
+    { file: string; label: number }[];
+  assert.deepEqual(DEFAULT_SAMPLES.map((s) => ({ file: s.url.pathname.split('/').pop(), label: s.label })),
+    listed.map((s) => ({ file: s.file, label: s.label })));
+  const model = await loadModel({ device: await testContext() });
+  try {
+    assert.deepEqual(model.labels, DEFAULT_LABELS);
+    const ankleBoot = DEFAULT_SAMPLES[0];
+    const [top] = await model.classify(new Uint8Array(readFileSync(fileURLToPath(ankleBoot.url))));
+    assert.equal(top.index, ankleBoot.label);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('the device is checked before the weights are fetched; isWebGPUAvailable reports the adapter', async () => {
+  const { isWebGPUAvailable, WebGPUUnavailableError } = await import('../src/index.js');
+  const requests: string[] = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (u: string | URL | Request) => { requests.push(String(u)); return new Response(null, { status: 404 }); }) as typeof fetch;
+  try {
+    await assert.rejects(loadModel({ weights: 'https://example.test/big.safetensors', adapter: 'no-such-adapter' as never }),
+      WebGPUUnavailableError);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  assert.deepEqual(requests, [], 'the weights were fetched before the device was checked');
+  const ctx = await testContext();
+  const found = await isWebGPUAvailable({ adapter: ctx.source === 'llvmpipe' || ctx.source === 'swiftshader' ? ctx.source : 'default' });
+  assert.equal(found.available, true, found.reason);
+  assert.equal(found.cpuFallback, ctx.cpuBacked);
+  assert.equal(typeof found.adapter, 'string');
+});

@@ -10,9 +10,10 @@ import {
   getArchitecture, loadModel, openSafetensors, parseSafetensors, PlanError, writeSafetensors, type LoadProgress, type ResNetConfig,
 } from '../src/index.js';
 import { resolveConfig } from '../src/weights/load.js';
+import type { WeightsSource } from '../src/weights/source.js';
 import { randomWeights } from '../src/weights/random.js';
-import { parseModelConfig } from '../weights-tools/convert.js';
-import { ConversionError } from '../weights-tools/errors.js';
+import { parseModelConfig } from '../src/convert/convert.js';
+import { ConversionError } from '../src/convert/errors.js';
 import { toFloat32 } from '../src/weights/safetensors.js';
 import { assertClose } from './helpers/compare.js';
 import { testContext } from './helpers/gpu.js';
@@ -22,7 +23,7 @@ const path = weightsPath('cadene32');
 const bytes = new Uint8Array(readFileSync(path));
 const golden = readGolden('cadene32');
 
-async function logitsFrom(weights: Parameters<typeof loadModel>[0]['weights'], onProgress?: (p: LoadProgress) => void) {
+async function logitsFrom(weights: WeightsSource, onProgress?: (p: LoadProgress) => void) {
   const model = await loadModel({ weights, device: await testContext(), onProgress });
   try {
     return await model.run(golden.input, { batch: 2 });
@@ -35,7 +36,7 @@ test('path, file: URL, ArrayBuffer, Uint8Array, Response and Blob give identical
   const events: LoadProgress[] = [];
   const reference = await logitsFrom(path, (p) => events.push(p));
   assertClose(reference, golden.logits, { atol: 1e-4 * Math.max(...golden.logits.map(Math.abs)), rtol: 0 });
-  const sources: [string, Parameters<typeof loadModel>[0]['weights']][] = [
+  const sources: [string, WeightsSource][] = [
     ['file URL', pathToFileURL(path)],
     ['file URL string', pathToFileURL(path).href],
     ['ArrayBuffer', bytes.slice().buffer],

@@ -96,7 +96,11 @@ export function adapterChoiceFromEnv(): AdapterChoice {
   return v as AdapterChoice;
 }
 
-function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+/**
+ * True for adapters that run on the CPU: SwiftShader, llvmpipe / lavapipe / softpipe, WARP
+ * ("Microsoft Basic Render Driver"), or any adapter flagged isFallbackAdapter.
+ */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   return /swiftshader|llvmpipe|lavapipe|softpipe|warp|microsoft basic/.test(text) ||
     (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
@@ -223,6 +227,37 @@ async function browserAdapter(choice: AdapterChoice): Promise<GPUAdapter> {
   return adapter;
 }
 
+/** What isWebGPUAvailable() found. */
+export interface WebGPUAvailability {
+  available: boolean;
+  /** The adapter runs on the CPU (isSoftwareAdapter): it works, but large models are slow. */
+  cpuFallback: boolean;
+  /** Vendor / architecture / device / description of the adapter, when there is one. */
+  adapter?: string;
+  /** Why there is no adapter (the message acquireDevice would throw). */
+  reason?: string;
+}
+
+/** The adapter's name: its non-empty info fields. */
+export function adapterName(info: GPUAdapterInfo): string {
+  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' / ') || 'unknown';
+}
+
+/**
+ * Whether acquireDevice() would find an adapter, without creating a device: cheap enough to call
+ * before offering a model download. Never throws for a missing WebGPU; `reason` says why.
+ */
+export async function isWebGPUAvailable(options: { adapter?: AdapterChoice } = {}): Promise<WebGPUAvailability> {
+  try {
+    const choice = options.adapter ?? (isNode ? adapterChoiceFromEnv() : 'default');
+    const adapter = isNode ? (await nodeAdapter(choice)).adapter : await browserAdapter(choice);
+    return { available: true, cpuFallback: isSoftwareAdapter(adapter.info), adapter: adapterName(adapter.info) };
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) return { available: false, cpuFallback: false, reason: e.message };
+    throw e;
+  }
+}
+
 /** Acquires an adapter and device, raising the limits that matter as far as the adapter allows. */
 export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuContext> {
   const choice = options.adapter ?? (isNode ? adapterChoiceFromEnv() : 'default');
@@ -330,11 +365,10 @@ export class QuietWait {
 /** A short human-readable description: adapter, feature level, and the limits kernels care about. */
 export function describeDevice(ctx: GpuContext): string {
   const i = ctx.adapterInfo;
-  const name = [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(' / ');
   const l = ctx.device.limits;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   return [
-    `adapter: ${name || 'unknown'} (${ctx.source}, ${ctx.featureLevel} feature level${ctx.cpuBacked ? ', CPU-backed' : ''})`,
+    `adapter: ${adapterName(i)} (${ctx.source}, ${ctx.featureLevel} feature level${ctx.cpuBacked ? ', CPU-backed' : ''})`,
     `limits: maxStorageBufferBindingSize ${mib(l.maxStorageBufferBindingSize)}, maxBufferSize ${mib(l.maxBufferSize)}, ` +
       `workgroup storage ${l.maxComputeWorkgroupStorageSize} B, invocations/workgroup ${l.maxComputeInvocationsPerWorkgroup}, ` +
       `storage buffers/stage ${l.maxStorageBuffersPerShaderStage}`,

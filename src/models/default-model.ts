@@ -17,6 +17,35 @@ export const DEFAULT_WEIGHTS: string = urlToPath(DEFAULT_WEIGHTS_URL);
 /** Sample images shipped with the embedded model (28x28 grey PNGs, one or more per class). */
 export const DEFAULT_SAMPLES_URL = new URL('../../assets/fashion-mnist/samples/', import.meta.url);
 
+/** The embedded model's class names (Fashion-MNIST's, in class-index order; also in its metadata). */
+export const DEFAULT_LABELS: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+  'Sneaker', 'Bag', 'Ankle boot'];
+
+/** One sample image of the embedded model: its URL (file: in Node) and its true class index. */
+export interface DefaultSample {
+  url: URL;
+  label: number;
+}
+
+/**
+ * The sample images (assets/fashion-mnist/samples/samples.json lists the same files, with
+ * PyTorch's predictions). One literal URL each, so that bundlers emit every image.
+ */
+export const DEFAULT_SAMPLES: readonly DefaultSample[] = [
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0000-ankle-boot.png', import.meta.url), label: 9 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0001-pullover.png', import.meta.url), label: 2 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0002-trouser.png', import.meta.url), label: 1 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0004-shirt.png', import.meta.url), label: 6 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0006-coat.png', import.meta.url), label: 4 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0007-shirt.png', import.meta.url), label: 6 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0008-sandal.png', import.meta.url), label: 5 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0009-sneaker.png', import.meta.url), label: 7 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0013-dress.png', import.meta.url), label: 3 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0016-pullover.png', import.meta.url), label: 2 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0018-bag.png', import.meta.url), label: 8 },
+  { url: new URL('../../assets/fashion-mnist/samples/sample-0019-t-shirt-top.png', import.meta.url), label: 0 },
+];
+
 /** A file: URL as a local path (what node:url's fileURLToPath does, without importing it here). */
 function urlToPath(url: URL): string {
   if (url.protocol !== 'file:') return url.href;

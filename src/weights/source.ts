@@ -2,9 +2,14 @@
 // bulk of the file is read or any GPU memory is touched), then the data section, with progress in
 // bytes. Sources: a URL string or URL (fetch), a fetch Response, a Blob / File, an ArrayBuffer or
 // a typed array, and in Node a file path or file: URL (read in chunks, never whole up front).
+// URLs go through the weights cache (./cache.ts) where there is a Cache API. Every stream is read
+// to its end, never cancelled after a successful load (a cancelled fetch shows in the browser's
+// network log as a failed request). Bytes that are not a .safetensors file are named for what they
+// look like (an HTML page, a PyTorch checkpoint, ...).
 //
 // Node-only modules are imported dynamically, so this file bundles for the browser.
 
+import { fetchWithCache } from './cache.js';
 import { headerLength, parseHeader, toFloat32, WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
 export type WeightsSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
@@ -19,6 +24,13 @@ export interface LoadProgress {
    * GPU; 'compile': plan steps whose GPU pipelines are built (counted in steps, not bytes).
    */
   phase: 'download' | 'upload' | 'compile';
+  /** 'download' from a URL: true when the bytes come from the weights cache, not the network. */
+  fromCache?: boolean;
+}
+
+export interface OpenOptions {
+  /** Use the weights cache for URL sources (default true; see ./cache.ts). */
+  cache?: boolean;
 }
 
 export type ProgressCallback = (p: LoadProgress) => void;
@@ -37,6 +49,8 @@ interface ByteStream {
   size?: number;
   chunks: AsyncIterator<Uint8Array>;
   close(): Promise<void>;
+  /** A URL read through the weights cache: whether it was a hit, the store of a miss, dropping the entry. */
+  cached?: { fromCache: boolean; stored: Promise<void>; discard(): Promise<void> };
 }
 
 /** Buffers an async sequence of chunks and hands out exact byte counts. */
@@ -50,6 +64,30 @@ class ChunkReader {
   constructor(private readonly stream: ByteStream, private readonly onBytes: (loaded: number) => void) {}
 
   private received = 0;
+
+  /** True once the stream has ended. */
+  get finished(): boolean { return this.done; }
+
+  /** Up to `n` of the next bytes, without consuming them (fewer when the stream ends first). */
+  async peek(n: number): Promise<Uint8Array> {
+    while (this.pendingBytes < n && await this.pull()) { /* pull more */ }
+    const out = new Uint8Array(Math.min(n, this.pendingBytes));
+    let o = 0;
+    for (const c of this.pending) {
+      if (o >= out.byteLength) break;
+      const take = Math.min(c.byteLength, out.byteLength - o);
+      out.set(c.subarray(0, take), o);
+      o += take;
+    }
+    return out;
+  }
+
+  /** Reads the stream to its end, dropping what is left. */
+  async drain(): Promise<void> {
+    while (await this.pull()) { /* read on */ }
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
 
   private async pull(): Promise<boolean> {
     if (this.done) return false;
@@ -99,8 +137,35 @@ function isUrlString(s: string): boolean {
   return /^(https?|data|blob):/i.test(s);
 }
 
+/** A string that is neither a URL nor a path, such as a model name ('resnet50'). */
+function isBareName(s: string): boolean {
+  return /^[\w-]+$/.test(s);
+}
+
+const HOW_TO_GET_WEIGHTS = 'Give the URL or path of a .safetensors file: convert a PyTorch checkpoint with ' +
+  '`webgpu-resnext convert model.pth model.safetensors` (or convertCheckpoint() in the browser), ' +
+  'or call loadModel() without weights for the embedded Fashion-MNIST model';
+
+/** The error for a response that is a web page: a missing file that a dev server answers with its index.html, or an error page. */
+function htmlPageError(what: string, status: number): WeightsFormatError {
+  return new WeightsFormatError(`${what}: got an HTML page (HTTP ${status}), not a .safetensors file: is the path right? ` +
+    '(a development server answers a missing file with its index.html)');
+}
+
+function isHtml(r: Response): boolean {
+  return /^\s*(text\/html|application\/xhtml)/i.test(r.headers.get('content-type') ?? '');
+}
+
 async function fromResponse(r: Response, what: string): Promise<ByteStream> {
-  if (!r.ok) throw new WeightsFormatError(`${what}: HTTP ${r.status} ${r.statusText}`.trim());
+  if (!r.ok) {
+    await r.body?.cancel().catch(() => {});
+    throw new WeightsFormatError(`${what}: HTTP ${r.status} ${r.statusText}`.trim() +
+      (r.status === 404 ? ': no file at that address, is the path right?' : ''));
+  }
+  if (isHtml(r)) {
+    await r.body?.cancel().catch(() => {});
+    throw htmlPageError(what, r.status);
+  }
   if (!r.body) throw new WeightsFormatError(`${what}: the response has no body`);
   // Content-Length counts the encoded bytes; only trust it when the body is not re-encoded.
   const len = r.headers.get('content-length');
@@ -160,21 +225,25 @@ async function fromFile(path: string): Promise<ByteStream> {
   };
 }
 
-async function openStream(source: WeightsSource): Promise<ByteStream> {
+async function openStream(source: WeightsSource, options: OpenOptions): Promise<ByteStream> {
   if (typeof source === 'string' || source instanceof URL) {
     const s = source.toString();
+    if (typeof source === 'string' && isBareName(s) && !(isNode && await fileExists(s))) {
+      throw new WeightsFormatError(`weights '${s}' is not a URL or a path to a file (a model name is not enough). ${HOW_TO_GET_WEIGHTS}.`);
+    }
     if (isNode && (source instanceof URL ? source.protocol === 'file:' : s.startsWith('file:'))) {
       const { fileURLToPath } = await import('node:url');
       return fromFile(fileURLToPath(s));
     }
     if (isNode && !isUrlString(s)) return fromFile(s);
-    let r: Response;
+    let fetched: Awaited<ReturnType<typeof fetchWithCache>>;
     try {
-      r = await fetch(s);
+      fetched = await fetchWithCache(s, options.cache ?? true, (r) => !isHtml(r));
     } catch (e) {
       throw new WeightsFormatError(`could not fetch weights from ${s}: ${(e as Error).message}`);
     }
-    return fromResponse(r, s);
+    const stream = await fromResponse(fetched.response, s);
+    return { ...stream, cached: fetched };
   }
   if (typeof Response !== 'undefined' && source instanceof Response) return fromResponse(source, source.url || 'the response');
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
@@ -198,6 +267,36 @@ async function openStream(source: WeightsSource): Promise<ByteStream> {
     `got ${Object.prototype.toString.call(source)}`);
 }
 
+async function fileExists(path: string): Promise<boolean> {
+  const fs = await import('node:fs/promises');
+  return fs.stat(path).then(() => true, () => false);
+}
+
+/**
+ * What bytes that are not a .safetensors file look like, for the error message: a PyTorch
+ * checkpoint (zip or legacy pickle), an HTML page, JSON or other text, or else their hex.
+ */
+export function describeNonSafetensors(head: Uint8Array): string | undefined {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(head);
+  if (head[0] === 0x50 && head[1] === 0x4b) {
+    return 'not a .safetensors file: it is a zip archive, as a PyTorch checkpoint (.pth) is: convert it with ' +
+      '`webgpu-resnext convert model.pth model.safetensors` or convertCheckpoint()';
+  }
+  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) {
+    return 'not a .safetensors file: it is a Python pickle, as a legacy PyTorch checkpoint (.pth) is: convert it with ' +
+      '`webgpu-resnext convert model.pth model.safetensors` or convertCheckpoint()';
+  }
+  if (/^\s*<(!doctype|html|head|body|\?xml)/i.test(text)) return 'got an HTML page, not a .safetensors file: is the path right?';
+  const printable = head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+  if (printable && /^\s*[{[]/.test(text)) return `not a .safetensors file: it is JSON text ('${text.slice(0, 32)}...')`;
+  if (printable) return `not a .safetensors file: it is text ('${text.slice(0, 32)}...')`;
+  return undefined;
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
 /** An open .safetensors stream whose header has been read and parsed. */
 export interface SafetensorsReader {
   what: string;
@@ -216,15 +315,28 @@ export interface SafetensorsReader {
  * Opens `source` and reads only the header. Progress ('download' phase) is reported as chunks
  * arrive, with total = the file size when known.
  */
-export async function openSafetensors(source: WeightsSource, onProgress?: ProgressCallback): Promise<SafetensorsReader> {
-  const stream = await openStream(source);
+export async function openSafetensors(source: WeightsSource, onProgress?: ProgressCallback, options: OpenOptions = {}): Promise<SafetensorsReader> {
+  const stream = await openStream(source, options);
+  const fromCache = stream.cached ? { fromCache: stream.cached.fromCache } : {};
+  const reader = new ChunkReader(stream, (loaded) => onProgress?.({ loaded, total: Math.max(total, loaded), phase: 'download', ...fromCache }));
+  let total = stream.size ?? 0;
+  const close = async () => {
+    if (!reader.finished) await stream.close();
+  };
   try {
-    let total = stream.size ?? 0;
-    onProgress?.({ loaded: 0, total, phase: 'download' });
-    const reader = new ChunkReader(stream, (loaded) => onProgress?.({ loaded, total: Math.max(total, loaded), phase: 'download' }));
+    onProgress?.({ loaded: 0, total, phase: 'download', ...fromCache });
     let header: SafetensorsHeader;
     try {
-      const n = headerLength(await reader.readExactly(8, 'the header length'), stream.size);
+      const head = await reader.peek(64);
+      const looksLike = describeNonSafetensors(head);
+      if (looksLike) throw new WeightsFormatError(`${stream.what}: ${looksLike}`);
+      let n: number;
+      try {
+        n = headerLength(await reader.readExactly(8, 'the header length'), stream.size);
+      } catch (e) {
+        if (!(e instanceof WeightsFormatError) || head.byteLength < 8) throw e;
+        throw new WeightsFormatError(`${e.message}; its first bytes are ${hex(head.subarray(0, 16))}`);
+      }
       const json = await reader.readExactly(n, 'the JSON header');
       header = parseHeader(json, stream.size !== undefined ? stream.size - 8 - n : undefined);
     } catch (e) {
@@ -242,7 +354,11 @@ export async function openSafetensors(source: WeightsSource, onProgress?: Progre
         if (used) throw new Error('readData() may be called once');
         used = true;
         const data = await reader.readExactly(dataBytes, `the tensor data (${dataBytes} bytes after the header)`);
+        // Read to the end (bytes after the data section are ignored), so that a fetch completes:
+        // cancelling it would show as a failed request in the browser's network log.
+        await reader.drain();
         await stream.close();
+        await stream.cached?.stored;
         return (name: string) => {
           const t = header.tensors.get(name);
           if (!t) throw new WeightsFormatError(`${stream.what}: no tensor '${name}'`);
@@ -252,10 +368,11 @@ export async function openSafetensors(source: WeightsSource, onProgress?: Progre
           return toFloat32(t.dtype, bytes);
         };
       },
-      close: () => stream.close(),
+      close,
     };
   } catch (e) {
-    await stream.close().catch(() => {});
+    await close().catch(() => {});
+    if (e instanceof WeightsFormatError) await stream.cached?.discard().catch(() => {});
     throw e;
   }
 }

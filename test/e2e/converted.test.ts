@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadModel } from '../../src/index.js';
-import { convertCheckpoint, parseModelConfig } from '../../weights-tools/convert.js';
+import { convertCheckpoint, parseModelConfig } from '../../src/convert/convert.js';
 import { assertClose } from '../helpers/compare.js';
 import { testContext } from '../helpers/gpu.js';
 import { b64f32, fixtureBytes, fixtureJson } from '../weights-tools/fixtures.js';

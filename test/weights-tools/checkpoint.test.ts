@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { detectContainer, readCheckpoint } from '../../weights-tools/checkpoint.js';
-import { CheckpointError, CheckpointFormatError, UnsafePickleError } from '../../weights-tools/errors.js';
+import { detectContainer, readCheckpoint } from '../../src/convert/checkpoint.js';
+import { CheckpointError, CheckpointFormatError, UnsafePickleError } from '../../src/convert/errors.js';
 import { assertClose } from '../helpers/compare.js';
 import { CHECKPOINTS, expectation, fixtureBytes } from './fixtures.js';
 

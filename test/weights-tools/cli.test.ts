@@ -7,7 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { decodeMetadata, parseSafetensors } from '../../src/weights/safetensors.js';
+import { getArchitecture } from '../../src/models/config.js';
+import { buildPlan } from '../../src/models/plan.js';
+import { decodeMetadata, parseSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
 import { fixtureBytes, fixturePath, ROOT } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'webgpu-resnext-cli-'));
@@ -89,4 +91,28 @@ test('usage errors exit 2 and --help exits 0', () => {
   const help = cli('convert', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--fp16/);
+});
+
+test('convert: a torchvision resnet18 with a fine-tuned head of 37 classes, named by --labels', () => {
+  // A plain .safetensors state dict (no metadata config), as a fine-tuned torchvision model saves.
+  const config = { ...getArchitecture('resnet18'), numClasses: 37 };
+  const tensors = buildPlan(config).weights.map((w, i) => ({ name: w.name, shape: w.shape,
+    data: new Float32Array(w.shape.reduce((a, b) => a * b, 1)).fill(w.name.endsWith('running_var') ? 1 : (i % 7) / 100) }));
+  const input = join(dir, 'pets.safetensors');
+  writeFileSync(input, writeSafetensors(tensors, {}, 'F32'));
+  const labels = Array.from({ length: 37 }, (_, i) => `breed ${i}`);
+  writeFileSync(join(dir, 'labels.txt'), `${labels.join('\n')}\n`);
+  const out = join(dir, 'pets-converted.safetensors');
+  const r = cli('convert', input, out, '--labels', join(dir, 'labels.txt'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /fine-tuned head of 37 classes/);
+  const meta = decodeMetadata(parseSafetensors(new Uint8Array(readFileSync(out))).metadata);
+  assert.equal(meta.arch, 'resnet18_37classes');
+  assert.deepEqual(meta.labels, labels);
+  assert.equal((JSON.parse(meta.config!) as { numClasses: number }).numClasses, 37);
+
+  const before = listing();
+  writeFileSync(join(dir, 'short.txt'), 'a\nb\n');
+  assertCleanFailure(cli('convert', input, join(dir, 'x.safetensors'), '--labels', join(dir, 'short.txt')),
+    /2 labels given for 37 classes/, [...before, 'short.txt'].sort());
 });

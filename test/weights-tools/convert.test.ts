@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import { getArchitecture, type ResNetConfig } from '../../src/models/config.js';
 import { buildPlan, expectedTensors } from '../../src/models/plan.js';
 import { decodeMetadata, parseSafetensors, toFloat32, writeSafetensors } from '../../src/weights/safetensors.js';
-import { readCheckpoint, type StateDict } from '../../weights-tools/checkpoint.js';
-import { checkShapes, convertCheckpoint, convertLoaded, detectArchitecture, parseModelConfig } from '../../weights-tools/convert.js';
-import { ConversionError } from '../../weights-tools/errors.js';
-import { mapKeys } from '../../weights-tools/keymaps.js';
+import { readCheckpoint, type StateDict } from '../../src/convert/checkpoint.js';
+import { checkShapes, convertCheckpoint, convertLoaded, detectArchitecture, parseModelConfig } from '../../src/convert/convert.js';
+import { ConversionError } from '../../src/convert/errors.js';
+import { mapKeys } from '../../src/convert/keymaps.js';
 import { assertClose } from '../helpers/compare.js';
 import { expectation, fixtureBytes, fixtureJson } from './fixtures.js';
 

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readCheckpoint } from '../../weights-tools/checkpoint.js';
-import { convertCheckpoint } from '../../weights-tools/convert.js';
-import { CheckpointError } from '../../weights-tools/errors.js';
+import { readCheckpoint } from '../../src/convert/checkpoint.js';
+import { convertCheckpoint } from '../../src/convert/convert.js';
+import { CheckpointError } from '../../src/convert/errors.js';
 import { rng } from '../helpers/compare.js';
 import { fixtureBytes, fixtureJson } from './fixtures.js';
 

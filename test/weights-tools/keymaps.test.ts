@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getArchitecture } from '../../src/models/config.js';
 import { expectedTensors } from '../../src/models/plan.js';
-import { cadeneResnextName, detectLayout, mapKeys } from '../../weights-tools/keymaps.js';
-import { detectArchitecture } from '../../weights-tools/convert.js';
+import { cadeneResnextName, detectLayout, mapKeys } from '../../src/convert/keymaps.js';
+import { detectArchitecture } from '../../src/convert/convert.js';
 import { expectation, fixtureJson } from './fixtures.js';
 
 type Entry = [string, number[], string?];

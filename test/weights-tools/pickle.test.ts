@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { CheckpointError, PickleFormatError, UnsafePickleError } from '../../weights-tools/errors.js';
-import { PyGlobal, StorageRef, TensorRef, unpickle, type PyValue, type StorageRoot } from '../../weights-tools/pickle.js';
+import { CheckpointError, PickleFormatError, UnsafePickleError } from '../../src/convert/errors.js';
+import { PyGlobal, StorageRef, TensorRef, unpickle, type PyValue, type StorageRoot } from '../../src/convert/pickle.js';
 import { bytesOf, fixtureBytes, fixtureJson, u32le, u64le } from './fixtures.js';
 
 /** The tagged JSON form make_checkpoint_fixtures.py writes for a Python value. */

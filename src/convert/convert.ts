@@ -7,9 +7,9 @@
 //
 // Browser-safe: bytes in, bytes out. The CLI (cli/convert.ts) adds file I/O and the progress bar.
 
-import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, type ResNetConfig } from '../src/models/config.js';
-import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../src/models/plan.js';
-import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../src/weights/safetensors.js';
+import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, type ResNetConfig } from '../models/config.js';
+import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../models/plan.js';
+import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
 import { mapKeys, type Layout } from './keymaps.js';
@@ -210,6 +210,29 @@ export function detectArchitecture(shapes: Shapes): { arch: string; inferred: In
 }
 
 /**
+ * The architecture of canonical `shapes` when it is a known one, or a known one with a fine-tuned
+ * head (torchvision's `resnet18(num_classes=37)`): every other field matches, and the class count
+ * comes from fc.weight. `fineTuned` is set in the second case. Throws detectArchitecture's error.
+ */
+export function detectFineTuned(shapes: Shapes): { arch: string; config: ResNetConfig; fineTuned: boolean } {
+  let error: unknown;
+  try {
+    const { arch } = detectArchitecture(shapes);
+    return { arch, config: getArchitecture(arch), fineTuned: false };
+  } catch (e) {
+    if (!(e instanceof ConversionError)) throw e;
+    error = e;
+  }
+  const inferred = inferConfig(shapes);
+  for (const [name, c] of Object.entries(ARCHITECTURES)) {
+    if (differences(inferred, { ...c, numClasses: inferred.numClasses }).length === 0) {
+      return { arch: name, config: { ...getArchitecture(name), name: `${name}_${inferred.numClasses}classes`, numClasses: inferred.numClasses }, fineTuned: true };
+    }
+  }
+  throw error;
+}
+
+/**
  * Throws ConversionError when the canonical `shapes` do not fit `plan` (tensorMismatch: every
  * missing, unexpected and mis-shaped tensor named), with what the shapes look like instead.
  */
@@ -242,6 +265,8 @@ export interface ConvertOptions {
   fp16?: boolean;
   /** Overrides the metadata `source`. */
   source?: string;
+  /** Class names, one per class in index order (the metadata `labels`; `--labels` in the CLI). */
+  labels?: readonly string[];
   onProgress?: (p: ConvertProgress) => void;
 }
 
@@ -306,9 +331,16 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     config = resnetPart(custom);
     what = `the input's config '${config.name}'`;
   } else {
-    let arch: string;
     try {
-      arch = detectArchitecture(shapes).arch;
+      const found = detectFineTuned(shapes);
+      config = found.config;
+      if (found.fineTuned) {
+        // A table architecture with another class count: recorded as a custom config, since the
+        // table entry (1000 classes) would not fit the file.
+        custom = { ...config };
+        what = `${found.arch} with ${config.numClasses} classes`;
+        notes.push(`a ${found.arch} with a fine-tuned head of ${config.numClasses} classes (from fc.weight): saved as config '${config.name}'`);
+      }
     } catch (e) {
       if (e instanceof ConversionError && keys.unmapped.length) {
         throw new ConversionError(`${e.message} Names not understood in the ${keys.layout} layout: ` +
@@ -316,16 +348,21 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
       }
       throw e;
     }
-    config = getArchitecture(arch);
+  }
+  if (opts.labels !== undefined) {
+    if (opts.labels.length !== config.numClasses) {
+      throw new ConversionError(`${opts.labels.length} labels given for ${config.numClasses} classes`);
+    }
+    if (opts.labels.some((l) => typeof l !== 'string')) throw new ConversionError('labels must be strings');
   }
   const plan = buildPlan(config);
   checkShapes(plan, shapes, what); // also reports names the layout did not understand
 
   const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : 'torchvision';
   const source = opts.source ?? custom?.source ?? inputMeta?.source ?? `${layoutSource}:${config.name}`;
-  const labels = custom?.labels ?? (config.numClasses === 1000 ? 'imagenet' as const
+  const labels = opts.labels ? [...opts.labels] : custom?.labels ?? (config.numClasses === 1000 ? 'imagenet' as const
     : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`));
-  if (custom && !custom.labels && config.numClasses !== 1000) notes.push(`no labels given: classes are named 'class 0' .. 'class ${config.numClasses - 1}'`);
+  if (!opts.labels && !custom?.labels && config.numClasses !== 1000) notes.push(`no labels given: classes are named 'class 0' .. 'class ${config.numClasses - 1}'`);
   const metadata: ModelMetadata = {
     formatVersion: FORMAT_VERSION,
     arch: config.name,

@@ -26,7 +26,7 @@ import { describe, DTYPE_SIZE, makeTensorRef, PyGlobal, PyValue, StorageRef, Sto
   unpickle } from './pickle.js';
 import { readTar, isTar } from './tar.js';
 import { isZip, readZipDirectory, readZipEntry } from './zip.js';
-import { parseSafetensors, toFloat32, WeightsFormatError, type DType } from '../src/weights/safetensors.js';
+import { parseSafetensors, toFloat32, WeightsFormatError, type DType } from '../weights/safetensors.js';
 
 export type ContainerFormat = 'zip' | 'legacy' | 'tar' | 'safetensors';
 
