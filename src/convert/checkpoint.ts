@@ -364,7 +364,8 @@ export function tensorToFloat32(t: TensorRef): Float32Array {
   }
   const start = base + t.offset * es;
   if (contiguous && t.dtype === 'float32' && LITTLE_ENDIAN) {
-    out.set(new Float32Array(bytes.slice(start, start + n * 4).buffer));
+    // A byte copy: `bytes` may be a Node Buffer, whose slice() is a view into a shared pool.
+    new Uint8Array(out.buffer).set(bytes.subarray(start, start + n * 4));
     return out;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -44,7 +44,7 @@ test("se_resnext.pth (Cadene's SENet names) converted and run reproduces torch's
   // last_linear, ...); the config is the one in the golden .safetensors' metadata.
   const golden = readGolden('se_resnext');
   const config = JSON.parse(parseSafetensors(readFileSync(weightsPath('se_resnext'))).metadata.config!) as unknown;
-  const converted = convertCheckpoint(new Uint8Array(readFileSync(`${FIXTURES}se_resnext.pth`)), { config: parseModelConfig({ ...config as object }) });
+  const converted = convertCheckpoint(readFileSync(`${FIXTURES}se_resnext.pth`), { config: parseModelConfig({ ...config as object }) });
   assert.equal(converted.layout, 'cadene-senet');
   const model = await loadModel({ weights: converted.bytes, device: await testContext() });
   try {

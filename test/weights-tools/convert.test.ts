@@ -217,3 +217,13 @@ test('the config fixtures are valid ResNetConfigs', () => {
     assert.ok(expectedTensors(parsed).length > 10);
   }
 });
+
+test('a checkpoint in a Node Buffer at an odd offset of its pool converts like a fresh copy', () => {
+  const bytes = fixtureBytes('torchvision_tiny_zip.pth');
+  // Buffer.from(...) of a small array lands in Node's shared pool; one byte ahead makes the offset odd.
+  const pooled = Buffer.concat([Buffer.from([0]), Buffer.from(bytes)]).subarray(1);
+  assert.notEqual(pooled.byteOffset % 4, 0);
+  const a = convertCheckpoint(pooled, { config: tvConfig });
+  const b = convertCheckpoint(new Uint8Array(bytes), { config: tvConfig });
+  assert.deepEqual(a.bytes, b.bytes);
+});
