@@ -6,12 +6,13 @@
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
-import { acquireDevice, describeDevice, isNode, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { acquireDevice, describeDevice, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
 import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
+import { nodePlatform } from './platform.js';
 import type { ResNetConfig } from './models/config.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
@@ -111,7 +112,7 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
     source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
     cpuBacked: /swiftshader|llvmpipe|lavapipe/i.test(adapterText),
     hasTimestampQuery: d.features.has('timestamp-query'),
-    quietWait: isNode && /swiftshader/i.test(adapterText),
+    quietWait: nodePlatform() !== undefined && /swiftshader/i.test(adapterText),
     lost: d.lost,
   };
   void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });

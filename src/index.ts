@@ -1,13 +1,15 @@
-// Package entry: the public API and the pieces a caller may want to name (errors, types, tables).
+// The package's browser entry (export conditions "browser" and "default"; src/node.ts adds the Node
+// platform): the public API and the pieces a caller may want to name (errors, types, tables).
 
 export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type RunOptions } from './classify.js';
 export { acquireDevice, describeDevice, WebGPUUnavailableError, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck } from './graph/runner.js';
-export { ImageInputError, toRgba, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
+export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
 export { buildPlan, describePlan, expectedTensors, PlanError, type Plan, type Step, type TensorSpec } from './models/plan.js';
 export { WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback } from './weights/source.js';
+export type {} from './webgpu-globals.js';
