@@ -5,4 +5,4 @@
 import './node/install.js';
 
 export * from './index.js';
-export { adapterChoiceFromEnv, missingDriverLibrary } from './node/device.js';
+export { missingDriverLibrary } from './node/device.js';

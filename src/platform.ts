@@ -5,8 +5,6 @@
 // before any user code runs. Every `node:` import and Node-only package lives behind this one
 // interface, so a bundler following the browser entry (src/index.ts) meets none of them.
 
-import type { RgbaImage } from './graph/steps.js';
-
 export type AdapterChoice = 'default' | 'swiftshader' | 'llvmpipe';
 export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['default', 'swiftshader', 'llvmpipe'];
 
@@ -31,8 +29,8 @@ export interface Platform {
   fileURLToPath(url: string): string;
   /** A file's whole content. */
   readFile(path: string): Promise<Uint8Array>;
-  /** Decodes PNG or JPEG bytes to RGBA; throws ImageInputError naming `what` when it cannot. */
-  decodeImage(bytes: Uint8Array, what: string): Promise<RgbaImage>;
+  /** Decodes PNG or JPEG bytes to RGBA8 pixels; throws ImageInputError naming `what` when it cannot. */
+  decodeImage(bytes: Uint8Array, what: string): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
 }

@@ -63,7 +63,7 @@ async function nodeGpu(): Promise<NodeGpu> {
     return m as unknown as NodeGpu;
   }).catch((e: unknown) => {
     throw new WebGPUUnavailableError(
-      `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}. Run npm install.`);
+      `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}. Install it: npm install webgpu`);
   });
   const m = await nodeGpuModule;
   return {
