@@ -5,6 +5,7 @@
 // Exit status: 0 when the benchmark ran; 2 for a usage error (unknown option, bad value); 1 when
 // no WebGPU adapter is found (one line) or on a bug (with its stack).
 
+import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, Option } from 'commander';
 import { ADAPTER_CHOICES, WebGPUUnavailableError } from '../src/gpu/device.js';
 import { DEFAULT_ARCHS, parseBenchOptions, type BenchCliOptions, type BenchOptions } from './options.js';

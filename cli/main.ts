@@ -17,6 +17,7 @@
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
 
+import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
 import { CheckpointError } from '../src/convert/errors.js';

@@ -20,6 +20,10 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files],
+// The shaders the tests run are the ones in shaders/; the Node platform is installed in every test
+// process, as the package's Node entry (src/node.ts) installs it.
+const embed = spawnSync(process.execPath, [join(root, 'scripts', 'embed-shaders.mjs')], { stdio: 'inherit' });
+if (embed.status !== 0) process.exit(embed.status ?? 1);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './src/node/install.ts', '--test', '--test-concurrency=1', ...files],
   { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -7,12 +7,13 @@
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
-import { acquireDevice, describeDevice, isNode, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { acquireDevice, describeDevice, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
 import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
+import { nodePlatform } from './platform.js';
 import type { ResNetConfig } from './models/config.js';
 import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
@@ -121,7 +122,7 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
     source: typeof navigator !== 'undefined' && 'gpu' in navigator ? 'browser' : 'hardware',
     cpuBacked: isSoftwareAdapter(info),
     hasTimestampQuery: d.features.has('timestamp-query'),
-    quietWait: isNode && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    quietWait: nodePlatform() !== undefined && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
     lost: d.lost,
   };
   void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });

@@ -1,10 +1,11 @@
-// Package entry: the public API and the pieces a caller may want to name (errors, types, tables).
+// The package's browser entry (export conditions "browser" and "default"; src/node.ts adds the Node
+// platform): the public API and the pieces a caller may want to name (errors, types, tables).
 
 export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type RunOptions } from './classify.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck } from './graph/runner.js';
-export { ImageInputError, toRgba, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
+export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
 export { DEFAULT_WEIGHTS_URL, DEFAULT_LABELS, DEFAULT_SAMPLES, type DefaultSample } from './models/default-model.js';
@@ -17,3 +18,4 @@ export {
   convertCheckpoint, parseModelConfig, type ConvertOptions, type ConvertResult, type ConvertProgress, type ModelConfigFile,
 } from './convert/convert.js';
 export { CheckpointError, CheckpointFormatError, ConversionError, PickleFormatError, UnsafePickleError } from './convert/errors.js';
+export type {} from './webgpu-globals.js';

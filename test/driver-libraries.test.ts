@@ -2,7 +2,7 @@
 // (no GPU needed: the file system is a fake).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingDriverLibrary } from '../src/gpu/device.js';
+import { missingDriverLibrary } from '../src/node/device.js';
 
 const fakeFs = (...files: string[]) => (path: string) => files.includes(path);
 const chromiumDriver = '/usr/lib/chromium/libvk_swiftshader.so';

@@ -5,12 +5,12 @@
 //   browser       HTMLImageElement, SVGImageElement, ImageBitmap, HTMLCanvasElement, OffscreenCanvas,
 //                 HTMLVideoElement, VideoFrame (drawn onto an OffscreenCanvas); Blob / encoded bytes
 //                 (createImageBitmap)
-//   Node          a JPEG or PNG file path, or its bytes (Buffer / Uint8Array / ArrayBuffer), decoded
-//                 with jpeg-js and pngjs (pure JS)
-// Anything else throws ImageInputError. Node-only modules are loaded with dynamic imports under
-// names bundlers do not follow, so this file bundles for the browser.
+//   Node          a JPEG or PNG file path, or its bytes (Buffer / Uint8Array / ArrayBuffer), read and
+//                 decoded by the Node platform (src/node/image.ts: jpeg-js and pngjs, pure JS)
+// Anything else throws ImageInputError.
 
 import type { RgbaImage } from '../graph/steps.js';
+import { nodePlatform } from '../platform.js';
 
 export type { RgbaImage } from '../graph/steps.js';
 
@@ -25,18 +25,31 @@ export interface RawImage {
   height: number;
 }
 
-/** Every kind of image classify() takes (browser types are structural, so Node needs no DOM). */
+/**
+ * The browser's image sources, typed by the members toRgba reads so that the package's types need
+ * no DOM library: HTMLImageElement, HTMLCanvasElement, HTMLVideoElement, ImageBitmap, OffscreenCanvas
+ * (width, height), SVGImageElement (animated lengths) and VideoFrame (display size).
+ */
+export type BrowserImageSource =
+  | { readonly width: number; readonly height: number }
+  | { readonly width: { readonly baseVal: { readonly value: number } }; readonly height: { readonly baseVal: { readonly value: number } } }
+  | { readonly displayWidth: number; readonly displayHeight: number };
+
+/** A Blob or File of encoded image bytes (typed by its members, as BrowserImageSource is). */
+export interface ImageBlob {
+  readonly size: number;
+  readonly type: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** Every kind of image classify() takes. */
 export type ImageInput =
   | RawImage
   | string
   | ArrayBuffer
   | Uint8Array
-  | Blob
-  | CanvasImageSource
-  | OffscreenCanvas
-  | VideoFrame;
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  | ImageBlob
+  | BrowserImageSource;
 
 /** Largest image side accepted, so a corrupt header cannot ask for gigabytes. */
 export const MAX_IMAGE_SIDE = 16384;
@@ -49,7 +62,7 @@ function describe(x: unknown): string {
   return name ? `a ${name}` : Object.prototype.toString.call(x);
 }
 
-function checkSize(width: number, height: number, what: string): void {
+export function checkSize(width: number, height: number, what: string): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 ||
     width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
     throw new ImageInputError(`${what}: image size ${width}x${height} is not between 1x1 and ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE}`);
@@ -70,46 +83,6 @@ function fromRaw(r: RawImage, what = 'raw image'): RgbaImage {
     throw new ImageInputError(`${what}: ${r.data.length} bytes do not match ${r.width}x${r.height} RGBA (${need} bytes: 4 per pixel, no row padding)`);
   }
   return { data: r.data, width: r.width, height: r.height };
-}
-
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-function sniff(bytes: Uint8Array): 'png' | 'jpeg' | undefined {
-  if (PNG_MAGIC.every((b, i) => bytes[i] === b)) return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  return undefined;
-}
-
-// Module names in variables: bundlers leave these imports alone; they only run in Node.
-const PNGJS = 'pngjs';
-const JPEGJS = 'jpeg-js';
-
-async function decodeInNode(bytes: Uint8Array, what: string): Promise<RgbaImage> {
-  const kind = sniff(bytes);
-  if (kind === 'png') {
-    const { PNG } = (await import(/* @vite-ignore */ PNGJS)) as typeof import('pngjs');
-    let png: { width: number; height: number; data: Uint8Array };
-    try {
-      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    } catch (e) {
-      throw new ImageInputError(`${what}: not a readable PNG (${(e as Error).message})`);
-    }
-    checkSize(png.width, png.height, what);
-    return { data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength), width: png.width, height: png.height };
-  }
-  if (kind === 'jpeg') {
-    const jpeg = (await import(/* @vite-ignore */ JPEGJS)) as typeof import('jpeg-js');
-    const decode = (jpeg.decode ?? (jpeg as unknown as { default: typeof import('jpeg-js') }).default.decode);
-    let img: { width: number; height: number; data: Uint8Array };
-    try {
-      img = decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024, maxResolutionInMP: 200 });
-    } catch (e) {
-      throw new ImageInputError(`${what}: not a readable JPEG (${(e as Error).message})`);
-    }
-    checkSize(img.width, img.height, what);
-    return { data: img.data, width: img.width, height: img.height };
-  }
-  throw new ImageInputError(`${what}: not a PNG or JPEG image (the first bytes are ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ') || 'missing'})`);
 }
 
 /** Draws a browser image source onto an OffscreenCanvas and reads its RGBA pixels. */
@@ -135,24 +108,24 @@ function isInstance(x: unknown, name: string): boolean {
 
 /** Converts any accepted input to RGBA8 pixels; throws ImageInputError for anything else. */
 export async function toRgba(input: unknown): Promise<RgbaImage> {
+  const platform = nodePlatform();
   if (isRaw(input)) return fromRaw(input, isInstance(input, 'ImageData') ? 'ImageData' : 'raw image');
   if (typeof input === 'string') {
-    if (!isNode) {
+    if (!platform) {
       throw new ImageInputError('a string image input is a file path, which only Node can read; in the browser pass an ' +
         'HTMLImageElement, ImageBitmap, ImageData, canvas, VideoFrame or Blob');
     }
-    const fs = await import('node:fs/promises');
     let bytes: Uint8Array;
     try {
-      bytes = await fs.readFile(input);
+      bytes = await platform.readFile(input);
     } catch (e) {
       throw new ImageInputError(`cannot read image file ${input}: ${(e as Error).message}`);
     }
-    return decodeInNode(bytes, input);
+    return platform.decodeImage(bytes, input);
   }
   if (input instanceof ArrayBuffer || input instanceof Uint8Array || isInstance(input, 'Blob')) {
-    if (isNode && !isInstance(input, 'Blob')) {
-      return decodeInNode(input instanceof ArrayBuffer ? new Uint8Array(input) : (input as Uint8Array), 'image bytes');
+    if (platform && !isInstance(input, 'Blob')) {
+      return platform.decodeImage(input instanceof ArrayBuffer ? new Uint8Array(input) : (input as Uint8Array), 'image bytes');
     }
     if (!has('createImageBitmap')) throw new ImageInputError('cannot decode encoded image bytes here (no createImageBitmap)');
     const blob = isInstance(input, 'Blob') ? input as Blob : new Blob([input as ArrayBuffer]);
@@ -192,5 +165,5 @@ export async function toRgba(input: unknown): Promise<RgbaImage> {
     }
   }
   throw new ImageInputError(`not an image: got ${describe(input)}. classify() takes raw RGBA { data, width, height }, ` +
-    `ImageData, ${isNode ? 'a JPEG/PNG file path or its bytes' : 'HTMLImageElement, ImageBitmap, canvas, VideoFrame or a Blob'}`);
+    `ImageData, ${platform ? 'a JPEG/PNG file path or its bytes' : 'HTMLImageElement, ImageBitmap, canvas, VideoFrame or a Blob'}`);
 }

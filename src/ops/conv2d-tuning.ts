@@ -4,7 +4,8 @@
 // ResNet-50 and ResNeXt-101 layers are pinned by test/conv2d-tuning.test.ts. Also the CPU threads
 // such an adapter runs workgroups on.
 
-import { isNode, type GpuContext } from '../gpu/device.js';
+import type { GpuContext } from '../gpu/device.js';
+import { nodePlatform } from '../platform.js';
 import { conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
 
 /**
@@ -62,21 +63,13 @@ const RESIDUAL_STORE_COST = 1.5;
  */
 const TIE_MARGIN = 0.99;
 
-/** Logical CPUs: the threads a CPU-backed adapter runs workgroups on (LP_NUM_THREADS for llvmpipe). */
-let threadCount: Promise<number> | undefined;
+/**
+ * Logical CPUs: the threads a CPU-backed adapter runs workgroups on (in Node the platform's count,
+ * LP_NUM_THREADS for llvmpipe; in a browser navigator.hardwareConcurrency).
+ */
 export function cpuThreads(): Promise<number> {
-  threadCount ??= (async () => {
-    const env = typeof process !== 'undefined' ? process.env?.LP_NUM_THREADS : undefined;
-    if (env && Number(env) >= 1) return Number(env);
-    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-    if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
-    if (isNode) {
-      const os = await import('node:os');
-      return os.availableParallelism?.() ?? os.cpus().length;
-    }
-    return 4;
-  })();
-  return threadCount;
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Promise.resolve(nodePlatform()?.cpuThreads() ?? nav?.hardwareConcurrency ?? 4);
 }
 
 /**

@@ -1,15 +1,14 @@
 // Streaming .safetensors reader: the header first (so the tensor list can be checked before the
 // bulk of the file is read or any GPU memory is touched), then the data section, with progress in
 // bytes. Sources: a URL string or URL (fetch), a fetch Response, a Blob / File, an ArrayBuffer or
-// a typed array, and in Node a file path or file: URL (read in chunks, never whole up front).
-// URLs go through the weights cache (./cache.ts) where there is a Cache API. Every stream is read
-// to its end, never cancelled after a successful load (a cancelled fetch shows in the browser's
-// network log as a failed request). Bytes that are not a .safetensors file are named for what they
-// look like (an HTML page, a PyTorch checkpoint, ...).
-//
-// Node-only modules are imported dynamically, so this file bundles for the browser.
+// a typed array, and in Node a file path or file: URL (read in chunks through the Node platform,
+// never whole up front). URLs go through the weights cache (./cache.ts) where there is a Cache API.
+// Every stream is read to its end, never cancelled after a successful load (a cancelled fetch
+// shows in the browser's network log as a failed request). Bytes that are not a .safetensors file
+// are named for what they look like (an HTML page, a PyTorch checkpoint, ...).
 
 import { fetchWithCache } from './cache.js';
+import { nodePlatform, type FileHandle, type Platform } from '../platform.js';
 import { headerLength, parseHeader, toFloat32, WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
 export type WeightsSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
@@ -39,8 +38,6 @@ export type ProgressCallback = (p: LoadProgress) => void;
 const FILE_CHUNK = 4 * 2 ** 20;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 interface ByteStream {
   /** What the bytes are, for error messages: a path, a URL or 'an ArrayBuffer'. */
@@ -199,23 +196,22 @@ function fromBytes(bytes: Uint8Array, what: string): ByteStream {
   };
 }
 
-async function fromFile(path: string): Promise<ByteStream> {
-  const fs = await import('node:fs/promises');
-  let handle: import('node:fs/promises').FileHandle;
+async function fromFile(platform: Platform, path: string): Promise<ByteStream> {
+  let handle: FileHandle;
   try {
-    handle = await fs.open(path, 'r');
+    handle = await platform.openFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new WeightsFormatError(code === 'ENOENT' ? `weights file not found: ${path}` : `cannot open weights file ${path}: ${(e as Error).message}`);
   }
-  const size = (await handle.stat()).size;
+  const size = handle.size;
   let position = 0;
   return {
     what: path, size,
     chunks: {
       async next() {
         const buf = new Uint8Array(Math.min(FILE_CHUNK, Math.max(size - position, 0)) || 1);
-        const { bytesRead } = await handle.read(buf, 0, buf.byteLength, position);
+        const bytesRead = await handle.read(buf, position);
         if (bytesRead === 0) return { done: true, value: undefined };
         position += bytesRead;
         return { done: false, value: buf.subarray(0, bytesRead) };
@@ -228,14 +224,12 @@ async function fromFile(path: string): Promise<ByteStream> {
 async function openStream(source: WeightsSource, options: OpenOptions): Promise<ByteStream> {
   if (typeof source === 'string' || source instanceof URL) {
     const s = source.toString();
-    if (typeof source === 'string' && isBareName(s) && !(isNode && await fileExists(s))) {
+    const platform = nodePlatform();
+    if (typeof source === 'string' && isBareName(s) && !(platform && await fileExists(platform, s))) {
       throw new WeightsFormatError(`weights '${s}' is not a URL or a path to a file (a model name is not enough). ${HOW_TO_GET_WEIGHTS}.`);
     }
-    if (isNode && (source instanceof URL ? source.protocol === 'file:' : s.startsWith('file:'))) {
-      const { fileURLToPath } = await import('node:url');
-      return fromFile(fileURLToPath(s));
-    }
-    if (isNode && !isUrlString(s)) return fromFile(s);
+    if (platform && s.startsWith('file:')) return fromFile(platform, platform.fileURLToPath(s));
+    if (platform && !isUrlString(s)) return fromFile(platform, s);
     let fetched: Awaited<ReturnType<typeof fetchWithCache>>;
     try {
       fetched = await fetchWithCache(s, options.cache ?? true, (r) => !isHtml(r));
@@ -267,9 +261,13 @@ async function openStream(source: WeightsSource, options: OpenOptions): Promise<
     `got ${Object.prototype.toString.call(source)}`);
 }
 
-async function fileExists(path: string): Promise<boolean> {
-  const fs = await import('node:fs/promises');
-  return fs.stat(path).then(() => true, () => false);
+async function fileExists(platform: Platform, path: string): Promise<boolean> {
+  try {
+    await (await platform.openFile(path)).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

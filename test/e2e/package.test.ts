@@ -16,9 +16,10 @@ test('npm run build emits dist/, and the package entry classifies with the built
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
   assert.equal(build.status, 0, `npm run build failed (exit ${build.status}):\n${build.stdout}\n${build.stderr}`);
   const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as
-    { name: string; bin: Record<string, string>; exports: { '.': { types: string; default: string } } };
+    { name: string; bin: Record<string, string>; exports: { '.': { types: string; default: string; node: { types: string; default: string } } } };
   const bin = pkg.bin[pkg.name];
-  for (const file of [pkg.exports['.'].default, pkg.exports['.'].types, bin, './dist/shaders/conv2d.wgsl']) {
+  const entry = pkg.exports['.'];
+  for (const file of [entry.default, entry.types, entry.node.default, entry.node.types, bin]) {
     assert.ok(existsSync(`${root}${file}`), `${file} is missing after the build`);
   }
 
@@ -28,11 +29,11 @@ test('npm run build emits dist/, and the package entry classifies with the built
   assert.equal(info.status, 0, `${bin} info failed (exit ${info.status}):\n${info.stderr}`);
   assert.match(info.stdout, /check {7}ok: every tensor matches/);
 
-  // Self-reference by name resolves through "exports" to dist/src/index.js, not to src/.
+  // Self-reference by name resolves through "exports" (condition "node") to dist/src/node.js, not to src/.
   const name = pkg.name;
   const api = (await import(name)) as typeof import('../../src/index.js');
   const resolved = import.meta.resolve(name);
-  assert.match(resolved, /\/dist\/src\/index\.js$/);
+  assert.match(resolved, /\/dist\/src\/node\.js$/);
 
   const golden = readGolden('fbresnet');
   const model = await api.loadModel({ weights: weightsPath('fbresnet') });

@@ -1,0 +1,48 @@
+// What the runtime needs from Node that web APIs do not give: Dawn's adapters (the `webgpu`
+// package), local files, PNG/JPEG decoding and the CPU count. Browsers and workers install
+// nothing: the runtime uses navigator.gpu, fetch and createImageBitmap there. The Node entry
+// (src/node.ts, chosen by the package's "node" export condition) installs src/node/platform.ts
+// before any user code runs. Every `node:` import and Node-only package lives behind this one
+// interface, so a bundler following the browser entry (src/index.ts) meets none of them.
+
+export type AdapterChoice = 'default' | 'swiftshader' | 'llvmpipe';
+export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['default', 'swiftshader', 'llvmpipe'];
+
+/** Which path gave the adapter: a browser's, a hardware one, or a named software driver. */
+export type AdapterSource = 'browser' | 'hardware' | 'swiftshader' | 'llvmpipe';
+
+/** A local file open for reading. */
+export interface FileHandle {
+  size: number;
+  /** Reads up to `into.byteLength` bytes at `position`; resolves to the count read (0 at the end). */
+  read(into: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface Platform {
+  /** The adapter choice when the caller names none (Node: env WEBGPU_ADAPTER). */
+  defaultAdapter(): AdapterChoice;
+  requestAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter; source: AdapterSource }>;
+  /** Opens a file; rejects with the system's error (its `code`: ENOENT, EACCES ...). */
+  openFile(path: string): Promise<FileHandle>;
+  /** The local path of a file: URL. */
+  fileURLToPath(url: string): string;
+  /** A file's whole content. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Decodes PNG or JPEG bytes to RGBA8 pixels; throws ImageInputError naming `what` when it cannot. */
+  decodeImage(bytes: Uint8Array, what: string): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
+  /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
+  cpuThreads(): number;
+}
+
+let installed: Platform | undefined;
+
+/** Installs the Node platform (src/node/install.ts does, once). */
+export function installPlatform(platform: Platform): void {
+  installed = platform;
+}
+
+/** The installed Node platform; undefined in browsers and workers. */
+export function nodePlatform(): Platform | undefined {
+  return installed;
+}
