@@ -164,10 +164,10 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
 /**
  * Register block of the first-use pipelines (firstUseConv2dTuning): 1 pixel quad x 1 vec4 column per
  * invocation. On SwiftShader, whose compiler (Subzero) is the first prediction's cost, such a 4 x 4
- * block compiles 3x to 10x faster than the tuned blocks (up to 32 x 32): for the embedded
- * Fashion-MNIST model 5.9 s instead of 20 s of summed conv compile time, the first prediction 2.1 s of
- * process CPU instead of 30 s (8 x 8 blocks: 6.1 s); it runs 1.2x (that model) to 3.4x (ResNet-50)
- * slower than the tuned kernels (bench/RESULTS.md, "First prediction").
+ * block compiles 3x to 10x faster than the tuned blocks (up to 32 x 32), one pipeline per define set:
+ * the embedded Fashion-MNIST model's first prediction took 2.3 s of process CPU instead of 34.8 s
+ * (8 x 8 blocks: 6.1 s); it runs 1.2x (that model) to 3.4x (ResNet-50) slower than the tuned kernels
+ * (bench/RESULTS.md, "First prediction").
  */
 const FIRST_USE_TQ = 1;
 const FIRST_USE_JN = 1;
