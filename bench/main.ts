@@ -34,6 +34,10 @@ function buildProgram(): Command {
     .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])
     .option('--tuning <json>', '--micro: also the production kernel with this launch geometry, e.g. ' +
       '\'{"tq":4,"jn":2,"wgX":4,"wgY":1,"direct":true,"channelLanes":false}\' (repeatable; unset fields: the runtime\'s)', collect, [])
+    .option('--first', 'time to the first prediction instead: per architecture (also "embedded", the shipped Fashion-MNIST ' +
+      'model) and warmup, in a fresh process each: loadModel from bytes in memory -> first classify() result, pipelines ' +
+      'compiled and their compile time, the classify() calls until the tuned kernels are in, then the steady-state median')
+    .option('--warmup <list>', '--first: loadModel warmups to compare, comma-separated (fast-first, tuned)', 'fast-first,tuned')
     .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium)')
     .option('--quiet', 'no progress lines on stderr');
 }

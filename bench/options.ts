@@ -2,8 +2,10 @@
 // (bench/main.ts) checked and converted into them.
 
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { Warmup } from '../src/graph/runner.js';
 import { ARCHITECTURES } from '../src/models/config.js';
 import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
+import { EMBEDDED } from './first-prediction.js';
 import { parseShape } from './micro.js';
 import { findVariants, parseTuning } from './variants.js';
 
@@ -28,18 +30,24 @@ export interface BenchOptions {
   variants?: string[];
   /** Micro mode: the production kernel with these tunings, as extra variants ('tuning1', ...). */
   tunings?: Partial<Conv2dTuning>[];
+  /** Time to the first prediction instead (bench/first-prediction.ts), per architecture and warmup. */
+  first: boolean;
+  warmups: Warmup[];
   /** The model benchmark in headless Chromium as well. */
   browser: boolean;
   /** Progress lines on stderr. */
   verbose: boolean;
 }
 
-/** The architectures of --arch: a comma-separated list of names, or 'all'. */
-export function expandArchs(list: string): string[] {
+/** The architectures of --arch: a comma-separated list of names, or 'all'; with `embedded`, also 'embedded' (--first). */
+export function expandArchs(list: string, embedded = false): string[] {
   if (list === 'all') return Object.keys(ARCHITECTURES);
   const archs = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of archs) {
-    if (!(a in ARCHITECTURES)) throw new Error(`unknown architecture '${a}'; known: ${Object.keys(ARCHITECTURES).join(', ')}, all`);
+    if (embedded && a === EMBEDDED) continue;
+    if (!(a in ARCHITECTURES)) {
+      throw new Error(`unknown architecture '${a}'; known: ${Object.keys(ARCHITECTURES).join(', ')}, all${embedded ? `, ${EMBEDDED}` : ''}`);
+    }
   }
   if (archs.length === 0) throw new Error('--arch lists no architecture');
   return archs;
@@ -60,6 +68,8 @@ export interface BenchCliOptions {
   shape: string[];
   variant: string[];
   tuning: string[];
+  first?: boolean;
+  warmup: string;
   browser?: boolean;
   quiet?: boolean;
 }
@@ -75,8 +85,11 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
   if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
+  if (c.first && (c.micro || c.browser)) throw new Error('--first cannot be combined with --micro or --browser');
+  const warmups = c.warmup.split(',').map((w) => w.trim());
+  for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {
-    archs: expandArchs(c.arch),
+    archs: expandArchs(c.arch, !!c.first),
     size: int(c.size, '--size', 32),
     batches,
     runs: int(c.runs, '--runs'),
@@ -89,6 +102,8 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     shapes: c.shape.map(parseShape),
     variants: c.variant.length ? c.variant : undefined,
     tunings: c.tuning.length ? c.tuning.map(parseTuning) : undefined,
+    first: !!c.first,
+    warmups: warmups as Warmup[],
     browser: !!c.browser,
     verbose: !c.quiet,
   };

@@ -2,6 +2,7 @@
 
 import type { CeilingResult } from './ceiling.js';
 import { cpuRate } from './clock.js';
+import type { FirstPredictionResult } from './first-prediction.js';
 import type { MicroResult } from './micro.js';
 import type { BatchResult, ModelResult } from './model-bench.js';
 import { median } from './step-timer.js';
@@ -39,6 +40,8 @@ export interface BenchResult {
   failed?: { arch: string; error: string }[];
   targets: Target[];
   micro?: MicroResult[];
+  /** --first: time to the first prediction. */
+  first?: FirstPredictionResult[];
   browser?: BenchResult;
 }
 

@@ -13,6 +13,7 @@ import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/devic
 import type { Conv2dDesc } from '../src/ops/conv2d.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
+import { firstPredictionFresh, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
 import { benchModels } from './model-bench.js';
 import type { BenchOptions } from './options.js';
@@ -41,7 +42,9 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     (env.loadAverage !== undefined ? `, load average ${env.loadAverage.toFixed(2)} at the start` : ''));
   const result: BenchResult = { environment: env, options: { ...o }, models: [], targets: [] };
   try {
-    if (o.micro) {
+    if (o.first) {
+      result.first = await runFirst(o, log, print);
+    } else if (o.micro) {
       result.micro = await runMicro(ctx, o, env.cpus, log);
       print('');
       print(formatMicro(result.micro));
@@ -89,6 +92,21 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`\nJSON written to ${o.json}`);
   }
   return result;
+}
+
+/** Each (architecture, warmup) in a fresh process, one after the other; prints each result as it comes. */
+async function runFirst(o: BenchOptions, log: (s: string) => void, print: (text: string) => void): Promise<FirstPredictionResult[]> {
+  const out: FirstPredictionResult[] = [];
+  print('');
+  for (const arch of o.archs) {
+    for (const warmup of o.warmups) {
+      log(`first prediction: ${arch}, warmup ${warmup}, in a fresh process`);
+      const r = await firstPredictionFresh({ arch, size: o.size, adapter: o.adapter, warmup, runs: o.runs });
+      print(formatFirstPrediction(r));
+      out.push(r);
+    }
+  }
+  return out;
 }
 
 async function runMicro(ctx: GpuContext, o: BenchOptions, cpus: number, log: (s: string) => void): Promise<MicroResult[]> {

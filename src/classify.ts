@@ -10,7 +10,7 @@
 import { acquireDevice, describeDevice, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
-import { Runner, type ProfileResult, type ValidationReport } from './graph/runner.js';
+import { Runner, type ProfileResult, type ValidationReport, type Warmup } from './graph/runner.js';
 import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
 import { nodePlatform } from './platform.js';
@@ -54,6 +54,14 @@ export interface LoadModelOptions {
    * slowed by shader compilation; progress phase 'compile'.
    */
   compile?: boolean;
+  /**
+   * 'fast-first' (default on SwiftShader, whose shader compiler makes the tuned conv kernels take tens
+   * of seconds to minutes to compile): loadModel compiles quick, slower-running conv kernels, the first
+   * classify() runs on them, and the tuned kernels are compiled in the background after its result and
+   * swapped in between two inferences (model.ready() tells when). 'tuned' (default elsewhere): the
+   * tuned kernels from the start, compiled before loadModel returns.
+   */
+  warmup?: Warmup;
 }
 
 export interface Classification {
@@ -103,10 +111,19 @@ export interface Model {
   profile(input: ImageInput | Float32Array, options?: RunOptions & { topK?: number }): Promise<ProfileResult>;
   /** Step-by-step comparison with the CPU reference (load with { validate: true }). */
   validate(input: Float32Array, options?: RunOptions & { rtol?: number; atol?: number }): Promise<ValidationReport>;
+  /**
+   * Resolves once the batch sizes used so far run on the tuned kernels (warmup 'fast-first': after their
+   * background compilation; at once otherwise). Rejects if that compilation failed or dispose() stopped it.
+   */
+  ready(): Promise<void>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
   /** Debugging and benchmarks: the packed weights of a conv (Conv2dWeights) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
-  readonly debug: { stepWeights(step: string): StepWeights };
+  readonly debug: {
+    stepWeights(step: string): StepWeights;
+    /** How many of the batch sizes used so far still run on the first-use kernels (warmup 'fast-first'). */
+    firstUseInstances(): Promise<number>;
+  };
   /** Frees the GPU memory (and the device, if the model acquired it). */
   dispose(): void;
 }
@@ -183,7 +200,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     const tensor = await reader.readData();
     const c = config;
-    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress });
+    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup });
     if (options.compile ?? true) {
       await runner.compile({ input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 }, options.onProgress);
     }
@@ -243,8 +260,9 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
       return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
     },
     validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
+    ready: () => runner.ready(),
     gpuBytes: () => runner.totalBytes(),
-    debug: { stepWeights: (step) => runner.stepWeights(step) },
+    debug: { stepWeights: (step) => runner.stepWeights(step), firstUseInstances: () => runner.firstUseInstances() },
     dispose() {
       runner.dispose();
       if (owned) void runner.idle().then(() => ctx.device.destroy());

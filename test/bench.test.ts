@@ -85,6 +85,31 @@ test('bench: two small models side by side, with the ceiling, steps, memory and 
   }
 });
 
+test('bench --first: time to the first prediction of the embedded model per warmup, each in a fresh process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const json = join(dir, 'first.json');
+    const r = await bench(['--first', '--arch', 'embedded', '--runs', '2', '--json', json, '--quiet'], 600_000);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /embedded \(fast-first\): first prediction [\d.]+ s/);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    assert.deepEqual(out.first?.map((f) => f.warmup), ['fast-first', 'tuned']);
+    const [fast, tuned] = out.first!;
+    for (const f of out.first!) {
+      assert.ok(f.firstPredictionMs > 0 && f.pipelines > 0 && f.compileMs > 0 && f.steadyMs > 0, JSON.stringify(f));
+    }
+    // The CPU-backed test adapters have first-use kernels: fewer pipelines first, the tuned ones compiled afterwards.
+    assert.equal(tuned.readyMs, undefined);
+    assert.ok(fast.readyMs !== undefined && fast.readyMs >= fast.firstPredictionMs, JSON.stringify(fast));
+    assert.ok(fast.pipelines < tuned.pipelines && fast.pipelinesTotal > fast.pipelines, JSON.stringify(fast));
+    const bad = await bench(['--first', '--warmup', 'slow'], 60_000);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--warmup: 'slow' is not fast-first or tuned/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bench --micro: one conv shape across kernel variants, each checked against the production kernel', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {

@@ -44,6 +44,26 @@ export interface PipelineKey {
 
 const pipelineCaches = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
+/** What getPipeline compiled on one device (bench/first-prediction.ts reports it). */
+export interface PipelineStats {
+  /** Distinct pipelines compiled (cache misses that succeeded), and those being compiled now. */
+  compiled: number;
+  pending: number;
+  /** Sum of the createComputePipelineAsync wall times (overlapping compilations each count in full). */
+  compileMs: number;
+  /** Each compiled pipeline's label and wall time, in completion order. */
+  pipelines: { label: string; ms: number }[];
+}
+
+const statsOf = new WeakMap<GPUDevice, PipelineStats>();
+
+/** Pipelines compiled so far on `ctx`'s device through getPipeline, and how long each took (live: updated in place). */
+export function pipelineStats(ctx: GpuContext): PipelineStats {
+  let s = statsOf.get(ctx.device);
+  if (!s) statsOf.set(ctx.device, s = { compiled: 0, pending: 0, compileMs: 0, pipelines: [] });
+  return s;
+}
+
 export function getPipeline(ctx: GpuContext, key: PipelineKey): Promise<GPUComputePipeline> {
   const { device } = ctx;
   let cache = pipelineCaches.get(device);
@@ -55,6 +75,9 @@ export function getPipeline(ctx: GpuContext, key: PipelineKey): Promise<GPUCompu
       const code = preprocess(SHADER_SOURCES[key.shader], key.defines ?? {}, `${key.shader}.wgsl`);
       const label = `${key.shader}${describeVariant(key)}`;
       const module = device.createShaderModule({ label, code });
+      const stats = pipelineStats(ctx);
+      const start = performance.now();
+      stats.pending++;
       const pipeline = await keepAlive(device.createComputePipelineAsync({
         label,
         layout: 'auto',
@@ -63,7 +86,11 @@ export function getPipeline(ctx: GpuContext, key: PipelineKey): Promise<GPUCompu
         const info = await module.getCompilationInfo();
         const msgs = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
         throw new Error(`pipeline ${label} failed: ${e.message}${msgs ? '\n' + msgs : ''}`);
-      });
+      }).finally(() => stats.pending--);
+      const ms = performance.now() - start;
+      stats.compiled++;
+      stats.compileMs += ms;
+      stats.pipelines.push({ label, ms });
       return pipeline;
     })();
     p.catch(() => cache!.delete(id));

@@ -6,6 +6,9 @@
 // and the readback buffer. Every GPU object carries its step's plan name. The instance owns all of
 // them: instanceBytes() counts them, destroyInstance() frees them.
 //
+// An instance built on the first-use conv pipelines (OpOptions.firstUse: quick to compile, slower to
+// run) serves a model's first inferences while its tuned twin is built (Runner, warmup 'fast-first').
+//
 // runSteps() is the one step-by-step execution loop, shared by the runner's validate() and profile()
 // and the bench's wall-clock step timer.
 
@@ -37,6 +40,8 @@ export interface ImageSlot {
 /** Everything one (entry, head, batch) needs, created once. */
 export interface Instance {
   key: InstanceKey;
+  /** Built on the first-use conv pipelines (OpOptions.firstUse). */
+  firstUse: boolean;
   plan: Plan;
   N: number;
   memory: MemoryPlan;
@@ -62,12 +67,44 @@ export interface Instance {
   profiler?: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer };
 }
 
+/** How createOps builds a plan's ops. */
+export interface OpOptions {
+  /** Convs on the first-use tuning (createStepOp). */
+  firstUse?: boolean;
+  /**
+   * One op (so at most one pipeline compilation) at a time, `beforeEach()` called before each (it may
+   * throw to stop): a background build that leaves the CPU to the inferences running meanwhile.
+   * Default: all at once.
+   */
+  oneAtATime?: boolean;
+  beforeEach?(): void;
+  /** Called after each op is made. */
+  onOp?(): void;
+}
+
+/** The ops of `plan`'s steps at batch N, by step name; their pipelines compiled into the shared cache. */
+export async function createOps(ctx: GpuContext, plan: Plan, N: number, normalization: Normalization, o: OpOptions = {}): Promise<Map<string, StepOp>> {
+  const ops = new Map<string, StepOp>();
+  const make = async (s: Step) => {
+    o.beforeEach?.();
+    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse));
+    o.onOp?.();
+  };
+  if (o.oneAtATime) {
+    for (const s of plan.steps) await make(s);
+  } else {
+    await Promise.all(plan.steps.map(make));
+  }
+  return ops;
+}
+
 /**
  * Builds the instance of `config`'s plan for `key`. `weightsOf(step)` gives the packed weights of a
- * conv or linear step (uploadStepWeights); `normalization` is the image entry's preprocessing.
+ * conv or linear step (uploadStepWeights); `normalization` is the image entry's preprocessing; `ops`
+ * how its ops are made (createOps).
  */
 export async function createInstance(ctx: GpuContext, config: ResNetConfig, key: InstanceKey, normalization: Normalization,
-  weightsOf: (step: string) => StepWeights): Promise<Instance> {
+  weightsOf: (step: string) => StepWeights, opOptions: OpOptions = {}): Promise<Instance> {
   const { device } = ctx;
   const N = key.batch;
   if (!Number.isInteger(N) || N < 1) throw new RangeError(`batch must be a positive integer, got ${N}`);
@@ -76,10 +113,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
   const memory = planBuffers(plan, (name) => f32Bytes(shapeOf(name)));
 
   // Ops (pipelines) first: the only asynchronous part.
-  const ops = new Map<string, StepOp>();
-  await Promise.all(plan.steps.map(async (s) => {
-    ops.set(s.name, await createStepOp(ctx, s, N, normalization));
-  }));
+  const ops = await createOps(ctx, plan, N, normalization, opOptions);
 
   const buffers: GPUBuffer[] = [];
   const stepDispatches: Dispatch[][] = [];
@@ -123,7 +157,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     destroyAll();
     throw new Error(`creating the GPU objects for batch ${N} failed: ${error.message}`);
   }
-  return { key, plan, N, memory, ops, stepDispatches, buffers, slots: [], wait: new QuietWait(ctx), ...made };
+  return { key, firstUse: !!opOptions.firstUse, plan, N, memory, ops, stepDispatches, buffers, slots: [], wait: new QuietWait(ctx), ...made };
 }
 
 /** Every buffer `inst` owns: its own, its image slots', its dispatches' and its profiler's. */

@@ -9,6 +9,14 @@
 // mapAsync (in Node on SwiftShader, after sleeping through most of the inference's expected time:
 // QuietWait in src/gpu/device.ts). Inferences on one runner are serialised (they share buffers).
 //
+// First use (warmup 'fast-first', the default where compiling the tuned kernels dominates the first
+// prediction: fastFirstByDefault in src/ops/conv2d-tuning.ts): each instance is first built on the
+// first-use conv pipelines, quick to compile and slower to run; after its first inference the tuned
+// instance of the same key is built in the background, its pipelines compiled one at a time so that
+// the inferences made meanwhile keep the CPU, and takes the first-use one's place between two
+// inferences (upgrade), which frees the first-use instance's buffers. ready() resolves once every
+// instance runs on the tuned pipelines.
+//
 // Debug switches: validate() runs the plan step by step and compares each step's output with the
 // CPU reference (src/reference/) computed from the GPU's own inputs to that step, so the first
 // step that differs is named; profile() times every step with timestamp queries. Both run the
@@ -20,9 +28,10 @@ import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
-import { createInstance, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
+import { fastFirstByDefault, hasFirstUseConv2dTuning } from '../ops/conv2d-tuning.js';
+import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
-  createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepWeightBytes, uploadStepWeights,
+  packedWeightBytes, packStepWeights, referenceStep, stepWeightBytes, uploadStepWeights,
   type Normalization, type RgbaImage, type StepWeights,
 } from './steps.js';
 
@@ -40,7 +49,15 @@ export interface RunnerOptions {
   /** Input normalisation for the image entry (from the weights' metadata). */
   normalization: Normalization;
   onProgress?: ProgressCallback;
+  /** 'fast-first': instances start on the first-use conv pipelines (see above); default fastFirstByDefault. */
+  warmup?: Warmup;
 }
+
+/**
+ * 'fast-first': the first inferences run on quick-to-compile conv pipelines while the tuned ones compile
+ * in the background; 'tuned': every pipeline is the tuned one from the start.
+ */
+export type Warmup = 'fast-first' | 'tuned';
 
 export interface StepCheck {
   name: string;
@@ -77,6 +94,10 @@ export class Runner {
   /** Bytes of all packed weights (textures and buffers). */
   readonly weightBytes: number;
   private readonly instances = new Map<string, Promise<Instance>>();
+  /** Instances built on the first-use pipelines (where the adapter has them) until upgraded. */
+  private readonly fastFirst: boolean;
+  /** Instance id -> the build and swap-in of its tuned instance (upgrade). */
+  private readonly upgrades = new Map<string, Promise<void>>();
   /** Serialises inferences: instances share their activation and readback buffers. */
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -88,7 +109,9 @@ export class Runner {
     private readonly weights: Map<string, StepWeights>,
     private readonly cpuWeights: Map<string, FoldedParams> | undefined,
     private readonly normalization: Normalization,
+    warmup: Warmup,
   ) {
+    this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx);
     this.weightBytes = [...weights.values()].reduce((n, w) => n + stepWeightBytes(w), 0);
   }
 
@@ -117,7 +140,8 @@ export class Runner {
       for (const b of weights.values()) b.destroy();
       throw e;
     }
-    return new Runner(ctx, config, weights, cpuWeights, options.normalization);
+    return new Runner(ctx, config, weights, cpuWeights, options.normalization,
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'));
   }
 
   /** The packed weights of a conv or linear step (the wall-clock step timer binds them). */
@@ -142,8 +166,9 @@ export class Runner {
   }
 
   /**
-   * Builds the ops of `key`'s plan, and so compiles their pipelines into the device's cache,
-   * without allocating any buffer: the first inference then only creates bind groups.
+   * Builds the ops of `key`'s plan, and so compiles their pipelines (the first-use ones under
+   * 'fast-first') into the device's cache, without allocating any buffer: the first inference then
+   * only creates bind groups.
    */
   async compile(key: InstanceKey, onProgress?: ProgressCallback): Promise<void> {
     this.checkUsable();
@@ -151,23 +176,67 @@ export class Runner {
     let done = 0;
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
-    await Promise.all(plan.steps.map(async (s) => {
-      await createStepOp(this.ctx, s, key.batch, this.normalization);
-      onProgress?.({ loaded: ++done, total, phase: 'compile' });
-    }));
+    await createOps(this.ctx, plan, key.batch, this.normalization, {
+      firstUse: this.fastFirst,
+      onOp: () => onProgress?.({ loaded: ++done, total, phase: 'compile' }),
+    });
   }
 
   /** The instance for `key`, created on first use. */
   private instance(key: InstanceKey): Promise<Instance> {
     this.checkUsable();
-    const id = `${key.input}/${key.head}/${key.topK}/${key.batch}`;
+    const id = instanceId(key);
     let p = this.instances.get(id);
     if (!p) {
-      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step));
+      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step), { firstUse: this.fastFirst });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));
     }
     return p;
+  }
+
+  /**
+   * Builds the tuned instance of first-use instance `old`'s key in the background (its pipelines one at
+   * a time; stopped at the next one by dispose()) and swaps it in between two inferences, destroying
+   * `old`'s buffers. Started once per instance; rejects (leaving `old` in place) when the build fails.
+   */
+  private upgrade(old: Instance): Promise<void> {
+    const id = instanceId(old.key);
+    let p = this.upgrades.get(id);
+    if (!p) {
+      p = (async () => {
+        await new Promise((resolve) => setTimeout(resolve, 0)); // the caller gets the first result first
+        const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
+          { oneAtATime: true, beforeEach: () => this.checkUsable() });
+        const swap = this.queue.then(async () => {
+          if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
+            destroyInstance(tuned);
+            this.checkUsable();
+            return;
+          }
+          this.instances.set(id, Promise.resolve(tuned));
+          destroyInstance(old);
+        });
+        this.queue = swap.catch(() => {});
+        await swap;
+      })();
+      p.catch(() => {}); // reported by ready()
+      this.upgrades.set(id, p);
+    }
+    return p;
+  }
+
+  /**
+   * Resolves once every instance made so far runs on the tuned pipelines, starting the upgrade of
+   * those that have not run yet; at once under 'tuned' or where the adapter has no first-use
+   * pipelines. Rejects when a tuned build failed, or when the model was disposed before it was done.
+   */
+  async ready(): Promise<void> {
+    for (const p of [...this.instances.values()]) {
+      const inst = await p.catch(() => undefined);
+      if (inst?.firstUse) void this.upgrade(inst);
+    }
+    await Promise.all(this.upgrades.values());
   }
 
   /** Logits (N, classes) for NCHW input (N, C, H, W). */
@@ -244,7 +313,9 @@ export class Runner {
     for (const ds of inst.stepDispatches) for (const d of ds) d.encode(pass);
     pass.end();
     encoder.copyBufferToBuffer(inst.output.buffer, inst.output.offset ?? 0, inst.readback, 0, inst.readback.size);
-    return inst.wait.run(() => device.queue.submit([encoder.finish()]), () => this.read(inst.readback, inst.outputBytes));
+    const result = await inst.wait.run(() => device.queue.submit([encoder.finish()]), () => this.read(inst.readback, inst.outputBytes));
+    if (inst.firstUse) void this.upgrade(inst);
+    return result;
   }
 
   private async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
@@ -340,6 +411,13 @@ export class Runner {
     });
   }
 
+  /** Debugging: how many of the instances made so far run on the first-use pipelines. */
+  async firstUseInstances(): Promise<number> {
+    let n = 0;
+    for (const p of this.instances.values()) if ((await p.catch(() => undefined))?.firstUse) n++;
+    return n;
+  }
+
   /** GPU bytes held: weights plus every instance created so far. */
   async totalBytes(): Promise<number> {
     let n = this.weightBytes;
@@ -369,9 +447,17 @@ export class Runner {
     });
   }
 
-  /** Resolves when the queued inferences (and, after dispose(), the cleanup) are done. */
+  /**
+   * Resolves when the queued inferences (and, after dispose(), the cleanup and any tuned build it
+   * stopped) are done.
+   */
   async idle(): Promise<void> {
     await this.queue;
     await this.cleanup;
+    if (this.disposed) await Promise.allSettled(this.upgrades.values());
   }
+}
+
+function instanceId(key: InstanceKey): string {
+  return `${key.input}/${key.head}/${key.topK}/${key.batch}`;
 }

@@ -12,6 +12,7 @@ import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
 import { Conv2d, type Conv2dDesc } from '../ops/conv2d.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/conv2d-weights.js';
+import { firstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { Pool2d } from '../ops/pool2d.js';
@@ -108,12 +109,16 @@ export function stepWeightBytes(w: StepWeights): number {
   return w instanceof Conv2dWeights ? w.bytes : w.size;
 }
 
-/** Creates the op for step `s` at batch N (pipelines come from the shared cache). */
-export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization): Promise<StepOp> {
+/**
+ * Creates the op for step `s` at batch N (pipelines come from the shared cache). `firstUse`: a conv gets
+ * the quick-to-compile first-use tuning where the adapter has one (firstUseConv2dTuning), else its tuned one.
+ */
+export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization, firstUse = false): Promise<StepOp> {
   const label = s.name;
   switch (s.kind) {
     case 'conv': {
-      const op = await Conv2d.create(ctx, convDesc(s, N), label);
+      const desc = convDesc(s, N);
+      const op = await Conv2d.create(ctx, desc, label, firstUse ? firstUseConv2dTuning(ctx, desc) : undefined);
       return {
         bind: ([x, residual], out, w) => {
           if (!(w instanceof Conv2dWeights)) throw new Error(`${label}: conv weights must be the layer's Conv2dWeights`);

@@ -153,3 +153,41 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
   }
   return best!;
 }
+
+/**
+ * Register block of the first-use pipelines (firstUseConv2dTuning): 1 pixel quad x 1 vec4 column per
+ * invocation. On SwiftShader, whose compiler (Subzero) is the first prediction's cost, such a 4 x 4
+ * block compiles 3x to 10x faster than the tuned blocks (up to 32 x 32), one pipeline per define set:
+ * the embedded Fashion-MNIST model's first prediction took 2.3 s of process CPU instead of 34.8 s
+ * (8 x 8 blocks: 6.1 s); it runs 1.2x (that model) to 3.4x (ResNet-50) slower than the tuned kernels
+ * (bench/RESULTS.md, "First prediction").
+ */
+const FIRST_USE_TQ = 1;
+const FIRST_USE_JN = 1;
+
+/**
+ * The tuning of the pipelines that serve a model's first inferences while its tuned pipelines
+ * (defaultConv2dTuning) compile in the background (Runner, warmup 'fast-first'): on the CPU-backed
+ * adapters one small implicit-GEMM block for every layer, so that a model needs one conv pipeline per
+ * define set (a handful) instead of one per tuning, each quick to compile. Undefined on hardware GPUs,
+ * whose tuned block is already that small.
+ */
+export function firstUseConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning | undefined {
+  if (!hasFirstUseConv2dTuning(ctx)) return undefined;
+  const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
+  const cols = Math.ceil(desc.K / desc.groups / 4);
+  return { wgX: costs.simd, wgY: 1, tq: FIRST_USE_TQ, jn: Math.min(FIRST_USE_JN, cols), direct: false, channelLanes: false };
+}
+
+/** Whether `ctx` has first-use conv tunings (firstUseConv2dTuning): the CPU-backed adapters. */
+export function hasFirstUseConv2dTuning(ctx: GpuContext): boolean {
+  return ctx.cpuBacked;
+}
+
+/**
+ * Whether a model starts on first-use kernels by default (LoadModelOptions.warmup): where compiling
+ * the tuned pipelines dominates the time to the first prediction. SwiftShader: yes (above).
+ */
+export function fastFirstByDefault(ctx: GpuContext): boolean {
+  return ctx.cpuBacked && ctx.source !== 'llvmpipe';
+}
