@@ -15,7 +15,7 @@ import type { Dispatch } from '../gpu/dispatch.js';
 import { buildPlan, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
-import { createStepOp, stepTensorShape, type Normalization, type StepOp, type StepWeights } from './steps.js';
+import { createStepOp, stepHasWeights, stepTensorShape, type Normalization, type StepOp, type StepWeights } from './steps.js';
 
 /** Which plan an instance runs: the entry (NCHW floats or images), the head, k and the batch. */
 export interface InstanceKey {
@@ -64,7 +64,7 @@ export interface Instance {
 
 /**
  * Builds the instance of `config`'s plan for `key`. `weightsOf(step)` gives the packed weights of a
- * conv or linear step (uploadStepWeights); `normalization` is the image entry's preprocessing.
+ * weighted step (stepHasWeights, uploadStepWeights); `normalization` is the image entry's preprocessing.
  */
 export async function createInstance(ctx: GpuContext, config: ResNetConfig, key: InstanceKey, normalization: Normalization,
   weightsOf: (step: string) => StepWeights): Promise<Instance> {
@@ -106,7 +106,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     }
     for (const s of plan.steps) {
       if (s.kind === 'preprocess') { stepDispatches.push([]); continue; } // bound per image: its size is known then
-      const weights = s.kind === 'conv' || s.kind === 'linear' ? weightsOf(s.name) : undefined;
+      const weights = stepHasWeights(s) ? weightsOf(s.name) : undefined;
       stepDispatches.push([ops.get(s.name)!.bind(s.inputs.map((t) => tensors.get(t)!), tensors.get(s.output)!, weights)]);
     }
     const output = tensors.get(plan.output)!;

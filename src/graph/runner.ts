@@ -22,7 +22,7 @@ import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
 import { createInstance, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
-  createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepWeightBytes, uploadStepWeights,
+  createStepOp, packedWeightBytes, packStepWeights, referenceStep, stepHasWeights, stepWeightBytes, uploadStepWeights,
   type Normalization, type RgbaImage, type StepWeights,
 } from './steps.js';
 
@@ -98,7 +98,7 @@ export class Runner {
    */
   static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
-    const weighted = plan.steps.filter((s) => s.kind === 'conv' || s.kind === 'linear');
+    const weighted = plan.steps.filter(stepHasWeights);
     const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
