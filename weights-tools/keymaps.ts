@@ -12,9 +12,12 @@
 //   cadene-resnet   Cadene's torchvision-derived ResNets / ResNeXts: torchvision names with
 //                   last_linear (or fc) as the classifier.
 //   torchvision     torchvision ResNet / ResNeXt (and this project's .safetensors): names as they are.
+//   timm-resnetv2   timm's pre-activation ResNetV2 (resnetv2_50, ...; a .pth or the Hugging Face
+//                   model.safetensors): stem.conv, stages.S.blocks.B.*, norm, head.fc. timm's names are
+//                   the canonical ones of the 'preact-*' blocks (src/models/plan.ts): kept as they are.
 // Every layout drops `num_batches_tracked` (BatchNorm's step counter, unused at inference).
 
-export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'torchvision';
+export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'torchvision' | 'timm-resnetv2';
 
 export interface KeyMap {
   layout: Layout;
@@ -31,7 +34,13 @@ export function detectLayout(names: Iterable<string>): Layout {
   const all = [...names];
   if (all.some((n) => n.startsWith('features.'))) return 'cadene-resnext';
   if (all.includes('last_linear.weight')) return all.includes('conv1.bias') ? 'cadene-fbresnet' : 'cadene-resnet';
+  if (isTimmResnetV2(all)) return 'timm-resnetv2';
   return 'torchvision';
+}
+
+/** timm ResNetV2 names: a stem conv and stages of blocks. */
+function isTimmResnetV2(names: string[]): boolean {
+  return names.includes('stem.conv.weight') && names.some((n) => n.startsWith('stages.'));
 }
 
 const BN_PARAMS = new Set(['weight', 'bias', 'running_mean', 'running_var']);
