@@ -126,8 +126,10 @@ export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoo
 
 /**
  * A weight tensor of the network: its canonical name (torchvision's state-dict name: conv1, bn1,
- * layerL.B.conv1..3, bn1..3, layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc) and PyTorch shape:
- * conv (K, C/G, R, S), its bias (fbresnet152) and each BN vector (K), fc (K, C) and (K). A
+ * layerL.B.conv1..3, bn1..3, layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc; timm's for pre-activation
+ * blocks: stem.conv, stages.S.blocks.B.norm1..3 / conv1..3 / downsample.conv, norm, head.fc) and PyTorch
+ * shape: conv (K, C/G, R, S), its bias (fbresnet152) and each BN vector (K or C), fc (K, C) or as a
+ * 1x1 conv (K, C, 1, 1), and (K). A
  * checkpoint may store it in any float dtype the safetensors reader decodes (F32, F16, BF16, F64).
  */
 export interface TensorSpec {
@@ -141,7 +143,7 @@ export interface Plan {
   config: ResNetConfig;
   steps: Step[];
   tensors: Map<string, PlanTensor>;
-  /** Every weight tensor the steps read, in torchvision's state-dict order. */
+  /** Every weight tensor the steps read, in torchvision's state-dict order (timm's for pre-activation blocks). */
   weights: TensorSpec[];
   /** The tensor the first step reads (NCHW floats or the image), and the one read back. */
   input: string;
