@@ -4,16 +4,19 @@
 //
 // Computes, for every output pixel m = (n, p, q) and output channel k = g*Kg + kk of group g:
 //   y[n, p, q, k] = epilogue(bias[k] + sum over (r, s, c < Cg) of
-//                   x[n, p*stride - pad + r, q*stride - pad + s, g*Cg + c] * w[g, r, s, c, kk])
-// with input positions outside the image read as zero, and
-//   epilogue: none | RELU: max(0, .) | RESIDUAL: max(0, . + res[n, p, q, k]).
+//                   a(x[n, p*stride - pad + r, q*stride - pad + s, g*Cg + c]) * w[g, r, s, c, kk])
+// with input positions outside the image read as zero (after the prologue a), and
+//   prologue a: identity | PRE_ACT: max(0, x * scale[ch] + shift[ch]) (ch = g*Cg + c: a BatchNorm + ReLU
+//               before the conv, pre-activation ResNets),
+//   epilogue: none | RELU: max(0, .) | RESIDUAL: . + res[n, p, q, k] | RESIDUAL and RELU: max(0, . + res).
 // Per group g this is a GEMM: M = N*P*Q rows (pixels) x Kg columns (channels), reduction R*S*Cg.
 //
 // Layouts (f32, dense):
 //   x    (N, H, W, C)                                    input activations, C = G*Cg
 //   wts  (G, R, S, Cg, Kgp) then bias (G, Kgp)           Kgp = Kg rounded up to a multiple of 4, padding
-//                                                         columns zero; bias starts at float biasOffset
-//                                                         = G*R*S*Cg*Kgp (a multiple of 4); as vec4s
+//        then (PRE_ACT) scale (C), shift (C)             columns zero; bias starts at float biasOffset
+//                                                         = G*R*S*Cg*Kgp (a multiple of 4), scale at
+//                                                         biasOffset + G*Kgp, shift C floats later; as vec4s
 //                                                         (texels) in an rgba32float texture, row-major,
 //                                                         2^wShift texels a row (see weight())
 //   res  (N, P, Q, K)                                    residual, only with RESIDUAL
@@ -34,7 +37,9 @@
 //             past the row end (q >= Q) are computed on zero padding and not stored.
 //   CHANNEL_LANES  the workgroup's first dimension (the one CPU drivers run as SIMD lanes) runs along
 //             column blocks instead of pixel tiles (see Workgroup below).
-//   RELU, RESIDUAL  the epilogue (RESIDUAL implies the ReLU after the add).
+//   RELU, RESIDUAL  the epilogue: ReLU, residual add (with RELU, the ReLU comes after the add).
+//   PRE_ACT   the prologue (VEC4_IN only): each input vec4 is max(0, x * scale + shift), masked to zero
+//             outside the image, as it is loaded (so padding stays zero).
 //
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
 // output channels of one group each), i.e. 4*TQ pixels x 4*JN channels (up to 32 x 64), held as TQ*JN
@@ -90,6 +95,24 @@ override JN: u32 = 2u;
 fn weight(i: u32) -> vec4<f32> {
   return textureLoad(wts, vec2<u32>(i & ((1u << params.wShift) - 1u), i >> params.wShift), 0);
 }
+
+#if PRE_ACT
+/** The prologue of input channels ch..ch+3 (ch % 4 == 0): x -> max(0, x * scale + shift). */
+struct PreAct {
+  scale: vec4<f32>,
+  shift: vec4<f32>,
+}
+
+fn preActAt(ch: u32) -> PreAct {
+  let scale = (params.biasOffset + params.G * params.Kgp + ch) / 4u;   // vec4 index of scale[ch]
+  return PreAct(weight(scale), weight(scale + params.C / 4u));
+}
+
+/** The prologue on one input vec4 at a position inside the image; zero outside (padding stays zero). */
+fn activate(v: vec4<f32>, pre: PreAct, inside: bool) -> vec4<f32> {
+  return select(vec4<f32>(0.0), max(v * pre.scale + pre.shift, vec4<f32>(0.0)), inside);
+}
+#endif
 #if VEC4_OUT
 #if RESIDUAL
 @group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
@@ -213,6 +236,29 @@ fn mac(w: Weight, a: vec4<f32>) -> mat4x4<f32> {
 }
 #endif
 
+#if PRE_ACT
+/** The prologue on a quad's 4 pixels (matrix columns), zero for those outside the image. */
+fn activateQuad(a: mat4x4<f32>, inside: vec4<bool>, pre: PreAct) -> mat4x4<f32> {
+  return mat4x4<f32>(activate(a[0], pre, inside.x), activate(a[1], pre, inside.y), activate(a[2], pre, inside.z),
+                     activate(a[3], pre, inside.w));
+}
+
+/** Input channels ch..ch+3 of the TQ quads after the prologue (c = ch - g*Cg, the channel within the group). */
+fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
+  let pre = preActAt(ch);
+  var a = loadInputs(q, c);
+  a.q0 = activateQuad(a.q0, q.q0.inside, pre);
+  if (TQ > 1u) { a.q1 = activateQuad(a.q1, q.q1.inside, pre); }
+  if (TQ > 2u) { a.q2 = activateQuad(a.q2, q.q2.inside, pre); }
+  if (TQ > 3u) { a.q3 = activateQuad(a.q3, q.q3.inside, pre); }
+  if (TQ > 4u) { a.q4 = activateQuad(a.q4, q.q4.inside, pre); }
+  if (TQ > 5u) { a.q5 = activateQuad(a.q5, q.q5.inside, pre); }
+  if (TQ > 6u) { a.q6 = activateQuad(a.q6, q.q6.inside, pre); }
+  if (TQ > 7u) { a.q7 = activateQuad(a.q7, q.q7.inside, pre); }
+  return a;
+}
+#endif
+
 fn loadInputs(q: Quads, c: u32) -> Inputs {
   var a: Inputs;
   a.q0 = loadInput(q.q0, c);
@@ -230,7 +276,12 @@ fn loadInputs(q: Quads, c: u32) -> Inputs {
 /** Input channels ch..ch+3 at pixel iw of the input row starting at pixel index rowBase; zero outside the row. */
 fn loadPixel(rowBase: u32, iw: i32, ch: u32) -> vec4<f32> {
   let inside = iw >= 0 && iw < i32(params.W);
-  return select(vec4<f32>(0.0), x[((rowBase + u32(select(0, iw, inside))) * params.C + ch) / 4u], inside);
+  let v = x[((rowBase + u32(select(0, iw, inside))) * params.C + ch) / 4u];
+#if PRE_ACT
+  return activate(v, preActAt(ch), inside);
+#else
+  return select(vec4<f32>(0.0), v, inside);
+#endif
 }
 
 /** Channels ch..ch+3 at the 4*TQ consecutive pixels iw0 .. of one input row, as TQ quads. */
@@ -340,22 +391,28 @@ fn storePixel(v: vec4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
 #if VEC4_OUT
   let o = (m * params.K + g * params.Kg) / 4u + kv;   // vec4 index
 #if RESIDUAL
-  y[o] = max(v + res[o], vec4<f32>(0.0));
-#elif RELU
-  y[o] = max(v, vec4<f32>(0.0));
+  let r = v + res[o];
 #else
-  y[o] = v;
+  let r = v;
+#endif
+#if RELU
+  y[o] = max(r, vec4<f32>(0.0));
+#else
+  y[o] = r;
 #endif
 #else
   let o = m * params.K + g * params.Kg + kv * 4u;     // float index of the column's first channel
   let valid = min(params.Kg - kv * 4u, 4u);           // channels of this column that exist
   for (var l = 0u; l < valid; l++) {
 #if RESIDUAL
-    y[o + l] = max(v[l] + res[o + l], 0.0);
-#elif RELU
-    y[o + l] = max(v[l], 0.0);
+    let r = v[l] + res[o + l];
 #else
-    y[o + l] = v[l];
+    let r = v[l];
+#endif
+#if RELU
+    y[o + l] = max(r, 0.0);
+#else
+    y[o + l] = r;
 #endif
   }
 #endif
@@ -447,7 +504,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #else
     for (var c = 0u; c < Cg; c++) {
 #endif
+#if PRE_ACT
+      accumulateColumns(&acc, wBase + c * cols, cols, k, loadActivatedInputs(quads, c, cOffset + c));
+#else
       accumulateColumns(&acc, wBase + c * cols, cols, k, loadInputs(quads, c));
+#endif
     }
   }
 #endif

@@ -15,11 +15,15 @@
 // Defines:
 //   MAX   max pooling (else average)
 //   VEC4  C % 4 == 0: one invocation handles 4 channels as a vec4 (Cu = C / 4); else Cu = C
+//   PRE_ACT  (average only) each input element is first mapped to max(0, x * scale[c] + shift[c]): a
+//         BatchNorm + ReLU before the pool (the final norm of pre-activation ResNets). Windows are
+//         clipped to the input, so padding never goes through it.
 //
 // Bindings (group 0):
 //   0  uniform             params  Params
 //   1  storage, read       src     (N, H, W, Cu) of T
 //   2  storage, read_write dst     (N, P, Q, Cu) of T
+//   3  storage, read       pre     (2, Cu) of T: scale then shift (PRE_ACT only)
 //
 // One invocation produces one dst element of T (one output position, 1 or 4 channels), looping
 // over its window; consecutive invocations take consecutive channels, so loads are contiguous.
@@ -46,6 +50,9 @@ override WG: u32 = 64;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<T>;
 @group(0) @binding(2) var<storage, read_write> dst: array<T>;
+#if PRE_ACT
+@group(0) @binding(3) var<storage, read> pre: array<T>;
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -79,10 +86,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   dst[i] = acc;
 #else
+#if PRE_ACT
+  let scale = pre[c];
+  let shift = pre[params.Cu + c];
+#endif
   var acc = T(0.0);
   for (var y = yStart; y < yEnd; y++) {
     for (var x = xStart; x < xEnd; x++) {
+#if PRE_ACT
+      acc += max(src[((rowBase + y) * params.W + x) * params.Cu + c] * scale + shift, T(0.0));
+#else
       acc += src[((rowBase + y) * params.W + x) * params.Cu + c];
+#endif
     }
   }
   var count: i32;

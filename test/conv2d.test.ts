@@ -1,13 +1,13 @@
 // conv2d.wgsl vs the plain-loop CPU reference, on small random shapes covering groups (1, 2, 32, 64,
 // depthwise), kernels 1/3/7, strides 1/2, paddings 0/1/3, odd sizes, C = 1 and 3, K % 4 != 0,
-// batches 1 and 3, every epilogue, register blocks up to 32 pixels or 64 channels, the direct path,
+// batches 1 and 3, every epilogue, the pre-activation prologue, register blocks up to 32 pixels or 64 channels, the direct path,
 // SIMD lanes along pixels or channels, weights over one or several texture rows; BN folding; bad
 // arguments rejected before dispatch.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
-import { conv2dOutputSize } from '../src/ops/conv2d-geometry.js';
+import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../src/ops/conv2d-weights.js';
 import { foldBatchNorm } from '../src/weights/fold.js';
 import { conv2dRef } from '../src/reference/conv2d.js';
@@ -79,10 +79,20 @@ const CASES: Case[] = [
   // Many pixels: the 16-pixel default block on the implicit and the 1x1 path.
   { ...dense, N: 2, H: 31, W: 31, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu' },
   { ...dense, N: 2, H: 31, W: 31, C: 16, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu' },
+  // Pre-activation ResNets: the residual add without ReLU, and the BN + ReLU prologue on the input
+  // (1x1 GEMM, 1x1 stride 2, 3x3 with padding on the implicit and the direct path, grouped, partial blocks).
+  { ...dense, N: 3, H: 7, W: 7, C: 64, K: 32, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual' },
+  { ...dense, N: 1, H: 13, W: 13, C: 6, K: 6, R: 3, S: 3, stride: 2, pad: 1, groups: 2, epilogue: 'residual' },
+  { ...dense, N: 2, H: 9, W: 9, C: 32, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu', preAct: true },
+  { ...dense, N: 1, H: 13, W: 13, C: 16, K: 64, R: 1, S: 1, stride: 2, pad: 0, preAct: true },
+  { ...dense, N: 2, H: 9, W: 11, C: 16, K: 16, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', preAct: true, tuning: { tq: 3, jn: 2, wgX: 4, wgY: 1, direct: false } },
+  { ...dense, N: 2, H: 9, W: 11, C: 16, K: 24, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual', preAct: true, tuning: { direct: true, tq: 2, jn: 3, wgX: 4, wgY: 1 } },
+  { ...dense, N: 1, H: 7, W: 7, C: 32, K: 36, R: 3, S: 3, stride: 1, pad: 1, groups: 4, epilogue: 'relu', preAct: true, tuning: { channelLanes: true, tq: 2, jn: 2, wgX: 1, wgY: 4, direct: false } },
+  { ...dense, N: 1, H: 8, W: 8, C: 8, K: 12, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual', preAct: true, tuning: { tq: 8, jn: 3, wgX: 2, wgY: 1 } },
 ];
 
 function name(c: Case): string {
-  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.epilogue ?? 'none'}` +
+  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.preAct ? 'pre-act ' : ''}${c.epilogue ?? 'none'}` +
     (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : '');
 }
 
@@ -102,7 +112,9 @@ async function runCase(c: Case, seed: number): Promise<void> {
   const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
   const bias = randomArray(desc.K, random, -0.5, 0.5);
   const [P, Q] = conv2dOutputSize(desc);
-  const residual = desc.epilogue === 'residual-relu' ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
+  const residual = hasResidual(desc.epilogue) ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
+  // A BatchNorm's scale and shift: about half the prologue's outputs are clamped to zero.
+  const pre = desc.preAct ? { scale: randomArray(desc.C, random, -1.5, 1.5), shift: randomArray(desc.C, random, -0.5, 0.5) } : undefined;
 
   const label = `test ${name(c)}`;
   // SwiftShader's Subzero compiler takes minutes on the direct path with more than 16 pixels per
@@ -111,12 +123,12 @@ async function runCase(c: Case, seed: number): Promise<void> {
   const conv = await Conv2d.create(ctx, desc, label, tuning);
   assert.deepEqual([...conv.outputShape], [desc.N, P, Q, desc.K]);
   const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
-  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias);
+  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias, pre);
   const y = createTensor(ctx, `${label} output`, conv.outputShape);
   const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
   submitDispatches(ctx, label, [conv.bind(x, w, y, res)]);
   const got = await readTensor(ctx, y);
-  const expected = conv2dRef(input, desc, weight, bias, residual);
+  const expected = conv2dRef(input, desc, weight, bias, residual, pre);
   assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
   for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
 }
@@ -201,4 +213,10 @@ test('conv2d rejects bad descriptions and tensors before dispatch, naming the la
   const rop = await Conv2d.create(ctx, { ...desc, epilogue: 'residual-relu' }, 'layer9.9.conv2');
   assert.throws(() => rop.bind(x, w, y), byLabel(/needs a residual/));
   assert.throws(() => rop.bind(x, w, y, createTensor(ctx, 'r2', [1, 8, 8, 4])), byLabel(/residual \(N, P, Q, K\) has shape/));
+
+  // The pre-activation prologue: C/G % 4 == 0, and weights packed with their scale and shift.
+  await assert.rejects(Conv2d.create(ctx, { ...desc, C: 6, K: 6, preAct: true }, 'layer9.9.conv2'), byLabel(/pre-activation prologue needs C\/G % 4/));
+  const pop = await Conv2d.create(ctx, { ...desc, preAct: true }, 'layer9.9.conv2');
+  assert.throws(() => pop.bind(x, w, y), byLabel(/, pre-activation \(rgba32float/));
+  assert.throws(() => packConv2dWeights(pop.layout, new Float32Array(8 * 8 * 9)), /pre-activation prologue but its scale and shift were not given/);
 });

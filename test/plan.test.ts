@@ -216,3 +216,46 @@ test('se: config checks', () => {
   assert.deepEqual(configProblems({ ...getArchitecture('resnet18'), se: { reduction: 16 } }),
     ["se (squeeze-excitation) needs bottleneck blocks, got block \"basic\""]);
 });
+
+test("resnetv2_50 / resnetv2_18: timm's pre-activation layout, three dispatches a block, the shortcuts timm takes", () => {
+  const plan = buildPlan(getArchitecture('resnetv2_50'));
+  // Parameter and tensor counts of timm's resnetv2_50, printed from make_e2e_goldens.py's PreActResNet (timm's module
+  // structure) by Debian torch: sum of numel, and the state dict less num_batches_tracked.
+  assert.deepEqual([plan.params, plan.weights.length], [25549352, 251]);
+  const step = (name: string) => plan.steps.find((s) => s.name === name)!;
+  assert.deepEqual(plan.steps.slice(0, 3).map((s) => s.name), ['layout', 'stem.conv', 'stem.pool']);
+  const stem = step('stem.conv') as ConvStep;
+  assert.deepEqual([stem.bn, stem.epilogue, stem.R, stem.stride, stem.pad], [null, 'none', 7, 2, 3]);
+  // Stage 0's first block has a projection (64 -> 256 channels), reading norm1's output like conv1.
+  const names = (p: string) => plan.steps.filter((s) => s.name.startsWith(`${p}.`)).map((s) => s.name);
+  assert.deepEqual(names('stages.0.blocks.0'), ['stages.0.blocks.0.downsample.conv', 'stages.0.blocks.0.conv1',
+    'stages.0.blocks.0.conv2', 'stages.0.blocks.0.conv3']);
+  const ds = step('stages.1.blocks.0.downsample.conv') as ConvStep;
+  assert.deepEqual([ds.R, ds.stride, ds.bn, ds.preNorm, ds.epilogue, ds.inputs], [1, 2, null, 'stages.1.blocks.0.norm1', 'none', ['stages.0.blocks.2.conv3']]);
+  const [c1, c2, c3] = ['conv1', 'conv2', 'conv3'].map((c) => step(`stages.1.blocks.0.${c}`) as ConvStep);
+  assert.deepEqual([c1.preNorm, c1.bn, c1.epilogue, c1.stride], ['stages.1.blocks.0.norm1', 'stages.1.blocks.0.norm2', 'relu', 1]);
+  assert.deepEqual([c2.preNorm, c2.bn, c2.epilogue, c2.stride], [null, 'stages.1.blocks.0.norm3', 'relu', 2]);
+  assert.deepEqual([c3.preNorm, c3.bn, c3.epilogue, c3.inputs], [null, null, 'residual', ['stages.1.blocks.0.conv2', ds.name]]);
+  // Later blocks: no projection, and the identity shortcut adds the raw block input (not norm1's output).
+  assert.deepEqual(names('stages.1.blocks.1').length, 3);
+  assert.deepEqual(step('stages.1.blocks.1.conv3').inputs, ['stages.1.blocks.1.conv2', 'stages.1.blocks.0.conv3']);
+  assert.deepEqual(step('stages.1.blocks.1.conv1').inputs, ['stages.1.blocks.0.conv3']);
+  const pool = step('head.global_pool');
+  assert.deepEqual(pool.kind === 'avgpool' && [pool.norm, pool.window, pool.C], ['norm', 'global', 2048]);
+  assert.deepEqual(plan.steps.at(-1)!.name, 'head.fc');
+  assert.deepEqual(plan.tensors.get('head.fc')!.shape, [1000]);
+
+  // Basic blocks: stage 0 keeps 64 channels at stride 1, so it has no projection; the 3x3 conv1 reads norm1's output.
+  const basic = buildPlan(getArchitecture('resnetv2_18'));
+  assert.deepEqual([basic.params, basic.weights.length], [11687720, 90]);
+  const b = (name: string) => basic.steps.find((s) => s.name === name) as ConvStep | undefined;
+  assert.equal(b('stages.0.blocks.0.downsample.conv'), undefined);
+  assert.deepEqual([b('stages.0.blocks.0.conv1')!.R, b('stages.0.blocks.0.conv1')!.preNorm], [3, 'stages.0.blocks.0.norm1']);
+  assert.deepEqual(b('stages.0.blocks.0.conv2')!.inputs, ['stages.0.blocks.0.conv1', 'stem.pool']);
+  assert.deepEqual(b('stages.1.blocks.0.conv2')!.inputs, ['stages.1.blocks.0.conv1', 'stages.1.blocks.0.downsample.conv']);
+
+  // The norm1 prologue reads 4 channels at a time.
+  assert.match(configProblems({ ...getArchitecture('resnetv2_18'), stemChannels: 6, widths: [6, 128, 256, 512] }).join('; '),
+    /multiples of 4, got 6/);
+  assert.match(configProblems({ ...getArchitecture('resnetv2_50'), strideOn: 'conv1' }).join('; '), /stride on conv2/);
+});

@@ -7,19 +7,22 @@ import { assertClose, randomArray, rng } from './helpers/compare.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
 import { windowOutputSize } from '../src/ops/common.js';
-import { Pool2d, type Pool2dDesc } from '../src/ops/pool2d.js';
+import { packPreAct, Pool2d, type Pool2dDesc } from '../src/ops/pool2d.js';
 import { pool2d as refPool, poolOutputSize } from '../src/reference/pool2d.js';
 
 async function runCase(desc: Pool2dDesc, seed: number): Promise<void> {
   const ctx = await testContext();
   const [N, H, W, C] = desc.input;
   const op = await Pool2d.create(ctx, desc, 'pool');
-  const x = randomArray(N * H * W * C, rng(seed), -2, 2);
+  const random = rng(seed);
+  const x = randomArray(N * H * W * C, random, -2, 2);
   const input = uploadTensor(ctx, 'x', x, desc.input);
   const output = createTensor(ctx, 'y', op.outputShape);
-  submitDispatches(ctx, 'pool', [op.bind(input, output)]);
+  const preAct = desc.preAct ? { scale: randomArray(C, random, -1.5, 1.5), shift: randomArray(C, random, -0.5, 0.5) } : undefined;
+  const pre = preAct ? uploadTensor(ctx, 'pre', packPreAct(preAct.scale, preAct.shift), [2, C]) : undefined;
+  submitDispatches(ctx, 'pool', [op.bind(input, output, pre)]);
   const g = op.geometry;
-  const ref = refPool(x, desc.input, { mode: desc.mode, ...g });
+  const ref = refPool(x, desc.input, { mode: desc.mode, ...g, preAct });
   assertClose(await readTensor(ctx, output), ref.data, {
     shape: { actual: op.outputShape, expected: ref.shape }, atol: 1e-5, rtol: 1e-5,
     what: `${desc.mode} ${JSON.stringify(desc)}`,
@@ -88,6 +91,19 @@ test('pool2d: average pool, fixed window and global', async () => {
   }
   // The global pool at the classifier of a real network, batch 2.
   await runCase({ mode: 'avg', input: [2, 7, 7, 2048], global: true }, seed++);
+});
+
+test('pool2d: average pool after a BatchNorm + ReLU prologue (pre-activation ResNets), scalar and vec4 channels', async () => {
+  let seed = 300;
+  for (const [N, H, W, C] of [[1, 7, 7, 3], [2, 5, 6, 8], [2, 7, 7, 2048]]) {
+    await runCase({ mode: 'avg', input: [N, H, W, C], global: true, preAct: true }, seed++);
+    await runCase({ mode: 'avg', input: [N, H, W, C], kernel: 3, stride: 2, pad: 1, preAct: true }, seed++);
+  }
+  const ctx = await testContext();
+  await assert.rejects(Pool2d.create(ctx, { mode: 'max', input: [1, 7, 7, 4], kernel: 3, preAct: true }, 'head.global_pool'),
+    /head\.global_pool: the pre-activation prologue is for average pooling only/);
+  const op = await Pool2d.create(ctx, { mode: 'avg', input: [1, 7, 7, 4], global: true, preAct: true }, 'head.global_pool');
+  assert.throws(() => op.bind(createTensor(ctx, 'x', [1, 7, 7, 4]), createTensor(ctx, 'y', [1, 1, 1, 4])), /needs its \(2, C\) scale and shift/);
 });
 
 test('pool2d: bad arguments throw before dispatch', async () => {

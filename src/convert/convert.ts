@@ -7,7 +7,7 @@
 //
 // Browser-safe: bytes in, bytes out. The CLI (cli/convert.ts) adds file I/O and the progress bar.
 
-import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, type ResNetConfig } from '../models/config.js';
+import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, isBottleneck, isPreAct, type ResNetConfig } from '../models/config.js';
 import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../models/plan.js';
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
@@ -117,6 +117,7 @@ export function inferConfig(shapes: Shapes): InferredConfig {
     if (s.length !== rank) throw new ConversionError(`cannot infer the architecture: '${name}' has shape ${shapeStr(s)}, expected ${rank} dimensions`);
     return s;
   };
+  if (shapes.has('stem.conv.weight')) return inferPreActConfig(shapes, need);
   const stem = need('conv1.weight', 4);
   const block = shapes.has('layer1.0.conv3.weight') ? 'bottleneck' : 'basic';
   const layers: number[] = [];
@@ -160,6 +161,41 @@ function inferSeReduction(shapes: Shapes): number | null {
   return r;
 }
 
+/** inferConfig for timm's ResNetV2 names (stem.conv, stages.S.blocks.B, head.fc as a 1x1 conv). */
+function inferPreActConfig(shapes: Shapes, need: (name: string, rank: number) => readonly number[]): InferredConfig {
+  const stem = need('stem.conv.weight', 4);
+  const block = shapes.has('stages.0.blocks.0.conv3.weight') ? 'preact-bottleneck' : 'preact-basic';
+  const layers: number[] = [];
+  const widths: number[] = [];
+  const bottleneckWidths: number[] = [];
+  let groups = 1;
+  for (let s = 0; shapes.has(`stages.${s}.blocks.0.conv1.weight`); s++) {
+    let b = 0;
+    while (shapes.has(`stages.${s}.blocks.${b}.conv1.weight`)) b++;
+    layers.push(b);
+    const p = `stages.${s}.blocks.0`;
+    if (block === 'preact-bottleneck') {
+      const c2 = need(`${p}.conv2.weight`, 4);
+      const c3 = need(`${p}.conv3.weight`, 4);
+      if (c3[0] % 4 !== 0) throw new ConversionError(`cannot infer the architecture: ${p}.conv3 has ${c3[0]} outputs, not a multiple of 4`);
+      widths.push(c3[0] / 4);
+      bottleneckWidths.push(c2[0]);
+      const g = c2[1] > 0 && c2[0] % c2[1] === 0 ? c2[0] / c2[1] : NaN;
+      if (!Number.isInteger(g)) throw new ConversionError(`cannot infer the groups of ${p}.conv2 from its shape ${shapeStr(c2)}`);
+      if (s === 0) groups = g;
+      else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in stages.0, ${g} in stages.${s})`);
+    } else {
+      const c1 = need(`${p}.conv1.weight`, 4);
+      widths.push(c1[0]);
+      bottleneckWidths.push(c1[0]);
+    }
+  }
+  if (layers.length === 0) throw new ConversionError("cannot infer the architecture: no 'stages.0.blocks.0.conv1.weight'");
+  const fc = need('head.fc.weight', 4);
+  return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
+    numClasses: fc[0], convBias: shapes.has('stem.conv.bias'), seReduction: null };
+}
+
 /** The fields of `c` that differ from the inferred shape of the weights, as readable strings. */
 function differences(inf: InferredConfig, c: ResNetConfig): string[] {
   const d: string[] = [];
@@ -167,7 +203,7 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
   if (inf.block !== c.block) d.push(`block ${inf.block} vs ${c.block}`);
   if (!eq(inf.layers, c.layers)) d.push(`blocks per stage [${inf.layers.join(', ')}] vs [${c.layers.join(', ')}]`);
   if (!eq(inf.widths, c.widths.slice(0, c.layers.length))) d.push(`widths [${inf.widths.join(', ')}] vs [${c.widths.join(', ')}]`);
-  if (c.block === 'bottleneck' && inf.block === 'bottleneck') {
+  if (isBottleneck(c.block) && isBottleneck(inf.block)) {
     if (inf.groups !== c.groups) d.push(`groups ${inf.groups} vs ${c.groups}`);
     const bw = c.widths.slice(0, c.layers.length).map((p) => bottleneckWidth(c, p));
     if (!eq(inf.bottleneckWidths, bw)) d.push(`bottleneck widths [${inf.bottleneckWidths.join(', ')}] vs [${bw.join(', ')}]`);
@@ -183,9 +219,10 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
 
 export function describeInferred(inf: InferredConfig): string {
   const list = (a: number[]) => `[${a.join(', ')}]`;
-  const kind = inf.block === 'basic' ? 'basic-block ResNet'
-    : inf.groups > 1 ? `bottleneck ResNeXt (groups ${inf.groups}, bottleneck widths ${list(inf.bottleneckWidths)})`
-    : `bottleneck ResNet (bottleneck widths ${list(inf.bottleneckWidths)})`;
+  const preAct = isPreAct(inf.block) ? 'pre-activation ' : '';
+  const kind = !isBottleneck(inf.block) ? `${preAct}basic-block ResNet`
+    : inf.groups > 1 ? `${preAct}bottleneck ResNeXt (groups ${inf.groups}, bottleneck widths ${list(inf.bottleneckWidths)})`
+    : `${preAct}bottleneck ResNet (bottleneck widths ${list(inf.bottleneckWidths)})`;
   return `${kind} with ${list(inf.layers)} blocks per stage, widths (planes) ${list(inf.widths)}, ` +
     `a ${inf.stemKernel}x${inf.stemKernel} stem of ${inf.stemChannels} channels on ${inf.inputChannels} input channels, ` +
     `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}` +
@@ -286,6 +323,8 @@ export interface ConvertResult {
 }
 
 const IMAGENET_SETTINGS = { colorSpace: 'RGB', inputRange: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+/** timm's ResNetV2 weights are trained with the Inception normalisation (timm's IMAGENET_INCEPTION_MEAN / _STD). */
+const TIMM_RESNETV2_SETTINGS = { colorSpace: 'RGB', inputRange: [0, 1], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } as const;
 
 /** Converts a checkpoint held in memory. Throws CheckpointError subclasses for any bad input. */
 export function convertCheckpoint(input: Uint8Array, opts: ConvertOptions = {}): ConvertResult {
@@ -358,7 +397,8 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
   const plan = buildPlan(config);
   checkShapes(plan, shapes, what); // also reports names the layout did not understand
 
-  const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : 'torchvision';
+  const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : keys.layout === 'timm-resnetv2' ? 'timm' : 'torchvision';
+  const settings = keys.layout === 'timm-resnetv2' ? TIMM_RESNETV2_SETTINGS : IMAGENET_SETTINGS;
   const source = opts.source ?? custom?.source ?? inputMeta?.source ?? `${layoutSource}:${config.name}`;
   const labels = opts.labels ? [...opts.labels] : custom?.labels ?? (config.numClasses === 1000 ? 'imagenet' as const
     : Array.from({ length: config.numClasses }, (_, i) => `class ${i}`));
@@ -371,10 +411,10 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     inputSize: config.inputSize,
     inputChannels: config.inputChannels,
     resizeSize: custom?.resizeSize ?? defaultResizeSize(config.inputSize),
-    colorSpace: custom?.colorSpace ?? (config.inputChannels === 1 ? 'grey' : IMAGENET_SETTINGS.colorSpace),
-    inputRange: custom?.inputRange ?? [...IMAGENET_SETTINGS.inputRange],
-    mean: custom?.mean ?? [...IMAGENET_SETTINGS.mean],
-    std: custom?.std ?? [...IMAGENET_SETTINGS.std],
+    colorSpace: custom?.colorSpace ?? (config.inputChannels === 1 ? 'grey' : settings.colorSpace),
+    inputRange: custom?.inputRange ?? [...settings.inputRange],
+    mean: custom?.mean ?? [...settings.mean],
+    std: custom?.std ?? [...settings.std],
     labels,
   };
 

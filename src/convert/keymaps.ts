@@ -15,9 +15,12 @@
 //                   as layer0.conv1 / layer0.bn1 (layer0's relu1 and pool carry no tensors), stages and
 //                   blocks under torchvision's names with `se_module.fc1` / `.fc2` kept, last_linear = fc.
 //   torchvision     torchvision ResNet / ResNeXt (and this project's .safetensors): names as they are.
+//   timm-resnetv2   timm's pre-activation ResNetV2 (resnetv2_50, ...; a .pth or the Hugging Face
+//                   model.safetensors): stem.conv, stages.S.blocks.B.*, norm, head.fc. timm's names are
+//                   the canonical ones of the 'preact-*' blocks (src/models/plan.ts): kept as they are.
 // Every layout drops `num_batches_tracked` (BatchNorm's step counter, unused at inference).
 
-export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'cadene-senet' | 'torchvision';
+export type Layout = 'cadene-resnext' | 'cadene-fbresnet' | 'cadene-resnet' | 'cadene-senet' | 'torchvision' | 'timm-resnetv2';
 
 export interface KeyMap {
   layout: Layout;
@@ -35,7 +38,13 @@ export function detectLayout(names: Iterable<string>): Layout {
   if (all.some((n) => n.startsWith('features.'))) return 'cadene-resnext';
   if (all.some((n) => n.startsWith('layer0.'))) return 'cadene-senet';
   if (all.includes('last_linear.weight')) return all.includes('conv1.bias') ? 'cadene-fbresnet' : 'cadene-resnet';
+  if (isTimmResnetV2(all)) return 'timm-resnetv2';
   return 'torchvision';
+}
+
+/** timm ResNetV2 names: a stem conv and stages of blocks. */
+function isTimmResnetV2(names: string[]): boolean {
+  return names.includes('stem.conv.weight') && names.some((n) => n.startsWith('stages.'));
 }
 
 const BN_PARAMS = new Set(['weight', 'bias', 'running_mean', 'running_var']);

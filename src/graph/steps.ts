@@ -15,7 +15,7 @@ import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/con
 import { firstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
-import { Pool2d } from '../ops/pool2d.js';
+import { packPreAct, Pool2d } from '../ops/pool2d.js';
 import { Preprocess, type GpuImage } from '../ops/preprocess.js';
 import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
 import { Softmax } from '../ops/softmax.js';
@@ -44,12 +44,15 @@ export interface RgbaImage {
   height: number;
 }
 
-/** A weighted step's packed weights on the GPU: a conv layer's texture (with its layout), linear's and squeeze-excite's buffer. */
+/**
+ * A weighted step's packed weights on the GPU: a conv layer's texture (with its layout), linear's and
+ * squeeze-excite's buffer, a pre-activated avgpool's (2, C) scale-and-shift buffer.
+ */
 export type StepWeights = Conv2dWeights | GPUBuffer;
 
 /** A plan step bound to an op for one batch size. */
 export interface StepOp {
-  /** inputs in the step's order; weights for weighted steps (hasWeights, uploadStepWeights). Not for preprocess. */
+  /** inputs in the step's order; weights for steps with weights (hasWeights, uploadStepWeights). Not for preprocess. */
   bind(inputs: GpuTensor[], output: GpuTensor, weights?: StepWeights): Dispatch;
   /** Preprocess only: one image into batch slot `slot` of the output. */
   bindImage?(image: GpuImage, output: GpuTensor, slot: number): Dispatch;
@@ -71,20 +74,22 @@ function view(t: GpuTensor, shape: number[]): GpuTensor {
 }
 
 function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
-  return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue };
+  return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue,
+    preAct: s.preNorm !== null };
 }
 
 /** Bytes of a weighted step's packed weights (packStepWeights' output). */
 export function packedWeightBytes(s: Step): number {
-  if (s.kind === 'conv') return conv2dWeightLayout(s).length * 4;
+  if (s.kind === 'conv') return conv2dWeightLayout(convDesc(s, 1)).length * 4;
   if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
   if (s.kind === 'squeeze-excite') return squeezeExciteWeightCount(s.K, s.hidden) * 4;
+  if (s.kind === 'avgpool' && s.norm) return 2 * s.C * 4;
   return 0;
 }
 
-/** Packs a weighted step's folded PyTorch-layout weights for its kernel (biases included, one buffer). */
+/** Packs a weighted step's folded PyTorch-layout weights for its kernel (bias and prologue appended, one buffer). */
 export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams): Promise<Float32Array> {
-  if (s.kind === 'conv') return packConv2dWeights(conv2dWeightLayout(s), p.weight, p.bias);
+  if (s.kind === 'conv') return packConv2dWeights(conv2dWeightLayout(convDesc(s, 1)), p.weight, p.bias, p.pre);
   if (s.kind === 'squeeze-excite') {
     if (!p.fc2) throw new Error(`${s.name}: squeeze-excite weights need fc2`);
     return packSqueezeExciteWeights(s.K, s.hidden, p.weight, p.bias, p.fc2.weight, p.fc2.bias);
@@ -93,14 +98,15 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
     const op = await Linear.create(ctx, { batch: 1, inFeatures: s.C, outFeatures: s.K }, s.name);
     return op.packWeights(p.weight, p.bias);
   }
+  if (s.kind === 'avgpool' && s.norm) return packPreAct(p.weight, p.bias);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
 /** Uploads a weighted step's packed weights (packStepWeights) into the GPU object its kernel reads. */
 export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
   const label = `${s.name} weights`;
-  if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(s), packed);
-  if (s.kind === 'linear' || s.kind === 'squeeze-excite') return uploadBuffer(ctx, label, packed);
+  if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(convDesc(s, 1)), packed);
+  if (s.kind === 'linear' || s.kind === 'squeeze-excite' || (s.kind === 'avgpool' && s.norm)) return uploadBuffer(ctx, label, packed);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
@@ -136,10 +142,16 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       return { bind: ([x], out) => op.bind(x, out) };
     }
     case 'avgpool': {
+      const preAct = s.norm !== null;
       const op = s.window === 'global'
-        ? await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], global: true }, label)
-        : await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.window, stride: 1 }, label);
-      return { bind: ([x], out) => op.bind(x, view(out, [N, 1, 1, s.C])) };
+        ? await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], global: true, preAct }, label)
+        : await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.window, stride: 1, preAct }, label);
+      return {
+        bind: ([x], out, w) => {
+          if (w instanceof Conv2dWeights) throw new Error(`${label}: the pool's norm must be a buffer`);
+          return op.bind(x, view(out, [N, 1, 1, s.C]), w && { buffer: w, shape: [2, s.C] });
+        },
+      };
     }
     case 'linear': {
       const op = await Linear.create(ctx, { batch: N, inFeatures: s.C, outFeatures: s.K }, label);
@@ -188,7 +200,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
 export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: FoldedParams | undefined): Float32Array {
   switch (s.kind) {
     case 'conv':
-      return conv2dRef(inputs[0], convDesc(s, N), p!.weight, p!.bias, inputs[1]);
+      return conv2dRef(inputs[0], convDesc(s, N), p!.weight, p!.bias, inputs[1], p!.pre);
     case 'layout':
       return nchwToNhwc(inputs[0], [N, s.C, s.H, s.W]);
     case 'maxpool':
@@ -197,7 +209,7 @@ export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: Fol
     case 'avgpool': {
       const k: [number, number] = s.window === 'global' ? [s.H, s.W] : [s.window, s.window];
       return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'avg', kernel: k, stride: [1, 1], pad: [0, 0], ceilMode: false,
-        countIncludePad: true }).data;
+        countIncludePad: true, preAct: s.norm ? { scale: p!.weight, shift: p!.bias } : undefined }).data;
     }
     case 'linear':
       return linear(inputs[0], p!.weight, p!.bias, N, s.C, s.K);

@@ -4,7 +4,12 @@
 export interface ResNetConfig {
   /** Architecture name as users type it, e.g. 'resnext101_32x4d'. */
   name: string;
-  block: 'basic' | 'bottleneck';
+  /**
+   * 'basic' / 'bottleneck': torchvision's (post-activation) blocks. 'preact-basic' / 'preact-bottleneck':
+   * timm's ResNetV2 with BatchNorm ("Identity Mappings in Deep Residual Networks"): BN + ReLU before each
+   * conv, a stem conv without BN, a final BN + ReLU before the pool, timm's names (see plan.ts).
+   */
+  block: 'basic' | 'bottleneck' | 'preact-basic' | 'preact-bottleneck';
   /** Blocks per stage; stage i is `layer{i+1}`. */
   layers: number[];
   /** `planes` of each stage, one per entry of `layers` (torchvision: 64, 128, 256, 512). Stage i > 0 strides by 2. */
@@ -48,6 +53,16 @@ export const OPTIONAL_CONFIG_KEYS: ReadonlySet<keyof ResNetConfig> = new Set(['s
 
 export const BOTTLENECK_EXPANSION = 4;
 
+/** Whether `block` is a pre-activation (timm ResNetV2) block. */
+export function isPreAct(block: ResNetConfig['block']): block is 'preact-basic' | 'preact-bottleneck' {
+  return block === 'preact-basic' || block === 'preact-bottleneck';
+}
+
+/** Whether `block` has the bottleneck shape (1x1, 3x3, 1x1 with expansion 4). */
+export function isBottleneck(block: ResNetConfig['block']): boolean {
+  return block === 'bottleneck' || block === 'preact-bottleneck';
+}
+
 const IMAGENET_BASE = {
   widths: [64, 128, 256, 512],
   strideOn: 'conv2',
@@ -77,7 +92,7 @@ const CADENE_SE_RESNEXT: Partial<ResNetConfig> = {
   maxpool: { kernel: 3, stride: 2, pad: 0, ceil: true }, avgpool: { kernel: 7 }, se: { reduction: 16 },
 };
 
-/** The named architectures: torchvision's and Cadene pretrainedmodels'. */
+/** The named architectures: torchvision's, Cadene pretrainedmodels' and timm's ResNetV2. */
 export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('resnet18', 'basic', [2, 2, 2, 2]),
   arch('resnet34', 'basic', [3, 4, 6, 3]),
@@ -88,6 +103,12 @@ export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('resnext101_32x8d', 'bottleneck', [3, 4, 23, 3], 32, 8),
   arch('resnext101_64x4d', 'bottleneck', [3, 4, 23, 3], 64, 4, { avgpool: { kernel: 7 } }),
   arch('resnext101_32x4d', 'bottleneck', [3, 4, 23, 3], 32, 4, { avgpool: { kernel: 7 } }),
+  // timm's ResNetV2 with BatchNorm pre-activation (resnetv2_50 and resnetv2_101 have published weights).
+  arch('resnetv2_18', 'preact-basic', [2, 2, 2, 2]),
+  arch('resnetv2_34', 'preact-basic', [3, 4, 6, 3]),
+  arch('resnetv2_50', 'preact-bottleneck', [3, 4, 6, 3]),
+  arch('resnetv2_101', 'preact-bottleneck', [3, 4, 23, 3]),
+  arch('resnetv2_152', 'preact-bottleneck', [3, 8, 36, 3]),
   arch('fbresnet152', 'bottleneck', [3, 8, 36, 3], 1, 64, { strideOn: 'conv1', convBias: true, avgpool: { kernel: 7 } }),
   ...['se_resnext50_32x4d', 'se_resnext101_32x4d'].map((name, i) =>
     arch(name, 'bottleneck', [3, 4, i === 0 ? 6 : 23, 3], 32, 4, CADENE_SE_RESNEXT)),

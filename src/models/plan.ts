@@ -20,9 +20,20 @@
 // Squeeze-excitation bottleneck (config.se, Cadene's SENet): conv3 1x1 +bn stores without epilogue
 //   -> se_module (per image: mean over H x W, fc1 + relu, fc2 + sigmoid: the channel scales s)
 //   -> the block step `layerL.B`: relu(conv3 * s + residual), elementwise.
+//
+// Pre-activation blocks (timm's ResNetV2 with BatchNorm, block 'preact-*') use timm's names: stem.conv
+// (no BN: the first block's norm1 normalises its output), stem.pool, stages.S.blocks.B.{norm1, conv1,
+// norm2, conv2, norm3, conv3, downsample.conv}, the final norm, head.global_pool and head.fc (a 1x1
+// conv). norm1 (BN + ReLU) becomes a prologue of the convs that read the pre-activated block input
+// (conv1 and downsample.conv); norm2 / norm3 fold into conv1 / conv2 as usual; the last conv adds the
+// shortcut with no ReLU after it ('residual'); the final norm is a prologue of the global pool.
+//   bottleneck: [downsample.conv 1x1 (stride) on norm1(x)] -> conv1 1x1 on norm1(x) +norm2+relu ->
+//   conv2 3x3 (stride) +norm3+relu -> conv3 1x1 + shortcut, where the shortcut is downsample.conv's
+//   output or the raw block input x. timm gives every stage's first bottleneck a downsample; a basic
+//   block has one only where the stride or the channel count changes.
 
 import { windowOutputSize } from '../ops/common.js';
-import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, OPTIONAL_CONFIG_KEYS, type ResNetConfig } from './config.js';
+import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, isBottleneck, isPreAct, OPTIONAL_CONFIG_KEYS, type ResNetConfig } from './config.js';
 
 /** Per-sample activation shape, NHWC without N: [H, W, C]. Logits and probabilities: [K]. */
 export type SampleShape = number[];
@@ -51,14 +62,20 @@ interface StepBase {
 
 export interface ConvStep extends StepBase {
   kind: 'conv';
-  /** inputs[0]: (H, W, C); inputs[1] (residual-relu only): the residual, (P, Q, K). */
+  /** inputs[0]: (H, W, C); inputs[1] (residual-relu and residual only): the residual, (P, Q, K). */
   H: number; W: number; C: number; K: number; R: number; S: number;
   stride: number; pad: number; groups: number;
-  epilogue: 'none' | 'relu' | 'residual-relu';
+  /** 'residual': conv + bias + residual with no ReLU after it (pre-activation blocks). */
+  epilogue: 'none' | 'relu' | 'residual-relu' | 'residual';
   /** Weight prefix: `${conv}.weight` (K, C/G, R, S) and, with convBias, `${conv}.bias` (K). */
   conv: string;
-  /** BatchNorm prefix (`.weight/.bias/.running_mean/.running_var`, each (K)), folded at load. */
-  bn: string;
+  /** BatchNorm after the conv (`.weight/.bias/.running_mean/.running_var`, each (K)), folded at load; null for none. */
+  bn: string | null;
+  /**
+   * BatchNorm + ReLU applied to the conv's input (each vector (C)): the pre-activation of a
+   * 'preact-*' block's norm1, a prologue of the kernel's input loads. Null for none.
+   */
+  preNorm: string | null;
   convBias: boolean;
 }
 
@@ -73,13 +90,17 @@ export interface AvgPoolStep extends StepBase {
   H: number; W: number; C: number;
   /** 'global': mean over H x W; a number: a fixed kernel x kernel window with stride 1, no padding. */
   window: 'global' | number;
+  /** BatchNorm + ReLU applied to the input before pooling (the final `norm` of 'preact-*' networks), or null. */
+  norm: string | null;
 }
 
 export interface LinearStep extends StepBase {
   kind: 'linear';
-  /** in features C, out features K; weight `${weights}.weight` (K, C), bias (K). */
+  /** in features C, out features K; weight `${weights}.weight` (K, C), or (K, C, 1, 1) with conv1x1, bias (K). */
   C: number; K: number;
   weights: string;
+  /** The weight is stored as a 1x1 conv's (timm's head.fc of ResNetV2): same values, shape (K, C, 1, 1). */
+  conv1x1: boolean;
 }
 
 /** RGBA8 image -> normalised NHWC input, one dispatch per image (batch slot). */
@@ -123,17 +144,23 @@ export interface ScaleResidualStep extends StepBase {
 export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoolStep | LinearStep | SqueezeExciteStep
   | ScaleResidualStep | SoftmaxStep | TopKStep;
 
-/** A step that reads weights (packed and uploaded once at load). */
+/** A step whose own tensors are listed in Plan.weights (stepWeights). */
 export type WeightedStep = ConvStep | LinearStep | SqueezeExciteStep;
 
-export function hasWeights(s: Step): s is WeightedStep {
-  return s.kind === 'conv' || s.kind === 'linear' || s.kind === 'squeeze-excite';
+/**
+ * Whether step `s` reads weights on the GPU (packed and uploaded once at load): convs, linear,
+ * squeeze-excite, and an average pool with a norm prologue (a pre-activation network's final norm).
+ */
+export function hasWeights(s: Step): boolean {
+  return s.kind === 'conv' || s.kind === 'linear' || s.kind === 'squeeze-excite' || (s.kind === 'avgpool' && s.norm !== null);
 }
 
 /**
  * A weight tensor of the network: its canonical name (torchvision's state-dict name: conv1, bn1,
- * layerL.B.conv1..3, bn1..3, layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc) and PyTorch shape:
- * conv (K, C/G, R, S), its bias (fbresnet152) and each BN vector (K), fc (K, C) and (K). A
+ * layerL.B.conv1..3, bn1..3, layerL.B.downsample.0 (1x1 conv) / .1 (BN), fc; timm's for pre-activation
+ * blocks: stem.conv, stages.S.blocks.B.norm1..3 / conv1..3 / downsample.conv, norm, head.fc) and PyTorch
+ * shape: conv (K, C/G, R, S), its bias (fbresnet152) and each BN vector (K or C), fc (K, C) or as a
+ * 1x1 conv (K, C, 1, 1), and (K). A
  * checkpoint may store it in any float dtype the safetensors reader decodes (F32, F16, BF16, F64).
  */
 export interface TensorSpec {
@@ -147,7 +174,7 @@ export interface Plan {
   config: ResNetConfig;
   steps: Step[];
   tensors: Map<string, PlanTensor>;
-  /** Every weight tensor the steps read, in torchvision's state-dict order. */
+  /** Every weight tensor the steps read, in torchvision's state-dict order (timm's for pre-activation blocks). */
   weights: TensorSpec[];
   /** The tensor the first step reads (NCHW floats or the image), and the one read back. */
   input: string;
@@ -197,7 +224,10 @@ export function configProblems(c: unknown): string[] {
 
   for (const k of CONFIG_KEYS) check(has(k) || OPTIONAL_CONFIG_KEYS.has(k), `missing field '${k}'`);
   if (has('name')) check(typeof x.name === 'string' && x.name.length > 0, `name must be a non-empty string, got ${show(x.name)}`);
-  if (has('block')) check(x.block === 'basic' || x.block === 'bottleneck', `block must be 'basic' or 'bottleneck', got ${show(x.block)}`);
+  if (has('block')) {
+    check(['basic', 'bottleneck', 'preact-basic', 'preact-bottleneck'].includes(x.block as string),
+      `block must be 'basic', 'bottleneck', 'preact-basic' or 'preact-bottleneck', got ${show(x.block)}`);
+  }
   const layers = Array.isArray(x.layers) ? x.layers as unknown[] : null;
   if (has('layers')) {
     if (!layers || layers.length === 0) problems.push(`layers must list the blocks of at least one stage, got ${show(x.layers)}`);
@@ -238,15 +268,30 @@ export function configProblems(c: unknown): string[] {
     check(typeof x.bnEps === 'number' && Number.isFinite(x.bnEps) && x.bnEps > 0, `bnEps must be a positive number, got ${show(x.bnEps)}`);
   }
   if (has('se')) problems.push(...seProblems(x));
-  if (x.block === 'basic' && (x.groups !== 1 || x.widthPerGroup !== 64)) {
+  if ((x.block === 'basic' || x.block === 'preact-basic') && (x.groups !== 1 || x.widthPerGroup !== 64)) {
     problems.push(`basic blocks support only groups 1 and widthPerGroup 64 (torchvision's rule), got ${show(x.groups)} and ${show(x.widthPerGroup)}`);
   }
-  if (x.block === 'bottleneck' && posInt(x.groups) && posInt(x.widthPerGroup) && widths) {
+  if (isBottleneck(x.block as ResNetConfig['block']) && posInt(x.groups) && posInt(x.widthPerGroup) && widths) {
     widths.forEach((planes, i) => {
       if (posInt(planes) && bottleneckWidth(x as unknown as ResNetConfig, planes as number) === 0) {
         problems.push(`stage ${i + 1}: bottleneck width floor(${planes} * ${x.widthPerGroup} / 64) * ${x.groups} is 0`);
       }
     });
+  }
+  if (isPreAct(x.block as ResNetConfig['block'])) problems.push(...preActProblems(x as Partial<ResNetConfig>));
+  return problems;
+}
+
+/** What a pre-activation config needs beyond the rest: the stride on the 3x3 conv, and the channel
+ *  counts that the norm1 prologue reads 4 at a time (conv2d.wgsl's PRE_ACT needs C/G % 4 == 0). */
+function preActProblems(x: Partial<ResNetConfig>): string[] {
+  const problems: string[] = [];
+  if (x.strideOn !== undefined && x.strideOn !== 'conv2') problems.push(`pre-activation blocks stride on conv2, got strideOn ${show(x.strideOn)}`);
+  const channels = [x.stemChannels, ...(x.block === 'preact-basic' && Array.isArray(x.widths) ? x.widths : [])];
+  for (const ch of channels) {
+    if (Number.isSafeInteger(ch) && (ch as number) % 4 !== 0) {
+      problems.push(`pre-activation blocks need stemChannels and basic widths that are multiples of 4, got ${show(ch)}`);
+    }
   }
   return problems;
 }
@@ -308,7 +353,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     for (const s of weighted) if (s) weights.push(...stepWeights(s));
   };
   const conv = (name: string, x: string, K: number, R: number, stride: number, pad: number, groups: number,
-    bn: string, epilogue: ConvStep['epilogue'], residual?: string): ConvStep => {
+    bn: string | null, epilogue: ConvStep['epilogue'], residual?: string, preNorm: string | null = null): ConvStep => {
     const [h, w, ch] = tensors.get(x)!.shape;
     const P = windowOutputSize(h, R, stride, pad);
     const Q = windowOutputSize(w, R, stride, pad);
@@ -324,7 +369,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
       }
     }
     const step: ConvStep = { kind: 'conv', name, inputs, output: name, H: h, W: w, C: ch, K, R, S: R, stride, pad, groups,
-      epilogue, conv: name, bn, convBias: c.convBias };
+      epilogue, conv: name, bn, preNorm, convBias: c.convBias };
     steps.push(step);
     flops += 2 * P * Q * K * R * R * (ch / groups);
     tensor(name, [P, Q, K]);
@@ -345,27 +390,60 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     return se;
   };
 
-  // Stem.
-  const stem = conv('conv1', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, 'bn1', 'relu');
+  // Stem. A pre-activation stem conv has no BN (the first block's norm1 follows the pool).
+  const preAct = isPreAct(c.block);
+  const stem = preAct
+    ? conv('stem.conv', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, null, 'none')
+    : conv('conv1', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, 'bn1', 'relu');
   weigh(stem);
   cur = stem.output;
   [H, W, C] = tensors.get(cur)!.shape;
   if (c.maxpool) {
+    const pool = preAct ? 'stem.pool' : 'maxpool';
     const m = c.maxpool;
     const P = windowOutputSize(H, m.kernel, m.stride, m.pad, m.ceil);
     const Q = windowOutputSize(W, m.kernel, m.stride, m.pad, m.ceil);
     if (P < 1 || Q < 1) throw new PlanError(`config '${c.name}': maxpool gets a ${H}x${W} map and would produce no output`);
-    steps.push({ kind: 'maxpool', name: 'maxpool', inputs: [cur], output: 'maxpool', H, W, C, ...m });
-    cur = tensor('maxpool', [P, Q, C]);
+    steps.push({ kind: 'maxpool', name: pool, inputs: [cur], output: pool, H, W, C, ...m });
+    cur = tensor(pool, [P, Q, C]);
   }
 
   // Stages. A block's weights are listed in torchvision's state-dict order, which has the
   // downsample after the residual branch (it runs before the branch's last conv, which adds it).
   let inplanes = c.stemChannels;
+  /** One pre-activation block (timm's PreActBottleneck / PreActBasic) reading `x`; returns its output. */
+  const preActBlock = (p: string, x: string, planes: number, outCh: number, stride: number, withDownsample: boolean): string => {
+    const norm1 = `${p}.norm1`;
+    const ds = withDownsample ? conv(`${p}.downsample.conv`, x, outCh, 1, stride, 0, 1, null, 'none', undefined, norm1) : undefined;
+    let last: ConvStep;
+    if (c.block === 'preact-bottleneck') {
+      const w = bottleneckWidth(c, planes);
+      const a = conv(`${p}.conv1`, x, w, 1, 1, 0, 1, `${p}.norm2`, 'relu', undefined, norm1);
+      const m = conv(`${p}.conv2`, a.output, w, 3, stride, 1, c.groups, `${p}.norm3`, 'relu');
+      last = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, null, 'residual', ds?.output ?? x);
+      weigh(ds);
+      weights.push(...bnWeights(norm1, tensors.get(x)!.shape[2]));
+      weigh(a, m, last);
+    } else {
+      const a = conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.norm2`, 'relu', undefined, norm1);
+      last = conv(`${p}.conv2`, a.output, planes, 3, 1, 1, 1, null, 'residual', ds?.output ?? x);
+      weigh(ds);
+      weights.push(...bnWeights(norm1, tensors.get(x)!.shape[2]));
+      weigh(a, last);
+    }
+    return last.output;
+  };
   c.layers.forEach((blocks, s) => {
     const planes = c.widths[s];
-    const outCh = c.block === 'bottleneck' ? planes * BOTTLENECK_EXPANSION : planes;
+    const outCh = isBottleneck(c.block) ? planes * BOTTLENECK_EXPANSION : planes;
     for (let b = 0; b < blocks; b++) {
+      if (preAct) {
+        const stride = b === 0 && s > 0 ? 2 : 1;
+        const withDownsample = b === 0 && (c.block === 'preact-bottleneck' || stride !== 1 || inplanes !== outCh);
+        cur = preActBlock(`stages.${s}.blocks.${b}`, cur, planes, outCh, stride, withDownsample);
+        inplanes = outCh;
+        continue;
+      }
       const p = `layer${s + 1}.${b}`;
       const stride = b === 0 && s > 0 ? 2 : 1;
       const x = cur;
@@ -401,10 +479,13 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     }
   });
 
-  // Head.
+  // Head. A pre-activation network's final norm (BN + ReLU) is the pool's prologue.
   [H, W, C] = tensors.get(cur)!.shape;
+  const pool = preAct ? 'head.global_pool' : 'avgpool';
+  const norm = preAct ? 'norm' : null;
+  if (norm) weights.push(...bnWeights(norm, C));
   if (c.avgpool === 'global') {
-    steps.push({ kind: 'avgpool', name: 'avgpool', inputs: [cur], output: 'avgpool', H, W, C, window: 'global' });
+    steps.push({ kind: 'avgpool', name: pool, inputs: [cur], output: pool, H, W, C, window: 'global', norm });
   } else {
     const k = c.avgpool.kernel;
     if (H - k + 1 !== 1 || W - k + 1 !== 1) {
@@ -412,15 +493,16 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
         `${Math.max(0, H - k + 1)}x${Math.max(0, W - k + 1)}, but fc needs 1x1: the input must be sized so the final ` +
         `map is ${k}x${k} (inputSize ${c.inputSize} gives ${H}x${W})`);
     }
-    steps.push({ kind: 'avgpool', name: 'avgpool', inputs: [cur], output: 'avgpool', H, W, C, window: k });
+    steps.push({ kind: 'avgpool', name: pool, inputs: [cur], output: pool, H, W, C, window: k, norm });
   }
-  cur = tensor('avgpool', [C]);
+  cur = tensor(pool, [C]);
   const K = c.numClasses;
-  const fc: LinearStep = { kind: 'linear', name: 'fc', inputs: [cur], output: 'fc', C, K, weights: 'fc' };
+  const fcName = preAct ? 'head.fc' : 'fc';
+  const fc: LinearStep = { kind: 'linear', name: fcName, inputs: [cur], output: fcName, C, K, weights: fcName, conv1x1: preAct };
   steps.push(fc);
   weigh(fc);
   flops += 2 * C * K;
-  cur = tensor('fc', [K]);
+  cur = tensor(fcName, [K]);
   if (head === 'topk') {
     const k = options.topK ?? 5;
     if (!Number.isInteger(k) || k < 1 || k > K) throw new PlanError(`topK must be an integer in 1..${K} (classes), got ${k}`);
@@ -435,21 +517,36 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
 }
 
-/** The weights `step` reads: a conv's weight, bias (convBias) and BatchNorm; fc's weight and bias; SE's fc1 and fc2. */
+const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });
+
+/**
+ * The weights `step` reads itself: a conv's weight, bias (convBias) and BatchNorm (if any); fc's weight
+ * and bias; SE's fc1 and fc2. A pre-activation conv's preNorm belongs to its block (listed once, where
+ * timm lists it).
+ */
 function stepWeights(step: WeightedStep): TensorSpec[] {
-  const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });
   if (step.kind === 'squeeze-excite') {
     const { se, K, hidden } = step;
     return [spec(`${se}.fc1.weight`, [hidden, K, 1, 1]), spec(`${se}.fc1.bias`, [hidden]),
       spec(`${se}.fc2.weight`, [K, hidden, 1, 1]), spec(`${se}.fc2.bias`, [K])];
   }
-  if (step.kind === 'linear') return [spec(`${step.weights}.weight`, [step.K, step.C]), spec(`${step.weights}.bias`, [step.K])];
+  if (step.kind === 'linear') {
+    const w = step.conv1x1 ? [step.K, step.C, 1, 1] : [step.K, step.C];
+    return [spec(`${step.weights}.weight`, w), spec(`${step.weights}.bias`, [step.K])];
+  }
   const { K, bn } = step;
   return [
     spec(`${step.conv}.weight`, [K, step.C / step.groups, step.R, step.S]),
     ...(step.convBias ? [spec(`${step.conv}.bias`, [K])] : []),
-    spec(`${bn}.weight`, [K]), spec(`${bn}.bias`, [K]), spec(`${bn}.running_mean`, [K], false), spec(`${bn}.running_var`, [K], false),
+    ...(bn ? bnWeights(bn, K) : []),
   ];
+}
+
+/** A BatchNorm's four vectors of `n` channels. */
+function bnWeights(bn: string, n: number): TensorSpec[] {
+  const shape = [n];
+  return [spec(`${bn}.weight`, shape), spec(`${bn}.bias`, shape), spec(`${bn}.running_mean`, shape, false),
+    spec(`${bn}.running_var`, shape, false)];
 }
 
 /** Every tensor a checkpoint for `config` must hold, in torchvision's state-dict order: the plan's `weights`. */

@@ -4,10 +4,18 @@
 
 import { windowOutputSize } from './common.js';
 
-/** 'residual-relu': out = relu(conv + bias + residual), the bottleneck's last conv. */
-export type Conv2dEpilogue = 'none' | 'relu' | 'residual-relu';
+/**
+ * 'residual-relu': out = relu(conv + bias + residual), the bottleneck's last conv; 'residual': out =
+ * conv + bias + residual, the last conv of a pre-activation block.
+ */
+export type Conv2dEpilogue = 'none' | 'relu' | 'residual-relu' | 'residual';
 
-export const CONV2D_EPILOGUES: readonly Conv2dEpilogue[] = ['none', 'relu', 'residual-relu'];
+export const CONV2D_EPILOGUES: readonly Conv2dEpilogue[] = ['none', 'relu', 'residual-relu', 'residual'];
+
+/** Whether `epilogue` adds a residual tensor (binding 3). */
+export function hasResidual(epilogue: Conv2dEpilogue): boolean {
+  return epilogue === 'residual-relu' || epilogue === 'residual';
+}
 
 export interface Conv2dDesc {
   /** Batch. */
@@ -28,6 +36,12 @@ export interface Conv2dDesc {
   /** G: groups; 1 = dense, C = K = G depthwise. Must divide C and K. */
   groups: number;
   epilogue: Conv2dEpilogue;
+  /**
+   * Pre-activation prologue: the input is read as relu(x * scale[c] + shift[c]) (a BatchNorm + ReLU
+   * before the conv), with zero padding still zero. scale and shift (C each) are packed after the bias.
+   * Needs C/G % 4 == 0. Default false.
+   */
+  preAct?: boolean;
 }
 
 /** Launch geometry of the kernel (the WGSL `override`s and the path defines). */

@@ -8,7 +8,7 @@ import { GpuLimitError } from '../gpu/buffers.js';
 import type { Conv2dDesc } from './conv2d-geometry.js';
 
 /** The fields of a convolution its packed weights depend on. */
-export type Conv2dWeightShape = Pick<Conv2dDesc, 'C' | 'K' | 'R' | 'S' | 'groups'>;
+export type Conv2dWeightShape = Pick<Conv2dDesc, 'C' | 'K' | 'R' | 'S' | 'groups' | 'preAct'>;
 
 /** Packed weight geometry for a shape (see packConv2dWeights). */
 export interface Conv2dWeightLayout extends Readonly<Conv2dWeightShape> {
@@ -18,6 +18,8 @@ export interface Conv2dWeightLayout extends Readonly<Conv2dWeightShape> {
   readonly Kgp: number;
   /** Float index of the bias, after the weights. */
   readonly biasOffset: number;
+  /** With preAct: float index of the prologue's scale (C), followed by its shift (C), after the bias. */
+  readonly preActOffset: number;
   /** Floats of the packed array: weights and bias, zero-padded to whole texture rows. */
   readonly length: number;
   /** The weight texture: `width` (a power of two) rgba32float texels a row, `rows` rows. */
@@ -35,26 +37,40 @@ const WEIGHT_TEXTURE_MIN_WIDTH = 16;
 const WEIGHT_TEXTURE_ROWS = 4096;
 const WEIGHT_TEXTURE_MAX_WIDTH = 4096;
 
-export function conv2dWeightLayout({ C, K, R, S, groups }: Conv2dWeightShape): Conv2dWeightLayout {
+export function conv2dWeightLayout({ C, K, R, S, groups, preAct = false }: Conv2dWeightShape): Conv2dWeightLayout {
   const Cg = C / groups;
   const Kg = K / groups;
   const Kgp = Math.ceil(Kg / 4) * 4;
   const biasOffset = groups * R * S * Cg * Kgp;
-  const texels = (biasOffset + groups * Kgp) / 4;
+  const preActOffset = biasOffset + groups * Kgp;
+  const texels = Math.ceil((preActOffset + (preAct ? 2 * C : 0)) / 4);
   const width = Math.min(WEIGHT_TEXTURE_MAX_WIDTH,
     Math.max(WEIGHT_TEXTURE_MIN_WIDTH, 2 ** Math.ceil(Math.log2(Math.ceil(texels / WEIGHT_TEXTURE_ROWS)))));
   const rows = Math.ceil(texels / width);
-  return { C, K, R, S, groups, Cg, Kg, Kgp, biasOffset, length: width * rows * 4, width, rows };
+  return { C, K, R, S, groups, preAct, Cg, Kg, Kgp, biasOffset, preActOffset, length: width * rows * 4, width, rows };
+}
+
+/** The pre-activation prologue of a conv's input: relu(x * scale[c] + shift[c]), each (C). */
+export interface PreActParams {
+  scale: Float32Array;
+  shift: Float32Array;
 }
 
 /**
  * Repacks PyTorch conv weights for conv2d.wgsl, bias appended:
  *   weight (K, C/G, R, S) -> (G, R, S, Cg, Kgp) at float 0, then bias (G, Kgp) at float biasOffset,
- * where Kgp = K/G rounded up to a multiple of 4 and the padding channels are zero; the array is
- * zero-padded to whole rows of the weight texture. A missing bias packs as zeros.
+ * where Kgp = K/G rounded up to a multiple of 4 and the padding channels are zero, then (layout.preAct)
+ * the prologue's scale (C) and shift (C) at preActOffset; the array is zero-padded to whole rows of the
+ * weight texture. A missing bias packs as zeros.
  */
-export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array): Float32Array {
-  const { R, S, K, groups: G, Cg, Kg, Kgp, biasOffset, length } = layout;
+export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Float32Array {
+  const { C, R, S, K, groups: G, Cg, Kg, Kgp, biasOffset, preActOffset, length } = layout;
+  if (layout.preAct !== (pre !== undefined)) {
+    throw new Error(`conv2d weights: the layout ${layout.preAct ? 'has' : 'has no'} pre-activation prologue but its scale and shift were ${pre ? '' : 'not '}given`);
+  }
+  if (pre && (pre.scale.length !== C || pre.shift.length !== C)) {
+    throw new Error(`conv2d pre-activation: scale ${pre.scale.length} and shift ${pre.shift.length} values, expected C = ${C} each`);
+  }
   if (weight.length !== K * Cg * R * S) {
     throw new Error(`conv2d weights: ${weight.length} values, expected K*C/G*R*S = ${K}*${Cg}*${R}*${S} = ${K * Cg * R * S}`);
   }
@@ -72,6 +88,10 @@ export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Arr
       }
       if (bias) out[biasOffset + g * Kgp + kk] = bias[k];
     }
+  }
+  if (pre) {
+    out.set(pre.scale, preActOffset);
+    out.set(pre.shift, preActOffset + C);
   }
   return out;
 }
@@ -104,11 +124,12 @@ export class Conv2dWeights {
     return new Conv2dWeights(layout, texture);
   }
 
-  /** Packs PyTorch-order weight (K, C/G, R, S) and bias (K) for `shape` and uploads them. */
-  static create(ctx: GpuContext, label: string, shape: Conv2dWeightShape, weight: Float32Array, bias?: Float32Array): Conv2dWeights {
+  /** Packs PyTorch-order weight (K, C/G, R, S), bias (K) and (shape.preAct) the prologue for `shape` and uploads them. */
+  static create(ctx: GpuContext, label: string, shape: Conv2dWeightShape, weight: Float32Array, bias?: Float32Array,
+    pre?: PreActParams): Conv2dWeights {
     const layout = conv2dWeightLayout(shape);
     checkTextureSize(ctx, label, layout);
-    return Conv2dWeights.upload(ctx, label, layout, packConv2dWeights(layout, weight, bias));
+    return Conv2dWeights.upload(ctx, label, layout, packConv2dWeights(layout, weight, bias, pre));
   }
 
   get label(): string {

@@ -7,7 +7,7 @@ import { checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
 import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, type Defines } from '../gpu/shaders.js';
 import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
-import { CONV2D_EPILOGUES, conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
+import { CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
 import { cpuThreads, defaultConv2dTuning } from './conv2d-tuning.js';
 import { Conv2dWeights, conv2dWeightLayout, type Conv2dWeightLayout } from './conv2d-weights.js';
 
@@ -26,7 +26,7 @@ export interface Conv2dPipelineKey {
   overrides: Record<string, number>;
 }
 
-/** The tensors of one dispatch as validated storage bindings (binding 3, the residual, only for 'residual-relu'). */
+/** The tensors of one dispatch as validated storage bindings (binding 3, the residual, only for 'residual-relu' and 'residual'). */
 export interface Conv2dTensorBindings {
   input: GPUBufferBinding;
   output: GPUBufferBinding;
@@ -69,6 +69,7 @@ export class Conv2d {
     checkInts(what, { pad: d.pad }, true);
     if (!CONV2D_EPILOGUES.includes(d.epilogue)) bad(`epilogue '${d.epilogue}' is not one of ${CONV2D_EPILOGUES.join(', ')}`);
     if (d.C % d.groups !== 0 || d.K % d.groups !== 0) bad(`groups ${d.groups} must divide both C ${d.C} and K ${d.K}`);
+    if (d.preAct && (d.C / d.groups) % 4 !== 0) bad(`the pre-activation prologue needs C/G % 4 == 0 (C ${d.C}, G ${d.groups})`);
     if (d.R > d.H + 2 * d.pad || d.S > d.W + 2 * d.pad) {
       bad(`kernel ${d.R}x${d.S} is larger than the padded input ${d.H + 2 * d.pad}x${d.W + 2 * d.pad}`);
     }
@@ -114,7 +115,7 @@ export class Conv2d {
       Math.log2(layout.width),
     ]);
 
-    const residual = d.epilogue === 'residual-relu';
+    const residual = hasResidual(d.epilogue);
     const key: Conv2dPipelineKey = {
       shader: 'conv2d',
       defines: {
@@ -123,8 +124,9 @@ export class Conv2d {
         GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
         DIRECT: t.direct,
         CHANNEL_LANES: t.channelLanes,
-        RELU: d.epilogue === 'relu' || residual,
+        RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
         RESIDUAL: residual,
+        PRE_ACT: d.preAct ?? false,
       },
       overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
     };
@@ -133,7 +135,7 @@ export class Conv2d {
   }
 
   /**
-   * Checks input (N, H, W, C), output (N, P, Q, K) and, for 'residual-relu', a residual (N, P, Q, K)
+   * Checks input (N, H, W, C), output (N, P, Q, K) and, for 'residual-relu' and 'residual', a residual (N, P, Q, K)
    * against this convolution; returns their bindings.
    */
   tensorBindings(input: GpuTensor, output: GpuTensor, residual?: GpuTensor): Conv2dTensorBindings {
@@ -141,8 +143,8 @@ export class Conv2d {
     const what = `conv2d ${this.label}`;
     checkShape(what, 'input (N, H, W, C)', input.shape, [d.N, d.H, d.W, d.C]);
     checkShape(what, 'output (N, P, Q, K)', output.shape, this.outputShape);
-    if (d.epilogue === 'residual-relu') {
-      if (!residual) throw new Error(`${what}: epilogue residual-relu needs a residual tensor of shape ${shapeText(this.outputShape)}`);
+    if (hasResidual(d.epilogue)) {
+      if (!residual) throw new Error(`${what}: epilogue ${d.epilogue} needs a residual tensor of shape ${shapeText(this.outputShape)}`);
       checkShape(what, 'residual (N, P, Q, K)', residual.shape, this.outputShape);
     } else if (residual) {
       throw new Error(`${what}: a residual was given but the epilogue is '${d.epilogue}'`);
@@ -159,16 +161,17 @@ export class Conv2d {
   }
 
   /**
-   * Binds input (N, H, W, C), this layer's packed weights, output (N, P, Q, K) and, for 'residual-relu',
+   * Binds input (N, H, W, C), this layer's packed weights, output (N, P, Q, K) and, for 'residual-relu' and 'residual',
    * a residual (N, P, Q, K). Creates the uniform buffer (owned by the Dispatch) and bind group once; the Dispatch only records commands.
    */
   bind(input: GpuTensor, weights: Conv2dWeights, output: GpuTensor, residual?: GpuTensor): Dispatch {
     const { ctx, label, layout: l } = this;
     if (!(weights instanceof Conv2dWeights)) throw new Error(`conv2d ${label}: the weights must be a Conv2dWeights (a texture), not ${String(weights)}`);
     const w = weights.layout;
-    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups) {
-      throw new Error(`conv2d ${label}: weights '${weights.label}' were packed for C ${w.C}, K ${w.K}, ${w.R}x${w.S}, G ${w.groups} ` +
-        `(rgba32float ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups} ` +
+    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups || w.preAct !== l.preAct) {
+      const pre = (x: Conv2dWeightLayout) => (x.preAct ? ', pre-activation' : '');
+      throw new Error(`conv2d ${label}: weights '${weights.label}' were packed for C ${w.C}, K ${w.K}, ${w.R}x${w.S}, G ${w.groups}${pre(w)} ` +
+        `(rgba32float ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups}${pre(l)} ` +
         `(rgba32float ${l.width} x ${l.rows})`);
     }
     const tensors = this.tensorBindings(input, output, residual);

@@ -22,6 +22,20 @@ export interface Pool2dDesc {
   ceilMode?: boolean;
   /** AvgPool2d count_include_pad (default true, PyTorch's default). Ignored for max. */
   countIncludePad?: boolean;
+  /**
+   * Average only: the input goes through max(0, x * scale[c] + shift[c]) (a BatchNorm + ReLU) before
+   * pooling; bind() then takes the (2, C) scale-then-shift buffer (packPreAct). Default false.
+   */
+  preAct?: boolean;
+}
+
+/** The (2, C) buffer contents of a pool's pre-activation: scale (C) then shift (C). */
+export function packPreAct(scale: Float32Array, shift: Float32Array): Float32Array {
+  if (scale.length !== shift.length) throw new Error(`pool2d pre-activation: scale has ${scale.length} values, shift ${shift.length}`);
+  const out = new Float32Array(2 * scale.length);
+  out.set(scale);
+  out.set(shift, scale.length);
+  return out;
 }
 
 /** Resolved window geometry. */
@@ -83,22 +97,29 @@ export class Pool2d {
     if (P < 1 || Q < 1) {
       throw new Error(`${label}: kernel ${shapeText(kernel)} with pad ${shapeText(pad)} does not fit the ${H}x${W} input`);
     }
+    if (desc.preAct && desc.mode !== 'avg') throw new Error(`${label}: the pre-activation prologue is for average pooling only`);
     const vec4 = C % 4 === 0;
     const pipeline = await getPipeline(ctx, {
       shader: 'pool2d',
-      defines: { MAX: desc.mode === 'max', VEC4: vec4 },
+      defines: { MAX: desc.mode === 'max', VEC4: vec4, PRE_ACT: desc.preAct ?? false },
       overrides: { WG: ELEMENTWISE_WG },
     });
     const geometry = { kernel, stride, pad, ceilMode, countIncludePad: desc.countIncludePad ?? true };
     return new Pool2d(ctx, desc, label, pipeline, vec4, geometry, [N, P, Q, C]);
   }
 
-  /** input (N, H, W, C) -> output (N, P, Q, C). */
-  bind(input: GpuTensor, output: GpuTensor): Dispatch {
+  /** input (N, H, W, C) -> output (N, P, Q, C); with preAct, `pre` is the (2, C) scale and shift (packPreAct). */
+  bind(input: GpuTensor, output: GpuTensor, pre?: GpuTensor): Dispatch {
     const { ctx, label, pipeline } = this;
     checkShape(label, 'input', input.shape, this.desc.input);
     checkShape(label, 'output', output.shape, this.outputShape);
     checkNoAlias(label, input, output);
+    if (this.desc.preAct) {
+      if (!pre) throw new Error(`${label}: the pre-activation prologue needs its (2, C) scale and shift`);
+      checkShape(label, 'pre-activation (2, C)', pre.shape, [2, this.desc.input[3]]);
+    } else if (pre) {
+      throw new Error(`${label}: a pre-activation was given but the pool has no prologue`);
+    }
     const [N, H, W, C] = this.desc.input;
     const [, P, Q] = this.outputShape;
     const Cu = this.vec4 ? C / 4 : C;
@@ -111,6 +132,7 @@ export class Pool2d {
     ]), [
       tensorBinding(ctx, label, 'input', input),
       tensorBinding(ctx, label, 'output', output),
+      ...(pre ? [tensorBinding(ctx, label, 'pre-activation', pre)] : []),
     ], [gx, gy], elementCount(this.outputShape) * kernel[0] * kernel[1] /* one compare or add per window element */);
   }
 }

@@ -8,6 +8,8 @@ export interface PoolParams {
   ceilMode: boolean;
   /** AvgPool2d count_include_pad (PyTorch's default true). */
   countIncludePad: boolean;
+  /** Average only: each input element becomes max(0, x * scale[c] + shift[c]) first (BatchNorm + ReLU), each (C). */
+  preAct?: { scale: Float32Array; shift: Float32Array };
 }
 
 /** PyTorch's pooling_output_shape (dilation 1). */
@@ -25,6 +27,7 @@ export function pool2d(x: Float32Array, [N, H, W, C]: readonly number[], o: Pool
   const [ph, pw] = o.pad;
   const P = poolOutputSize(H, R, sh, ph, o.ceilMode);
   const Q = poolOutputSize(W, S, sw, pw, o.ceilMode);
+  if (o.preAct && o.mode !== 'avg') throw new Error('pool2d: the pre-activation is for average pooling only');
   const out = new Float32Array(N * P * Q * C);
   for (let n = 0; n < N; n++) {
     for (let p = 0; p < P; p++) {
@@ -37,7 +40,8 @@ export function pool2d(x: Float32Array, [N, H, W, C]: readonly number[], o: Pool
           for (let y = hs; y < he; y++) {
             for (let xx = ws; xx < we; xx++) {
               if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
-              const v = x[((n * H + y) * W + xx) * C + c];
+              let v = x[((n * H + y) * W + xx) * C + c];
+              if (o.preAct) v = Math.max(0, v * o.preAct.scale[c] + o.preAct.shift[c]);
               maxV = Math.max(maxV, v);
               sum += v;
               inside++;

@@ -1,4 +1,25 @@
-// BatchNorm folding: a conv followed by an inference-mode BatchNorm becomes one conv with a bias.
+// BatchNorm folding: a conv followed by an inference-mode BatchNorm becomes one conv with a bias; a
+// BatchNorm before a conv or a pool (pre-activation ResNets) becomes a per-channel scale and shift.
+
+/**
+ * An inference-mode BatchNorm as a per-channel affine map: bn(x) = x * scale + shift with
+ *   scale[c] = gamma[c] / sqrt(var[c] + eps),  shift[c] = beta[c] - mean[c] * scale[c]; every array (C).
+ */
+export function batchNormAffine(gamma: Float32Array, beta: Float32Array, runningMean: Float32Array, runningVar: Float32Array,
+  eps: number): { scale: Float32Array; shift: Float32Array } {
+  const C = gamma.length;
+  for (const [name, a] of [['beta', beta], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
+    if (a.length !== C) throw new Error(`batchNormAffine: ${name} has ${a.length} values, gamma has ${C}`);
+  }
+  const scale = new Float32Array(C);
+  const shift = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    const s = gamma[c] / Math.sqrt(runningVar[c] + eps);
+    scale[c] = s;
+    shift[c] = beta[c] - runningMean[c] * s;
+  }
+  return { scale, shift };
+}
 
 /**
  * Folds an inference-mode BatchNorm that follows a conv into the conv:

@@ -5,7 +5,8 @@
 
 import { ARCHITECTURES, getArchitecture, type ResNetConfig } from '../models/config.js';
 import { buildPlan, tensorMismatch, type Plan, type Step, type TensorMismatch } from '../models/plan.js';
-import { foldBatchNorm } from './fold.js';
+import type { PreActParams } from '../ops/conv2d-weights.js';
+import { batchNormAffine, foldBatchNorm } from './fold.js';
 import { WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
 export class WeightsMismatchError extends WeightsFormatError {
@@ -63,33 +64,46 @@ export function resolveConfig(meta: Record<string, string>, what: string, arch?:
     `or give a full config`);
 }
 
-/** Folded parameters of one conv, linear or squeeze-excite step, PyTorch layouts. */
+/** Folded parameters of one step with weights (hasWeights), PyTorch layouts. */
 export interface FoldedParams {
-  /** conv: (K, C/G, R, S) with BN folded in; linear: (K, C); squeeze-excite: fc1 (hidden, K, 1, 1). */
+  /** conv: (K, C/G, R, S) with BN folded in; linear: (K, C); squeeze-excite: fc1 (hidden, K, 1, 1); avgpool: the norm's scale (C). */
   weight: Float32Array;
-  /** (K): conv bias (if any) and BN shift folded together; linear bias; squeeze-excite: fc1's (hidden). */
+  /** (K): conv bias (if any) and BN shift folded together; linear bias; squeeze-excite: fc1's (hidden); avgpool: the norm's shift (C). */
   bias: Float32Array;
+  /** conv with preNorm: the prologue's scale and shift (C each). */
+  pre?: PreActParams;
   /** squeeze-excite only: fc2's weight (K, hidden, 1, 1) and bias (K). */
   fc2?: { weight: Float32Array; bias: Float32Array };
 }
 
 /**
- * The folded f32 parameters of one conv, linear or squeeze-excite step: the conv weight with its
- * BatchNorm (and conv bias, if any) folded in, or the fc (SE: fc1 and fc2) weights and biases as they are. `tensor` decodes a tensor
- * of the checkpoint by name.
+ * The folded f32 parameters of one step with weights (hasWeights): the conv weight with its
+ * BatchNorm (and conv bias, if any) folded in and its preNorm as a scale and shift; the fc weight and
+ * bias as they are (a 1x1 conv's weight has the same values); SE's fc1 and fc2 as they are; the
+ * avgpool's norm as a scale and shift. `tensor` decodes a tensor of the checkpoint by name.
  */
 export function foldStepWeights(step: Step, tensor: (name: string) => Float32Array, eps: number): FoldedParams {
+  const affine = (bn: string) => batchNormAffine(tensor(`${bn}.weight`), tensor(`${bn}.bias`), tensor(`${bn}.running_mean`),
+    tensor(`${bn}.running_var`), eps);
   if (step.kind === 'conv') {
     const s = step;
+    const weight = tensor(`${s.conv}.weight`);
     const bias = s.convBias ? tensor(`${s.conv}.bias`) : undefined;
-    return foldBatchNorm(tensor(`${s.conv}.weight`), bias, tensor(`${s.bn}.weight`), tensor(`${s.bn}.bias`),
-      tensor(`${s.bn}.running_mean`), tensor(`${s.bn}.running_var`), eps);
+    const folded = s.bn
+      ? foldBatchNorm(weight, bias, tensor(`${s.bn}.weight`), tensor(`${s.bn}.bias`), tensor(`${s.bn}.running_mean`),
+        tensor(`${s.bn}.running_var`), eps)
+      : { weight, bias: bias ?? new Float32Array(s.K) };
+    return s.preNorm ? { ...folded, pre: affine(s.preNorm) } : folded;
   }
   if (step.kind === 'linear') return { weight: tensor(`${step.weights}.weight`), bias: tensor(`${step.weights}.bias`) };
   if (step.kind === 'squeeze-excite') {
     const { se } = step;
     return { weight: tensor(`${se}.fc1.weight`), bias: tensor(`${se}.fc1.bias`),
       fc2: { weight: tensor(`${se}.fc2.weight`), bias: tensor(`${se}.fc2.bias`) } };
+  }
+  if (step.kind === 'avgpool' && step.norm) {
+    const { scale, shift } = affine(step.norm);
+    return { weight: scale, bias: shift };
   }
   throw new Error(`step ${step.name} (${step.kind}) has no weights`);
 }

@@ -8,7 +8,7 @@ import { parseSafetensors, toFloat32 } from '../../src/weights/safetensors.js';
 export const FIXTURES = fileURLToPath(new URL('../fixtures/e2e/', import.meta.url));
 
 /** The families the generator writes. */
-export const FAMILIES = ['basic', 'bottleneck', 'resnext', 'cadene32', 'cadene64', 'fbresnet', 'se_resnext'] as const;
+export const FAMILIES = ['basic', 'bottleneck', 'resnext', 'cadene32', 'cadene64', 'fbresnet', 'se_resnext', 'preact', 'preact_basic'] as const;
 
 export function weightsPath(family: string, dir = FIXTURES): string {
   return `${dir}${dir.endsWith('/') ? '' : '/'}${family}.safetensors`;

@@ -227,3 +227,52 @@ test('a checkpoint in a Node Buffer at an odd offset of its pool converts like a
   const b = convertCheckpoint(new Uint8Array(bytes), { config: tvConfig });
   assert.deepEqual(a.bytes, b.bytes);
 });
+
+// ---- timm's pre-activation ResNetV2 ---------------------------------------------------------------
+
+/** test/fixtures/e2e/<family>.{pth,safetensors}: the same timm-named weights, written by make_e2e_goldens.py. */
+function e2eFixture(name: string): Uint8Array {
+  return fixtureBytes(`../e2e/${name}`);
+}
+
+test('timm ResNetV2 names: the timm-resnetv2 layout, kept as they are; resnetv2_50 / _101 / _18 detected from shapes', () => {
+  for (const arch of ['resnetv2_18', 'resnetv2_34', 'resnetv2_50', 'resnetv2_101', 'resnetv2_152']) {
+    const specs = expectedTensors(getArchitecture(arch));
+    // timm's state dict also holds every BatchNorm's num_batches_tracked.
+    const names = [...specs.map((t) => t.name), 'norm.num_batches_tracked', 'stages.0.blocks.0.norm1.num_batches_tracked'];
+    const km = mapKeys(names);
+    assert.equal(km.layout, 'timm-resnetv2', arch);
+    assert.deepEqual([km.ignored.length, km.unmapped], [2, []], arch);
+    for (const t of specs) assert.equal(km.renamed.get(t.name), t.name);
+    assert.equal(detectArchitecture(new Map(specs.map((t) => [t.name, t.shape]))).arch, arch);
+  }
+  const specs = expectedTensors(getArchitecture('resnetv2_50'));
+  assert.deepEqual(specs.slice(0, 7).map((t) => t.name), ['stem.conv.weight', 'stages.0.blocks.0.downsample.conv.weight',
+    'stages.0.blocks.0.norm1.weight', 'stages.0.blocks.0.norm1.bias', 'stages.0.blocks.0.norm1.running_mean',
+    'stages.0.blocks.0.norm1.running_var', 'stages.0.blocks.0.conv1.weight']);
+  assert.deepEqual(specs.slice(-6).map((t) => `${t.name} [${t.shape}]`), ['norm.weight [2048]', 'norm.bias [2048]',
+    'norm.running_mean [2048]', 'norm.running_var [2048]', 'head.fc.weight [1000,2048,1,1]', 'head.fc.bias [1000]']);
+});
+
+test('a timm .pth (torch.save of a ResNetV2 state dict) and its Hugging Face model.safetensors convert to the same file', () => {
+  const golden = read(e2eFixture('preact.safetensors'));
+  const config = parseModelConfig(JSON.parse(golden.meta.config));
+  const fromPth = convertCheckpoint(e2eFixture('preact.pth'), { config });
+  assert.equal(fromPth.layout, 'timm-resnetv2');
+  assert.ok(fromPth.notes.some((n) => /num_batches_tracked/.test(n)), fromPth.notes.join('; '));
+  const out = read(fromPth.bytes);
+  assert.deepEqual(out.names, golden.names);
+  for (const [name, t] of golden.tensors) assertClose(out.tensors.get(name)!.data, t.data, { atol: 0, rtol: 0, what: name });
+  // A hub model.safetensors: timm's names in timm's order, metadata { format: 'pt' }.
+  const hub = writeSafetensors(golden.names.map((name) => ({ name, shape: golden.tensors.get(name)!.shape, data: golden.tensors.get(name)!.data })),
+    { format: 'pt' });
+  const fromHub = convertCheckpoint(hub, { config });
+  assert.equal(fromHub.layout, 'timm-resnetv2');
+  assert.deepEqual(read(fromHub.bytes).names, golden.names);
+  // Without a config, a named architecture gets timm's source and Inception normalisation.
+  const v2 = expectedTensors(getArchitecture('resnetv2_18'));
+  const named = convertCheckpoint(writeSafetensors(v2.map((t) => ({ name: t.name, shape: t.shape,
+    data: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) })), { format: 'pt' }));
+  const m = decodeMetadata(read(named.bytes).meta);
+  assert.deepEqual([named.arch, m.source, m.mean, m.std], ['resnetv2_18', 'timm:resnetv2_18', [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]);
+});
