@@ -1,7 +1,7 @@
 // The import rules of .dependency-cruiser.cjs (`npm run lint:imports`): no cycles; src/ imports no
-// tool (cli/, bench/, weights-tools/, demo/) nor test/; the runtime does not use src/reference/;
-// weights-tools/ imports neither the CLI, the bench nor the demo; those three import none of each
-// other. Violations listed in .dependency-cruiser-known-violations.json are reported but tolerated.
+// tool (cli/, bench/, weights-tools/, demo/) nor test/; the runtime does not import src/reference/
+// (validate() loads it dynamically); weights-tools/ imports neither the CLI, the bench nor the demo;
+// those three import none of each other.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -31,7 +31,7 @@ import type { ProgressCallback } from '../weights/source.js';
 import { fastFirstByDefault, hasFirstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
-  packedWeightBytes, packStepWeights, referenceStep, stepWeightBytes, uploadStepWeights,
+  packedWeightBytes, packStepWeights, stepWeightBytes, uploadStepWeights,
   type Normalization, type RgbaImage, type StepWeights,
 } from './steps.js';
 
@@ -340,6 +340,8 @@ export class Runner {
     return this.serial(async () => {
       const cpuWeights = this.cpuWeights;
       if (!cpuWeights) throw new Error('validate needs the CPU weights: load the model with { validate: true }');
+      // The oracle is loaded only here: a bundle keeps it in a chunk of its own that inference never fetches.
+      const { referenceStep } = await import('../reference/steps.js');
       const inst = await this.instance({ input: 'nchw', head: 'logits', topK: 0, batch });
       this.writeInput(inst, nchw);
       const values = new Map<string, Float32Array>([[inst.plan.input, nchw]]);

@@ -1,5 +1,5 @@
-// What each kind of plan step is on the GPU (an op from src/ops/) and on the CPU (its reference
-// from src/reference/), for the runner. Plan shapes are per sample; here they get the batch N.
+// What each kind of plan step is on the GPU (an op from src/ops/), for the runner (its CPU
+// reference for validate() is src/reference/steps.ts). Plan shapes are per sample; here they get the batch N.
 //
 // Batch shapes of plan tensors: activations (N, H, W, C); the NCHW input (N, C, H, W); vectors
 // (avgpool, fc, softmax) (N, K); top-k (N, 2, k) 32-bit words: k f32 probabilities, then k u32
@@ -20,12 +20,6 @@ import { Preprocess, type GpuImage } from '../ops/preprocess.js';
 import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
 import { Softmax } from '../ops/softmax.js';
 import { TopK } from '../ops/topk.js';
-import { conv2dRef } from '../reference/conv2d.js';
-import { nchwToNhwc } from '../reference/layout.js';
-import { linear } from '../reference/linear.js';
-import { pool2d } from '../reference/pool2d.js';
-import { scaleResidualRelu, squeezeExcite } from '../reference/se.js';
-import { softmax } from '../reference/softmax.js';
 
 /** How image pixels become network input (from the weights' metadata). */
 export interface Normalization {
@@ -73,7 +67,7 @@ function view(t: GpuTensor, shape: number[]): GpuTensor {
   return { ...t, shape };
 }
 
-function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
+export function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dDesc {
   return { N, H: s.H, W: s.W, C: s.C, K: s.K, R: s.R, S: s.S, stride: s.stride, pad: s.pad, groups: s.groups, epilogue: s.epilogue,
     preAct: s.preNorm !== null };
 }
@@ -193,35 +187,5 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
         bindImage: (image, out, slot) => op.bind(image, out, slot),
       };
     }
-  }
-}
-
-/** The CPU reference of step `s` on `inputs` (batch N, the shapes of stepTensorShape). */
-export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: FoldedParams | undefined): Float32Array {
-  switch (s.kind) {
-    case 'conv':
-      return conv2dRef(inputs[0], convDesc(s, N), p!.weight, p!.bias, inputs[1], p!.pre);
-    case 'layout':
-      return nchwToNhwc(inputs[0], [N, s.C, s.H, s.W]);
-    case 'maxpool':
-      return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'max', kernel: [s.kernel, s.kernel], stride: [s.stride, s.stride],
-        pad: [s.pad, s.pad], ceilMode: s.ceil, countIncludePad: true }).data;
-    case 'avgpool': {
-      const k: [number, number] = s.window === 'global' ? [s.H, s.W] : [s.window, s.window];
-      return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'avg', kernel: k, stride: [1, 1], pad: [0, 0], ceilMode: false,
-        countIncludePad: true, preAct: s.norm ? { scale: p!.weight, shift: p!.bias } : undefined }).data;
-    }
-    case 'linear':
-      return linear(inputs[0], p!.weight, p!.bias, N, s.C, s.K);
-    case 'squeeze-excite':
-      return squeezeExcite(inputs[0], N, s.H * s.W, s.K, s.hidden, p!.weight, p!.bias, p!.fc2!.weight, p!.fc2!.bias);
-    case 'scale-residual':
-      return scaleResidualRelu(inputs[0], inputs[1], inputs[2], N, s.H * s.W, s.K);
-    case 'softmax':
-      return softmax(inputs[0], N, s.K);
-    case 'topk':
-    case 'preprocess':
-      // validate() runs the NCHW -> logits plan; these two are checked by their own op tests.
-      throw new Error(`step ${s.name}: validate() has no reference for '${s.kind}'`);
   }
 }
