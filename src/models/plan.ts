@@ -10,8 +10,8 @@
 // expectedTensors), the parameter count and the validity of a config (configProblems) all derive
 // from it.
 //
-//   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> fc
-//   -> [softmax -> topk]
+//   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> [fc
+//   -> [softmax -> topk]]
 //
 // Bottleneck block (torchvision / Cadene ResNeXt: stride on conv2; fbresnet: stride on conv1):
 //   conv1 1x1 +bn+relu -> conv2 3x3 (groups G) +bn+relu -> [downsample.0 1x1 +bn on the block
@@ -164,8 +164,12 @@ export interface PlanOptions {
    * resized and normalised by a preprocess step), or 'nhwc' (already in the first conv's layout).
    */
   input?: 'nchw' | 'image' | 'nhwc';
-  /** 'logits' (default), or 'topk': softmax then the k best (probability, index) pairs. */
-  head?: 'logits' | 'topk';
+  /**
+   * 'logits' (default); 'topk': softmax then the k best (probability, index) pairs; 'features': the
+   * plan ends at the global average pool's output, (C) per sample (an embedding; no fc, so its
+   * weights, params and FLOPs leave fc out).
+   */
+  head?: 'logits' | 'topk' | 'features';
   /** k for head 'topk'. */
   topK?: number;
 }
@@ -401,7 +405,12 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     }
   });
 
-  // Head.
+  // Head. `finish` marks the current tensor as the plan's output.
+  const finish = (): Plan => {
+    tensors.get(cur)!.role = 'output';
+    const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+    return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
+  };
   [H, W, C] = tensors.get(cur)!.shape;
   if (c.avgpool === 'global') {
     steps.push({ kind: 'avgpool', name: 'avgpool', inputs: [cur], output: 'avgpool', H, W, C, window: 'global' });
@@ -415,6 +424,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     steps.push({ kind: 'avgpool', name: 'avgpool', inputs: [cur], output: 'avgpool', H, W, C, window: k });
   }
   cur = tensor('avgpool', [C]);
+  if (head === 'features') return finish();
   const K = c.numClasses;
   const fc: LinearStep = { kind: 'linear', name: 'fc', inputs: [cur], output: 'fc', C, K, weights: 'fc' };
   steps.push(fc);
@@ -429,10 +439,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     steps.push({ kind: 'topk', name: 'topk', inputs: [cur], output: 'topk', K, k });
     cur = tensor('topk', [2, k]);
   }
-  tensors.get(cur)!.role = 'output';
-
-  const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
+  return finish();
 }
 
 /** The weights `step` reads: a conv's weight, bias (convBias) and BatchNorm; fc's weight and bias; SE's fc1 and fc2. */
