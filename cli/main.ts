@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The package's command line: `webgpu-resnext <command> ...` (or `npm run cli -- <command> ...`).
 //
-// One module per command (cli/convert.ts, cli/classify.ts, cli/logits.ts, cli/info.ts), each
+// One module per command (cli/convert.ts, cli/classify.ts, cli/logits.ts, cli/embed.ts, cli/info.ts), each
 // registered in buildProgram(). Errors the user can fix (bad input file, wrong architecture, missing
 // file, bad option) print one clear line and exit with status 1 — no stack trace; anything else is a
 // bug and prints its stack. Usage errors found by the parser exit with status 2.
@@ -14,6 +14,8 @@
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
 //   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
 
@@ -24,6 +26,7 @@ import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
 import { convertCommand, type ConvertCliOptions } from './convert.js';
+import { embedCommand, type EmbedCliOptions } from './embed.js';
 import { CliError } from './errors.js';
 import { infoCommand, type InfoCliOptions } from './info.js';
 import { LOGITS_BATCH, logitsCommand, type LogitsCliOptions } from './logits.js';
@@ -41,7 +44,7 @@ function adapterOption(): Option {
     .choices([...ADAPTER_CHOICES]);
 }
 
-/** Registers classify, logits and info on `program`. */
+/** Registers classify, logits, embed and info on `program`. */
 function addModelCommands(program: Command): void {
   program
     .command('classify')
@@ -63,6 +66,18 @@ function addModelCommands(program: Command): void {
     .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
     .addOption(adapterOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
+  program
+    .command('embed')
+    .description('write the pooled features (global average pool output, the fc layer\'s input) of image files or of a ' +
+      'float32 NCHW .npy as a float32 (N, C) .npy')
+    .argument('[images...]', 'image files (JPEG or PNG), preprocessed as classify does')
+    .option('--input <x.npy>', 'instead of images: float32 (N, C, H, W) input, normalised as for logits')
+    .requiredOption('--output <f.npy>', 'float32 (N, C) embeddings to write (atomically)')
+    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
+    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
+    .addOption(adapterOption())
+    .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')
     .description('what a .safetensors weights file holds: architecture, metadata, tensors, parameters, bytes (no GPU)')

@@ -1,5 +1,5 @@
 // The demo page: pick a network and its weights, pick an image, see the top 5 and a per-step GPU
-// profile. Everything runs through the library's public API (../src/index.ts) on this page's
+// profile; teach it classes of your own (demo/teach.ts). Everything runs through the library's public API (../src/index.ts) on this page's
 // WebGPU device. Every failure is shown in the page (#errors), never only in the console.
 //
 // State the browser tests read (test/browser/demo.test.ts):
@@ -17,6 +17,7 @@ import { decodeImage, drawPreview, fetchImage, isImageFile, Webcam } from './ima
 import { cachedBytes, cacheSummary, fetchWeights, storeBytes } from './weights-cache.js';
 import { convertToSafetensors, generateRandomWeights, isSafetensors } from './convert.js';
 import { KNOWN_WEIGHTS } from './known-weights.js';
+import { Teacher } from './teach.js';
 
 // ---- Assets -------------------------------------------------------------------------------------
 
@@ -277,6 +278,7 @@ function loadWeights(req: LoadRequest): Promise<void> {
       setModelState('ready');
       setGallery(model.info.inputChannels === 1 ? 'fashion' : 'photos');
       void refreshCacheInfo();
+      void teacher.modelChanged();
     } catch (e) {
       if (generation !== state.loadGeneration) return;
       setModelState('error');
@@ -452,7 +454,7 @@ function onModelSelected(): void {
   }
   // An ImageNet network: nothing to run until the user picks weights.
   ++state.loadGeneration;
-  void serial(async () => { state.model?.dispose(); state.model = undefined; });
+  void serial(async () => { state.model?.dispose(); state.model = undefined; await teacher.modelChanged(); });
   state.modelName = v;
   document.body.dataset.modelName = v;
   setModelState('none');
@@ -677,6 +679,15 @@ function wire(): void {
     })();
   });
 }
+
+const teacher = new Teacher({
+  model: () => state.model,
+  modelName: () => state.modelName,
+  currentImage: () => state.image,
+  serial,
+  reclassify: () => void serial(classifyNow),
+  showError,
+});
 
 async function main(): Promise<void> {
   setModelState('none');

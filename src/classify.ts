@@ -4,6 +4,9 @@
 //   const fashion = await loadModel();                      // the embedded Fashion-MNIST model
 //   const top5 = await model.classify(image, { topK: 5 });   // [{ index, label, probability }]
 //   const logits = await model.run(nchw, { batch: 2 });     // Float32Array (batch x classes)
+//   const features = await model.embed([a, b]);             // Float32Array (2 x C): the pooled features
+//   model.useHead(trainHead(features, [0, 1], model.info.embeddingDim, { classNames: ['a', 'b'] }));
+//   await model.classify(image);                            // now the head's classes, not the fc's
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
@@ -19,6 +22,8 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
+import type { Classification } from './classification.js';
+import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
@@ -64,12 +69,6 @@ export interface LoadModelOptions {
   warmup?: Warmup;
 }
 
-export interface Classification {
-  /** Class index (ImageNet: the i-th sorted WordNet id). */
-  index: number;
-  label: string;
-  probability: number;
-}
 
 export interface ModelInfo {
   arch: string;
@@ -86,6 +85,8 @@ export interface ModelInfo {
   inputSize: number;
   inputChannels: number;
   numClasses: number;
+  /** Floats per embedding (model.embed): the channels of the global average pool, fc's input. */
+  embeddingDim: number;
   colorSpace: 'RGB' | 'grey';
   /** Adapter, feature level and limits (describeDevice). */
   adapter: string;
@@ -96,6 +97,18 @@ export interface RunOptions {
   batch?: number;
 }
 
+export type { Classification };
+
+export interface ClassifyOptions {
+  /** Classes per image (default 5, at most the number of classes). */
+  topK?: number;
+  /**
+   * A head trained on this model's embeddings (trainHead) to use instead of the network's fc (labels:
+   * its class names); default: the one set with model.useHead(), else the fc. null: the fc.
+   */
+  head?: Head | null;
+}
+
 export interface Model {
   readonly info: ModelInfo;
   readonly labels: readonly string[];
@@ -103,8 +116,17 @@ export interface Model {
   /** The device the model runs on. */
   readonly context: GpuContext;
   /** Top-k classes of one image, or of each image of an array (one batch). */
-  classify(image: ImageInput, options?: { topK?: number }): Promise<Classification[]>;
-  classify(images: readonly ImageInput[], options?: { topK?: number }): Promise<Classification[][]>;
+  classify(image: ImageInput, options?: ClassifyOptions): Promise<Classification[]>;
+  classify(images: readonly ImageInput[], options?: ClassifyOptions): Promise<Classification[][]>;
+  /**
+   * Embeddings, (N x info.embeddingDim) row-major: the global average pool's output (fc's input) of
+   * one image (N = 1), of each image of an array (one batch), or of a normalised NCHW input (as run()).
+   */
+  embed(images: ImageInput | readonly ImageInput[]): Promise<Float32Array>;
+  embed(input: Float32Array, options?: RunOptions): Promise<Float32Array>;
+  /** The head classify() uses instead of the fc (null: the fc); checked against info.embeddingDim. */
+  useHead(head: Head | null): void;
+  readonly head: Head | null;
   /** Logits (batch x classes) for a normalised NCHW float input (batch x C x H x W). */
   run(input: Float32Array, options?: RunOptions): Promise<Float32Array>;
   /** Per-step GPU milliseconds (timestamp-query) for one image, or for an NCHW input. */
@@ -209,12 +231,13 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     throw e;
   }
 
+  const embeddingDim = plan.tensors.get('avgpool')!.shape[0];
   const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
     peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,
     inputSize: config.inputSize, inputChannels: config.inputChannels, numClasses: config.numClasses,
-    colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
+    embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
 
@@ -240,20 +263,53 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   const toResults = (words: ArrayBuffer, n: number, k: number): Classification[][] =>
     decodeTopK(words, n, k).map((row) => row.map(({ index, value }) => ({ index, label: labels[index], probability: value })));
 
-  async function classify(image: ImageInput, o?: { topK?: number }): Promise<Classification[]>;
-  async function classify(images: readonly ImageInput[], o?: { topK?: number }): Promise<Classification[][]>;
-  async function classify(images: ImageInput | readonly ImageInput[], o: { topK?: number } = {}): Promise<Classification[] | Classification[][]> {
-    const k = kOf(o.topK);
+  const rgbaOf = async (images: ImageInput | readonly ImageInput[], what: string): Promise<RgbaImage[]> => {
     const list = Array.isArray(images) ? images as readonly ImageInput[] : [images as ImageInput];
-    if (list.length === 0) throw new RangeError('classify() got an empty array of images');
-    const rgba: RgbaImage[] = await Promise.all(list.map((x) => toRgba(x)));
-    const results = toResults(await runner.runImages(rgba, k), rgba.length, k);
+    if (list.length === 0) throw new RangeError(`${what}() got an empty array of images`);
+    return Promise.all(list.map((x) => toRgba(x)));
+  };
+
+  let currentHead: Head | null = null;
+  const checkHead = (head: Head): Head => {
+    if (head.dim !== embeddingDim) {
+      throw new RangeError(`the head takes ${head.dim}-float embeddings; ${config.name}'s are ${embeddingDim} floats`);
+    }
+    return head;
+  };
+
+  async function classify(image: ImageInput, o?: ClassifyOptions): Promise<Classification[]>;
+  async function classify(images: readonly ImageInput[], o?: ClassifyOptions): Promise<Classification[][]>;
+  async function classify(images: ImageInput | readonly ImageInput[], o: ClassifyOptions = {}): Promise<Classification[] | Classification[][]> {
+    const head = o.head === undefined ? currentHead : o.head;
+    const rgba = await rgbaOf(images, 'classify');
+    const results = head ? await classifyWithHead(checkHead(head), rgba, o.topK) : await classifyWithFc(rgba, o.topK);
     return Array.isArray(images) ? results : results[0];
+  }
+
+  async function classifyWithFc(rgba: RgbaImage[], topK: number | undefined): Promise<Classification[][]> {
+    const k = kOf(topK);
+    return toResults(await runner.runImages(rgba, k), rgba.length, k);
+  }
+
+  /** The head's top-k of the GPU embeddings (probabilities computed on the CPU: K x embeddingDim per image). */
+  async function classifyWithHead(head: Head, rgba: RgbaImage[], topK: number | undefined): Promise<Classification[][]> {
+    const k = topK ?? 5;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
+    const features = await runner.runFeatures({ images: rgba });
+    return head.predict(features, rgba.length, { topK: Math.min(k, head.numClasses) });
+  }
+
+  async function embed(input: ImageInput | readonly ImageInput[] | Float32Array, o: RunOptions = {}): Promise<Float32Array> {
+    if (input instanceof Float32Array) return runner.runFeatures({ nchw: input, batch: batchOf(input, o.batch) });
+    return runner.runFeatures({ images: await rgbaOf(input, 'embed') });
   }
 
   return {
     info, labels, metadata: meta, context: ctx,
     classify,
+    embed,
+    useHead(head) { currentHead = head && checkHead(head); },
+    get head() { return currentHead; },
     run: async (input, o = {}) => runner.runLogits(input, batchOf(input, o.batch)),
     async profile(input, o = {}) {
       if (input instanceof Float32Array) return runner.profile({ nchw: input, batch: batchOf(input, o.batch) });

@@ -1,7 +1,7 @@
 // The package's browser entry (export conditions "browser" and "default"; src/node.ts adds the Node
 // platform): the public API and the pieces a caller may want to name (errors, types, tables).
 
-export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type RunOptions } from './classify.js';
+export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type ClassifyOptions, type RunOptions } from './classify.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
@@ -10,6 +10,9 @@ export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/conf
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
 export { DEFAULT_WEIGHTS_URL, DEFAULT_LABELS, DEFAULT_SAMPLES, type DefaultSample } from './models/default-model.js';
 export { buildPlan, describePlan, expectedTensors, PlanError, type Plan, type Step, type TensorSpec } from './models/plan.js';
+export {
+  trainHead, loadHead, saveHead, Head, type HeadKind, type TrainHeadOptions, type TrainingReport, type PredictOptions, type LoadHeadOptions,
+} from './transfer/head.js';
 export { WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback, type OpenOptions } from './weights/source.js';

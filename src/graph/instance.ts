@@ -23,7 +23,7 @@ import { createStepOp, stepTensorShape, type Normalization, type StepOp, type St
 /** Which plan an instance runs: the entry (NCHW floats or images), the head, k and the batch. */
 export interface InstanceKey {
   input: 'nchw' | 'image';
-  head: 'logits' | 'topk';
+  head: 'logits' | 'topk' | 'features';
   topK: number;
   batch: number;
 }

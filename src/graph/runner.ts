@@ -248,6 +248,17 @@ export class Runner {
     });
   }
 
+  /** The global average pool's output, (N, C) embeddings: of NCHW input (N, C, H, W), or of images. */
+  runFeatures(input: { nchw: Float32Array; batch: number } | { images: RgbaImage[] }): Promise<Float32Array> {
+    return this.serial(async () => {
+      const batch = 'nchw' in input ? input.batch : input.images.length;
+      const inst = await this.instance({ input: 'nchw' in input ? 'nchw' : 'image', head: 'features', topK: 0, batch });
+      if ('nchw' in input) this.writeInput(inst, input.nchw);
+      else this.writeImages(inst, input.images);
+      return new Float32Array(await this.execute(inst));
+    });
+  }
+
   /** Top-k per image, (N, 2, k) words: k f32 probabilities then k u32 indices (decodeTopK). */
   runImages(images: RgbaImage[], topK: number): Promise<ArrayBuffer> {
     return this.serial(async () => {

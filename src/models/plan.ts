@@ -10,8 +10,8 @@
 // expectedTensors), the parameter count and the validity of a config (configProblems) all derive
 // from it.
 //
-//   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> fc
-//   -> [softmax -> topk]
+//   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> [fc
+//   -> [softmax -> topk]]
 //
 // Bottleneck block (torchvision / Cadene ResNeXt: stride on conv2; fbresnet: stride on conv1):
 //   conv1 1x1 +bn+relu -> conv2 3x3 (groups G) +bn+relu -> [downsample.0 1x1 +bn on the block
@@ -191,8 +191,12 @@ export interface PlanOptions {
    * resized and normalised by a preprocess step), or 'nhwc' (already in the first conv's layout).
    */
   input?: 'nchw' | 'image' | 'nhwc';
-  /** 'logits' (default), or 'topk': softmax then the k best (probability, index) pairs. */
-  head?: 'logits' | 'topk';
+  /**
+   * 'logits' (default); 'topk': softmax then the k best (probability, index) pairs; 'features': the
+   * plan ends at the global average pool's output, (C) per sample (an embedding; no fc, so its
+   * weights, params and FLOPs leave fc out).
+   */
+  head?: 'logits' | 'topk' | 'features';
   /** k for head 'topk'. */
   topK?: number;
 }
@@ -479,7 +483,13 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     }
   });
 
-  // Head. A pre-activation network's final norm (BN + ReLU) is the pool's prologue.
+  // Head. A pre-activation network's final norm (BN + ReLU) is the pool's prologue. `finish` marks the
+  // current tensor as the plan's output.
+  const finish = (): Plan => {
+    tensors.get(cur)!.role = 'output';
+    const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+    return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
+  };
   [H, W, C] = tensors.get(cur)!.shape;
   const pool = preAct ? 'head.global_pool' : 'avgpool';
   const norm = preAct ? 'norm' : null;
@@ -496,6 +506,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     steps.push({ kind: 'avgpool', name: pool, inputs: [cur], output: pool, H, W, C, window: k, norm });
   }
   cur = tensor(pool, [C]);
+  if (head === 'features') return finish();
   const K = c.numClasses;
   const fcName = preAct ? 'head.fc' : 'fc';
   const fc: LinearStep = { kind: 'linear', name: fcName, inputs: [cur], output: fcName, C, K, weights: fcName, conv1x1: preAct };
@@ -511,10 +522,7 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
     steps.push({ kind: 'topk', name: 'topk', inputs: [cur], output: 'topk', K, k });
     cur = tensor('topk', [2, k]);
   }
-  tensors.get(cur)!.role = 'output';
-
-  const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
+  return finish();
 }
 
 const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });

@@ -20,7 +20,7 @@
 //              L2-normalised class means of z, b = 0. No optimisation; one pass over the data.
 // In both, probabilities = softmax(W z + b).
 
-import type { Classification } from '../classify.js';
+import type { Classification } from '../classification.js';
 import { parseSafetensors, toFloat32, WeightsFormatError, writeSafetensors, type TensorToWrite } from '../weights/safetensors.js';
 import { fitLogisticRegression, softmaxInto } from './logistic.js';
 

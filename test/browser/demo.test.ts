@@ -4,7 +4,8 @@
 // Checks: WebGPU is found; the embedded Fashion-MNIST model gives the same top 5 (index and
 // probability within 1e-4) as the Node runtime on the same PNGs; the weights cache makes a reload
 // skip the download; a tiny model dropped as a file loads and its per-step timing chart appears;
-// a corrupt weights file gives a clear error in the page. Screenshots go to test-artifacts/.
+// a corrupt weights file gives a clear error in the page; classes taught in the page (examples from
+// sample files, a head trained in the page) classify held-out samples and survive a reload. Screenshots go to test-artifacts/.
 //
 // Run: node scripts/test.mjs browser      (needs /usr/bin/chromium; SKIP_BROWSER=1 skips)
 
@@ -283,4 +284,40 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
     assert.equal(cached, true, 'the downloaded weights are not in the Cache API');
     assert.deepEqual(await pageErrors(), []);
   }));
+  test('teach it your own classes: sample files into three classes, train, classify held-out samples, restored after a reload',
+    guarded(async () => {
+      await page().selectOption('#model-select', 'fashion-mnist');
+      await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+      const classes: [string, string[]][] = [
+        ['footwear', ['sample-0000-ankle-boot.png', 'sample-0008-sandal.png']],
+        ['tops', ['sample-0001-pullover.png', 'sample-0004-shirt.png', 'sample-0006-coat.png']],
+        ['bag', ['sample-0018-bag.png']],
+      ];
+      for (const [i, [name, files]] of classes.entries()) {
+        await page().fill('#teach-class-name', name);
+        await page().click('#teach-add-class');
+        await page().setInputFiles(`#teach-files-${i}`, files.map((f) => join(FASHION, 'samples', f)));
+        await page().waitForSelector(`#teach-classes li[data-class="${name}"][data-examples="${files.length}"]`, { timeout: STEP_TIMEOUT });
+      }
+      await page().click('#teach-train');
+      await page().waitForSelector('#teach-panel[data-head="trained"]', { timeout: STEP_TIMEOUT });
+      const held: [string, string][] = [['sample-0009-sneaker.png', 'footwear'], ['sample-0007-shirt.png', 'tops']];
+      for (const [file, want] of held) {
+        const rows = await classifySample(file);
+        assert.deepEqual(rows.map((r) => r.label).sort(), ['bag', 'footwear', 'tops'], `${file}: the head's classes`);
+        assert.equal(rows[0].label, want, `${file}: ${JSON.stringify(rows)}`);
+      }
+      // The head is kept in this browser: a reload of the same model brings it back.
+      await page().reload({ timeout: STEP_TIMEOUT });
+      await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+      await page().waitForSelector('#teach-panel[data-head="restored"]', { timeout: STEP_TIMEOUT });
+      assert.equal((await classifySample(held[0][0]))[0].label, held[0][1]);
+      // Unticked: the network's own classes again; forgotten: gone from the cache.
+      await page().uncheck('#teach-use');
+      await page().waitForFunction(() => document.querySelector('#results li')?.getAttribute('data-label') === 'Sneaker',
+        undefined, { timeout: STEP_TIMEOUT });
+      await page().click('#teach-forget');
+      await page().waitForSelector('#teach-panel[data-head="none"]', { timeout: STEP_TIMEOUT });
+      assert.deepEqual(await pageErrors(), []);
+    }));
 });
