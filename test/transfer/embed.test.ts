@@ -79,12 +79,13 @@ test('plan head \'features\' ends at the global average pool, for every family',
   for (const config of Object.values(ARCHITECTURES)) {
     const plan = buildPlan(config, { head: 'features' });
     const logits = buildPlan(config);
-    assert.equal(plan.output, 'avgpool', config.name);
-    assert.equal(plan.steps.at(-1)!.kind, 'avgpool', config.name);
     const fc = logits.steps.at(-1)!;
     assert.ok(fc.kind === 'linear', config.name);
-    assert.deepEqual(plan.tensors.get('avgpool')!.shape, [fc.C], `${config.name}: fc's input`);
-    assert.equal(plan.tensors.get('avgpool')!.role, 'output');
+    // The features are fc's input: the pool's output ('avgpool', or timm's 'head.global_pool').
+    assert.equal(plan.output, fc.inputs[0], config.name);
+    assert.equal(plan.steps.at(-1)!.kind, 'avgpool', config.name);
+    assert.deepEqual(plan.tensors.get(plan.output)!.shape, [fc.C], `${config.name}: fc's input`);
+    assert.equal(plan.tensors.get(plan.output)!.role, 'output');
     assert.deepEqual(plan.steps.map((s) => s.name), logits.steps.slice(0, -1).map((s) => s.name), `${config.name}: all but fc`);
   }
   assert.equal(buildPlan(ARCHITECTURES.resnet18, { head: 'features' }).tensors.get('avgpool')!.shape[0], 512);
