@@ -8,12 +8,15 @@
 declare global {
   interface GPUAdapter {}
   interface GPUAdapterInfo {}
+  interface GPUBindGroup {}
   interface GPUBuffer {}
   interface GPUBufferBinding {}
   interface GPUComputePassEncoder {}
+  interface GPUComputePassTimestampWrites {}
   interface GPUComputePipeline {}
   interface GPUDevice {}
   interface GPUDeviceLostInfo {}
+  interface GPUQuerySet {}
   interface GPUTexture {}
 }
 

@@ -14,9 +14,6 @@ export const DEFAULT_WEIGHTS_URL = new URL('../../assets/fashion-mnist/fashion-m
 /** The embedded model's .safetensors in Node: a file path (decoded from DEFAULT_WEIGHTS_URL). */
 export const DEFAULT_WEIGHTS: string = urlToPath(DEFAULT_WEIGHTS_URL);
 
-/** Sample images shipped with the embedded model (28x28 grey PNGs, one or more per class). */
-export const DEFAULT_SAMPLES_URL = new URL('../../assets/fashion-mnist/samples/', import.meta.url);
-
 /** The embedded model's class names (Fashion-MNIST's, in class-index order; also in its metadata). */
 export const DEFAULT_LABELS: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
   'Sneaker', 'Bag', 'Ankle boot'];

@@ -1,15 +1,17 @@
 // The package as a user gets it: `npm pack` (which builds), the tarball unpacked into a project
 // outside the repository, and used from there by Vite, webpack 5 and esbuild (each build clean: no
-// error, no warning), in headless Chromium (each bundle classifies a shipped sample with the
-// embedded model), the single-file CDN bundle, a Node ESM script, and tsc on a browser and a Node
-// consumer project (skipLibCheck false; ImageInput is not `any`).
+// error, no warning), in headless Chromium (each bundle classifies a shipped sample: the Vite and
+// webpack bundles with the embedded model the bundler emitted, esbuild's with the model served
+// beside it), the single-file CDN bundle (the embedded model from dist/assets/ beside it), a Node
+// ESM script (the embedded model), and tsc on a browser and a Node consumer project (skipLibCheck
+// false; ImageInput is not `any`).
 // The project's node_modules holds the unpacked package and links to the repository's copies of its
 // dependencies and of the consumers' tools, as `npm install <tarball>` would lay them out, offline.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { launchChromium, missingPrerequisite, REPO_ROOT, serveStatic } from '../browser/harness.js';
@@ -72,11 +74,11 @@ test('the tarball holds the entries, the bundle, the model, the users\' README a
   assert.match(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'), /## Layout/);
 });
 
-test('a Node ESM script imports the node entry and classifies a sample PNG by path', () => {
+test('a Node ESM script imports the node entry and classifies a sample PNG by path with the embedded model', () => {
   write(join(app, 'node-app.mjs'), `
 import { loadModel } from '${PACKAGE}';
 const resolved = import.meta.resolve('${PACKAGE}');
-const model = await loadModel({ weights: 'node_modules/${PACKAGE}/${MODEL}' });
+const model = await loadModel();
 const [top] = await model.classify('node_modules/${PACKAGE}/dist/assets/fashion-mnist/samples/${SAMPLE.file}', { topK: 1 });
 model.dispose();
 console.log(JSON.stringify({ resolved, top }));
@@ -130,11 +132,15 @@ export const label: string = top[0][0].label + String(missingDriverLibrary('llvm
   }
 });
 
-/** The browser app each bundler builds: classify the sample with the embedded model, served by the test. */
-const APP_SOURCE = (name: string) => `
+/**
+ * The browser app each bundler builds: classify the sample served by the test, with the embedded
+ * model (loadModel() with no weights: the bundler emits the package's model file) or with the given
+ * weights URL.
+ */
+const APP_SOURCE = (name: string, weights?: string) => `
 import { loadModel } from '${PACKAGE}';
 async function main() {
-  const model = await loadModel({ weights: '/model.safetensors' });
+  const model = await loadModel(${weights ? `{ weights: ${JSON.stringify(weights)} }` : ''});
   const blob = await (await fetch('/sample.png')).blob();
   const [top] = await model.classify(blob, { topK: 1 });
   model.dispose();
@@ -144,7 +150,7 @@ window.results ??= {};
 window.results[${JSON.stringify(name)}] = main().catch((e) => ({ error: String(e && e.stack || e) }));
 `;
 
-test('Vite, webpack 5 and esbuild build the browser entry cleanly; each bundle classifies in Chromium', async (t) => {
+test('Vite, webpack 5 and esbuild build the browser entry cleanly; each bundle and the CDN bundle classify in Chromium', async (t) => {
   const www = join(work, 'www');
   const warnings: string[] = [];
 
@@ -178,7 +184,8 @@ webpack({
   assert.equal(wp.status, 0, `webpack failed:\n${wp.out}`);
   for (const m of JSON.parse(wp.out.trim().split('\n')[0]) as string[]) warnings.push(`webpack: ${m}`);
 
-  write(join(app, 'esbuild/main.js'), APP_SOURCE('esbuild'));
+  // esbuild leaves new URL('…', import.meta.url) alone: the app names the model file it serves.
+  write(join(app, 'esbuild/main.js'), APP_SOURCE('esbuild', '/model.safetensors'));
   const esbuild = await import('esbuild');
   const es = await esbuild.build({
     absWorkingDir: app, entryPoints: ['esbuild/main.js'], bundle: true, format: 'esm', platform: 'browser',
@@ -195,14 +202,24 @@ webpack({
       if (f.endsWith('.js')) assert.doesNotMatch(readFileSync(join(www, dir, f), 'utf8'), /["']node:|\.wgsl["']/, `${dir}/${f}`);
     }
   }
-  mkdirSync(join(www, 'cdn'), { recursive: true });
+  // The CDN bundle is served as a CDN serves the package: dist/ with dist/assets/ beside the bundle.
+  cpSync(join(installed, 'dist'), join(www, 'package/dist'), { recursive: true });
+  // webpack's bundle is a classic script, as html-webpack-plugin emits it: its automatic publicPath
+  // (where the emitted model is fetched from) is read from the running script's src.
   write(join(www, 'index.html'), `<!doctype html>
 <script type="module" src="./vite/${viteScript}"></script>
-<script type="module" src="./webpack/main.js"></script>
+<script src="./webpack/main.js"></script>
 <script type="module" src="./esbuild/main.js"></script>
 <script type="module">
   import * as api from '/package/dist/webgpu-resnext.browser.js';
-  window.cdn = { loadModel: typeof api.loadModel, ImageInputError: typeof api.ImageInputError };
+  window.cdnExports = { loadModel: typeof api.loadModel, ImageInputError: typeof api.ImageInputError };
+  window.results ??= {};
+  window.results.cdn = (async () => {
+    const model = await api.loadModel();
+    const [top] = await model.classify(await (await fetch('/sample.png')).blob(), { topK: 1 });
+    model.dispose();
+    return top;
+  })().catch((e) => ({ error: String(e && e.stack || e) }));
 </script>`);
 
   const skip = missingPrerequisite();
@@ -210,24 +227,31 @@ webpack({
   const extra = new Map<string, Uint8Array>([
     ['/model.safetensors', readFileSync(join(installed, MODEL))],
     ['/sample.png', readFileSync(join(installed, 'dist/assets/fashion-mnist/samples', SAMPLE.file))],
-    ['/package/dist/webgpu-resnext.browser.js', readFileSync(join(installed, 'dist/webgpu-resnext.browser.js'))],
   ]);
   const server = await serveStatic(www, extra);
   const browser = await launchChromium(240_000);
   try {
     await browser.page.goto(server.url);
     const results = await browser.page.evaluate(async () => {
-      const w = window as unknown as { results: Record<string, Promise<unknown>>; cdn: unknown };
-      while (!w.results || Object.keys(w.results).length < 3 || !w.cdn) await new Promise((r) => setTimeout(r, 100));
-      return { cdn: w.cdn, ...Object.fromEntries(await Promise.all(Object.entries(w.results).map(async ([k, p]) => [k, await p]))) };
+      const w = window as unknown as { results: Record<string, Promise<unknown>>; cdnExports: unknown };
+      while (!w.results || Object.keys(w.results).length < 4 || !w.cdnExports) await new Promise((r) => setTimeout(r, 100));
+      return { cdnExports: w.cdnExports, ...Object.fromEntries(await Promise.all(Object.entries(w.results).map(async ([k, p]) => [k, await p]))) };
     }) as Record<string, { index: number; label: string; error?: string }>;
     const log = `\n${browser.log.join('\n')}`;
-    assert.deepEqual(results.cdn, { loadModel: 'function', ImageInputError: 'function' }, `the CDN bundle${log}`);
-    for (const name of ['vite', 'webpack', 'esbuild']) {
+    assert.deepEqual(results.cdnExports, { loadModel: 'function', ImageInputError: 'function' }, `the CDN bundle${log}`);
+    for (const name of ['vite', 'webpack', 'esbuild', 'cdn']) {
       assert.equal(results[name].error, undefined, `${name}: ${results[name].error}${log}`);
       assert.equal(results[name].index, SAMPLE.torch_prediction, `${name} top-1: ${results[name].label}`);
       assert.equal(results[name].label, SAMPLE.torch_prediction_name);
     }
+    // Where each app's weights came from: the bundlers' emitted copies of the embedded model, the
+    // file the esbuild app names, and the package's dist/assets/ for the CDN bundle.
+    const weights = server.requests.filter((r) => r.endsWith('.safetensors')).sort();
+    assert.equal(weights.length, 4, `weights requests: ${weights.join(', ')}`);
+    assert.ok(weights.includes('/model.safetensors'), `esbuild: ${weights.join(', ')}`);
+    assert.ok(weights.includes(`/package/${MODEL}`), `CDN bundle: ${weights.join(', ')}`);
+    assert.ok(weights.some((r) => /^\/vite\/assets\/[^/]+\.safetensors$/.test(r)), `Vite: ${weights.join(', ')}`);
+    assert.ok(weights.some((r) => /^\/webpack\/[^/]+\.safetensors$/.test(r)), `webpack: ${weights.join(', ')}`);
   } finally {
     await browser.close();
     await server.close();
