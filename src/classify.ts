@@ -231,7 +231,10 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     throw e;
   }
 
-  const embeddingDim = plan.tensors.get('avgpool')!.shape[0];
+  // The embeddings are the classifier's input (the pooled features, whatever the family names its pool).
+  const classifier = plan.steps.find((s) => s.kind === 'linear');
+  if (!classifier || classifier.kind !== 'linear') throw new Error(`plan of ${config.name} has no classifier step`);
+  const embeddingDim = classifier.C;
   const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
