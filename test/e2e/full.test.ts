@@ -1,5 +1,5 @@
 // FULL=1: full-size networks (224x224, 1000 classes) against PyTorch: resnext101_32x4d (Cadene's
-// topology) and resnetv2_50 (timm's pre-activation ResNetV2). The weights (random, well scaled) and
+// topology), resnetv2_50 (timm's pre-activation ResNetV2) and se_resnext50_32x4d (Cadene's SENet). The weights (random, well scaled) and
 // the goldens are generated on the fly by test/fixtures/make_e2e_goldens.py --full with Debian's
 // torch, into a temporary folder.
 
@@ -19,13 +19,13 @@ const PYTHON = '/usr/bin/python3';
 const GENERATOR = fileURLToPath(new URL('../fixtures/make_e2e_goldens.py', import.meta.url));
 
 function skipReason(): string | false {
-  if (!process.env.FULL) return 'full-size run: set FULL=1 (e.g. FULL=1 npm test) to compare resnext101_32x4d and resnetv2_50 at 224x224 with PyTorch';
+  if (!process.env.FULL) return 'full-size run: set FULL=1 (e.g. FULL=1 npm test) to compare resnext101_32x4d, resnetv2_50 and se_resnext50_32x4d at 224x224 with PyTorch';
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.status !== 0) return `FULL=1 needs Debian's PyTorch: ${PYTHON} cannot import torch (node scripts/setup.mjs --torch installs it)`;
   return false;
 }
 
-/** The generator's output folder, made on first use (both networks in one run). */
+/** The generator's output folder, made on first use (all three networks in one run). */
 let generated: string | undefined;
 function goldens(): string {
   if (generated) return generated;
@@ -38,8 +38,8 @@ function goldens(): string {
 }
 after(() => { if (generated) rmSync(generated, { recursive: true, force: true }); });
 
-// [architecture, its parameter count (torchvision / timm)]
-const FULL_MODELS: [string, number][] = [['resnext101_32x4d', 44177704], ['resnetv2_50', 25549352]];
+// [architecture, its parameter count (torchvision / timm / Cadene)]
+const FULL_MODELS: [string, number][] = [['resnext101_32x4d', 44177704], ['resnetv2_50', 25549352], ['se_resnext50_32x4d', 27559896]];
 
 for (const [arch, params] of FULL_MODELS) {
   test(`FULL: ${arch} at 224x224 matches PyTorch (logits and top-5)`, { skip: skipReason(), timeout: 30 * 60_000 }, async () => {
