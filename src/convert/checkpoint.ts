@@ -26,7 +26,7 @@ import { describe, DTYPE_SIZE, makeTensorRef, PyGlobal, PyValue, StorageRef, Sto
   unpickle } from './pickle.js';
 import { readTar, isTar } from './tar.js';
 import { isZip, readZipDirectory, readZipEntry } from './zip.js';
-import { parseSafetensors, toFloat32, WeightsFormatError, type DType } from '../weights/safetensors.js';
+import { f16ToF32, parseSafetensors, toFloat32, WeightsFormatError, type DType } from '../weights/safetensors.js';
 
 export type ContainerFormat = 'zip' | 'legacy' | 'tar' | 'safetensors';
 
@@ -337,15 +337,6 @@ function findStateDict(root: PyValue, path: string[]): { dict: Map<PyValue, PyVa
 // ---- Materialising ------------------------------------------------------------------------------
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** Gathers a strided tensor into a dense row-major Float32Array. */
 export function tensorToFloat32(t: TensorRef): Float32Array {

@@ -117,19 +117,26 @@ export function inferConfig(shapes: Shapes): InferredConfig {
     if (s.length !== rank) throw new ConversionError(`cannot infer the architecture: '${name}' has shape ${shapeStr(s)}, expected ${rank} dimensions`);
     return s;
   };
-  if (shapes.has('stem.conv.weight')) return inferPreActConfig(shapes, need);
-  const stem = need('conv1.weight', 4);
-  const block = shapes.has('layer1.0.conv3.weight') ? 'bottleneck' : 'basic';
+  // timm's ResNetV2 names (stem.conv, stages.S.blocks.B, head.fc as a 1x1 conv), or torchvision's.
+  const timm = shapes.has('stem.conv.weight');
+  const n = timm
+    ? { stem: 'stem.conv', first: 0, block: (s: number, b: number) => `stages.${s}.blocks.${b}`, stage: (s: number) => `stages.${s}`,
+      fc: 'head.fc', fcRank: 4 }
+    : { stem: 'conv1', first: 1, block: (s: number, b: number) => `layer${s}.${b}`, stage: (s: number) => `layer${s}`,
+      fc: 'fc', fcRank: 2 };
+  const stem = need(`${n.stem}.weight`, 4);
+  const bottleneck = shapes.has(`${n.block(n.first, 0)}.conv3.weight`);
+  const block: ResNetConfig['block'] = timm ? (bottleneck ? 'preact-bottleneck' : 'preact-basic') : (bottleneck ? 'bottleneck' : 'basic');
   const layers: number[] = [];
   const widths: number[] = [];
   const bottleneckWidths: number[] = [];
   let groups = 1;
-  for (let s = 1; shapes.has(`layer${s}.0.conv1.weight`); s++) {
+  for (let s = n.first; shapes.has(`${n.block(s, 0)}.conv1.weight`); s++) {
     let b = 0;
-    while (shapes.has(`layer${s}.${b}.conv1.weight`)) b++;
+    while (shapes.has(`${n.block(s, b)}.conv1.weight`)) b++;
     layers.push(b);
-    const p = `layer${s}.0`;
-    if (block === 'bottleneck') {
+    const p = n.block(s, 0);
+    if (bottleneck) {
       const c2 = need(`${p}.conv2.weight`, 4);
       const c3 = need(`${p}.conv3.weight`, 4);
       if (c3[0] % 4 !== 0) throw new ConversionError(`cannot infer the architecture: ${p}.conv3 has ${c3[0]} outputs, not a multiple of 4`);
@@ -137,18 +144,18 @@ export function inferConfig(shapes: Shapes): InferredConfig {
       bottleneckWidths.push(c2[0]);
       const g = c2[1] > 0 && c2[0] % c2[1] === 0 ? c2[0] / c2[1] : NaN;
       if (!Number.isInteger(g)) throw new ConversionError(`cannot infer the groups of ${p}.conv2 from its shape ${shapeStr(c2)}`);
-      if (s === 1) groups = g;
-      else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in layer1, ${g} in layer${s})`);
+      if (s === n.first) groups = g;
+      else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in ${n.stage(n.first)}, ${g} in ${n.stage(s)})`);
     } else {
       const c1 = need(`${p}.conv1.weight`, 4);
       widths.push(c1[0]);
       bottleneckWidths.push(c1[0]);
     }
   }
-  if (layers.length === 0) throw new ConversionError("cannot infer the architecture: no 'layer1.0.conv1.weight'");
-  const fc = need('fc.weight', 2);
+  if (layers.length === 0) throw new ConversionError(`cannot infer the architecture: no '${n.block(n.first, 0)}.conv1.weight'`);
+  const fc = need(`${n.fc}.weight`, n.fcRank);
   return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
-    numClasses: fc[0], convBias: shapes.has('conv1.bias'), seReduction: inferSeReduction(shapes) };
+    numClasses: fc[0], convBias: shapes.has(`${n.stem}.bias`), seReduction: timm ? null : inferSeReduction(shapes) };
 }
 
 /** The squeeze-excitation reduction of canonical `shapes`: layer1.0's conv3 outputs / se_module.fc1 outputs; null without SE. */
@@ -159,41 +166,6 @@ function inferSeReduction(shapes: Shapes): number | null {
   const r = outCh !== undefined && fc1[0] > 0 ? outCh / fc1[0] : NaN;
   if (!Number.isInteger(r)) throw new ConversionError(`cannot infer the squeeze-excitation reduction from layer1.0.se_module.fc1 ${shapeStr(fc1)}`);
   return r;
-}
-
-/** inferConfig for timm's ResNetV2 names (stem.conv, stages.S.blocks.B, head.fc as a 1x1 conv). */
-function inferPreActConfig(shapes: Shapes, need: (name: string, rank: number) => readonly number[]): InferredConfig {
-  const stem = need('stem.conv.weight', 4);
-  const block = shapes.has('stages.0.blocks.0.conv3.weight') ? 'preact-bottleneck' : 'preact-basic';
-  const layers: number[] = [];
-  const widths: number[] = [];
-  const bottleneckWidths: number[] = [];
-  let groups = 1;
-  for (let s = 0; shapes.has(`stages.${s}.blocks.0.conv1.weight`); s++) {
-    let b = 0;
-    while (shapes.has(`stages.${s}.blocks.${b}.conv1.weight`)) b++;
-    layers.push(b);
-    const p = `stages.${s}.blocks.0`;
-    if (block === 'preact-bottleneck') {
-      const c2 = need(`${p}.conv2.weight`, 4);
-      const c3 = need(`${p}.conv3.weight`, 4);
-      if (c3[0] % 4 !== 0) throw new ConversionError(`cannot infer the architecture: ${p}.conv3 has ${c3[0]} outputs, not a multiple of 4`);
-      widths.push(c3[0] / 4);
-      bottleneckWidths.push(c2[0]);
-      const g = c2[1] > 0 && c2[0] % c2[1] === 0 ? c2[0] / c2[1] : NaN;
-      if (!Number.isInteger(g)) throw new ConversionError(`cannot infer the groups of ${p}.conv2 from its shape ${shapeStr(c2)}`);
-      if (s === 0) groups = g;
-      else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in stages.0, ${g} in stages.${s})`);
-    } else {
-      const c1 = need(`${p}.conv1.weight`, 4);
-      widths.push(c1[0]);
-      bottleneckWidths.push(c1[0]);
-    }
-  }
-  if (layers.length === 0) throw new ConversionError("cannot infer the architecture: no 'stages.0.blocks.0.conv1.weight'");
-  const fc = need('head.fc.weight', 4);
-  return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
-    numClasses: fc[0], convBias: shapes.has('stem.conv.bias'), seReduction: null };
 }
 
 /** The fields of `c` that differ from the inferred shape of the weights, as readable strings. */

@@ -94,7 +94,8 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsHeader {
   return parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength - 8 - n);
 }
 
-function f16ToF32(h: number): number {
+/** An IEEE half-precision value (its 16 bits) as a number. */
+export function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
