@@ -9,6 +9,7 @@
 // the ImageNet architectures get random weights (src/weights/random.ts) and a synthetic image of the
 // benchmark's --size.
 
+import '../src/node/install.js'; // first: the child process runs this file alone, on the Node platform
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
