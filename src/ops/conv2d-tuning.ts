@@ -150,26 +150,30 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
 }
 
 /**
- * Register block of the first-use pipelines (firstUseConv2dTuning): 1 pixel quad x 1 vec4 column per
- * invocation, the block that compiles fastest on SwiftShader, whose compiler (Subzero) is the first
- * prediction's cost (conv2d.wgsl then declares no wider block: WIDE_TQ, WIDE_JN off); it runs slower
- * than the tuned kernels, by a factor that grows with the model (bench/RESULTS.md, "First prediction").
+ * Register blocks of the first-use pipelines (firstUseConv2dTuning). 4 x 4 (1 pixel quad x 1 vec4 column
+ * per invocation) is the block that compiles fastest on SwiftShader, whose compiler (Subzero) is the
+ * first prediction's cost (conv2d.wgsl then declares no wider block: WIDE_TQ, WIDE_JN off). Layers of at
+ * least FIRST_USE_LARGE_FLOPS an image (2 x multiply-adds) get 8 x 8 instead: there its faster run wins
+ * back its longer compile within the first inference (bench/RESULTS.md, "First prediction: a bounded
+ * register block").
  */
-const FIRST_USE_TQ = 1;
-const FIRST_USE_JN = 1;
+const FIRST_USE_BLOCK = { tq: 1, jn: 1 };
+const FIRST_USE_LARGE_BLOCK = { tq: 2, jn: 2 };
+const FIRST_USE_LARGE_FLOPS = 50e6;
 
 /**
  * The tuning of the pipelines that serve a model's first inferences while its tuned pipelines
  * (defaultConv2dTuning) compile in the background (Runner, warmup 'fast-first'): on the CPU-backed
- * adapters one small implicit-GEMM block for every layer, so that a model needs one conv pipeline per
- * define set (a handful) instead of one per tuning, each quick to compile. Undefined on hardware GPUs,
- * whose tuned block is already that small.
+ * adapters a small implicit-GEMM block, one for small layers and one for large ones, so that a model
+ * needs one conv pipeline per define set and block (a handful) instead of one per tuning, each quick to
+ * compile. Undefined on hardware GPUs, whose tuned block is already that small.
  */
 export function firstUseConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning | undefined {
   if (!hasFirstUseConv2dTuning(ctx)) return undefined;
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const cols = Math.ceil(desc.K / desc.groups / 4);
-  return { wgX: costs.simd, wgY: 1, tq: FIRST_USE_TQ, jn: Math.min(FIRST_USE_JN, cols), direct: false, channelLanes: false };
+  const block = conv2dFlops(desc) / desc.N >= FIRST_USE_LARGE_FLOPS ? FIRST_USE_LARGE_BLOCK : FIRST_USE_BLOCK;
+  return { wgX: costs.simd, wgY: 1, tq: block.tq, jn: Math.min(block.jn, cols), direct: false, channelLanes: false };
 }
 
 /** Whether `ctx` has first-use conv tunings (firstUseConv2dTuning): the CPU-backed adapters. */
