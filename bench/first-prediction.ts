@@ -25,7 +25,7 @@ import { median } from './step-timer.js';
 
 /** The --arch name of the shipped Fashion-MNIST model (--first only). */
 export const EMBEDDED = 'embedded';
-const EMBEDDED_WEIGHTS = new URL('../assets/fashion-mnist/fashion-mnist-resnext.safetensors', import.meta.url);
+export const EMBEDDED_WEIGHTS = new URL('../assets/fashion-mnist/fashion-mnist-resnext.safetensors', import.meta.url);
 const EMBEDDED_SAMPLE = new URL('../assets/fashion-mnist/samples/sample-0000-ankle-boot.png', import.meta.url);
 
 /** One measurement: which model, at which input size, on which adapter, with which warmup. */
@@ -132,6 +132,26 @@ export function firstPredictionFresh(c: FirstPredictionCase): Promise<FirstPredi
       resolve(JSON.parse(out.slice(out.lastIndexOf('\n{'))) as FirstPredictionResult);
     });
   });
+}
+
+/** `--first --browser`: one architecture's first prediction in a fresh headless Chromium (bench/browser/main.ts). */
+export interface BrowserFirstPredictionResult {
+  arch: string;
+  size: number;
+  adapterText: string;
+  /** loadModel() from bytes in memory (default warmup), the first classify() after it, and their sum. */
+  loadMs: number;
+  firstClassifyMs: number;
+  firstPredictionMs: number;
+  /** Distinct pipelines compiled up to the first result, and their summed createComputePipelineAsync wall time. */
+  pipelines: number;
+  compileMs: number;
+}
+
+export function formatBrowserFirstPrediction(r: BrowserFirstPredictionResult): string {
+  const s = (ms: number) => (ms / 1000).toFixed(2) + ' s';
+  return `${r.arch} (headless Chromium, ${r.adapterText}): first prediction ${s(r.firstPredictionMs)} (loadModel ${s(r.loadMs)}, ` +
+    `first classify ${s(r.firstClassifyMs)}), ${r.pipelines} pipelines compiled in ${s(r.compileMs)} summed`;
 }
 
 export function formatFirstPrediction(r: FirstPredictionResult): string {

@@ -38,7 +38,8 @@ function buildProgram(): Command {
       'model) and warmup, in a fresh process each: loadModel from bytes in memory -> first classify() result, pipelines ' +
       'compiled and their compile time, the classify() calls until the tuned kernels are in, then the steady-state median')
     .option('--warmup <list>', '--first: loadModel warmups to compare, comma-separated (fast-first, tuned)', 'fast-first,tuned')
-    .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium)')
+    .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium); with --first, ' +
+      'the time to the first prediction there instead, in a fresh Chromium per architecture (default warmup)')
     .option('--quiet', 'no progress lines on stderr');
 }
 

@@ -85,7 +85,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
   if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
-  if (c.first && (c.micro || c.browser)) throw new Error('--first cannot be combined with --micro or --browser');
+  if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
   const warmups = c.warmup.split(',').map((w) => w.trim());
   for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {

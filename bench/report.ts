@@ -2,7 +2,7 @@
 
 import type { CeilingResult } from './ceiling.js';
 import { cpuRate } from './clock.js';
-import type { FirstPredictionResult } from './first-prediction.js';
+import type { BrowserFirstPredictionResult, FirstPredictionResult } from './first-prediction.js';
 import type { MicroResult } from './micro.js';
 import type { BatchResult, ModelResult } from './model-bench.js';
 import { median } from './step-timer.js';
@@ -42,6 +42,8 @@ export interface BenchResult {
   micro?: MicroResult[];
   /** --first: time to the first prediction. */
   first?: FirstPredictionResult[];
+  /** --first --browser: time to the first prediction in a fresh headless Chromium per architecture. */
+  browserFirst?: BrowserFirstPredictionResult[];
   browser?: BenchResult;
 }
 

@@ -13,7 +13,7 @@ import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/devic
 import type { Conv2dDesc } from '../src/ops/conv2d.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
-import { firstPredictionFresh, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
+import { firstPredictionFresh, formatBrowserFirstPrediction, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
 import { benchModels } from './model-bench.js';
 import type { BenchOptions } from './options.js';
@@ -77,7 +77,12 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
   } finally {
     ctx.device.destroy();
   }
-  if (o.browser) {
+  if (o.browser && o.first) {
+    const { runFirstInBrowser } = await import('./browser/run-browser.js');
+    result.browserFirst = await runFirstInBrowser(o, log);
+    print('');
+    for (const r of result.browserFirst) print(formatBrowserFirstPrediction(r));
+  } else if (o.browser) {
     const { runInBrowser } = await import('./browser/run-browser.js');
     result.browser = await runInBrowser(o, log);
     print('');

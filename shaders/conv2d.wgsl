@@ -40,13 +40,18 @@
 //   RELU, RESIDUAL  the epilogue: ReLU, residual add (with RELU, the ReLU comes after the add).
 //   PRE_ACT   the prologue (VEC4_IN only): each input vec4 is max(0, x * scale + shift), masked to zero
 //             outside the image, as it is loaded (so padding stays zero).
+//   WIDE_TQ   TQ > 1: the accumulators, inputs and quads for quads 1..7 exist; without it only quad 0.
+//   WIDE_JN   JN > 1: the accumulators for columns 1..15 exist; without it only column 0.
 //
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
 // output channels of one group each), i.e. 4*TQ pixels x 4*JN channels (up to 32 x 64), held as TQ*JN
 // mat4x4 accumulators (matrix columns = pixels, rows = channels). They live in one struct per column
 // (ColumnAcc, members q0..q7), never in an indexed array, so that the compilers split them into
 // registers (or stack slots on CPU drivers); TQ (1 to 8) and JN (1 to 16) are override constants, and every
-// member, load and store past them is behind a constant condition the compilers remove. Per 4 input
+// member, load and store past them is behind a constant condition the compilers remove. With TQ = 1 or
+// JN = 1 the members past the first are not declared at all (WIDE_TQ, WIDE_JN off): the compilers then
+// never see the full block, and on SwiftShader such a pipeline compiles 1.7x faster (bench/RESULTS.md,
+// "First prediction: a bounded register block"). Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
 // on CPU drivers, where every load is a per-lane loop, large blocks are what makes it fast (the earlier
 // versions, v0 with at most 16 x 16, v1 to v3 with 32 x 32, v4 with 32 x 64 and the weights in a storage
@@ -195,20 +200,27 @@ fn quadAt(k: Corners, r: u32, s: u32, cOffset: u32) -> Quad {
 
 /** One vec4 column's accumulators for quads 0..7: member qi holds pixels 4i..4i+3 (matrix column = pixel). */
 struct ColumnAcc {
-  q0: mat4x4<f32>, q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>,
-  q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+  q0: mat4x4<f32>,
+#if WIDE_TQ
+  q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>, q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+#endif
 }
 
 /** The invocation's 8 pixel quads at one kernel tap. */
 struct Quads {
-  q0: Quad, q1: Quad, q2: Quad, q3: Quad, q4: Quad, q5: Quad, q6: Quad, q7: Quad,
+  q0: Quad,
+#if WIDE_TQ
+  q1: Quad, q2: Quad, q3: Quad, q4: Quad, q5: Quad, q6: Quad, q7: Quad,
+#endif
 }
 
 #if VEC4_IN
 /** Input channels c..c+3 of the TQ quads (4 channels x 4 pixels each). */
 struct Inputs {
-  q0: mat4x4<f32>, q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>,
-  q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+  q0: mat4x4<f32>,
+#if WIDE_TQ
+  q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>, q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+#endif
 }
 alias Weight = mat4x4<f32>;
 
@@ -222,8 +234,10 @@ fn mac(w: Weight, a: mat4x4<f32>) -> mat4x4<f32> {
 #else
 /** Input channel c of the TQ quads (4 pixels each). */
 struct Inputs {
-  q0: vec4<f32>, q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>,
-  q4: vec4<f32>, q5: vec4<f32>, q6: vec4<f32>, q7: vec4<f32>,
+  q0: vec4<f32>,
+#if WIDE_TQ
+  q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>, q4: vec4<f32>, q5: vec4<f32>, q6: vec4<f32>, q7: vec4<f32>,
+#endif
 }
 alias Weight = vec4<f32>;
 
@@ -248,6 +262,7 @@ fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
   let pre = preActAt(ch);
   var a = loadInputs(q, c);
   a.q0 = activateQuad(a.q0, q.q0.inside, pre);
+#if WIDE_TQ
   if (TQ > 1u) { a.q1 = activateQuad(a.q1, q.q1.inside, pre); }
   if (TQ > 2u) { a.q2 = activateQuad(a.q2, q.q2.inside, pre); }
   if (TQ > 3u) { a.q3 = activateQuad(a.q3, q.q3.inside, pre); }
@@ -255,6 +270,7 @@ fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
   if (TQ > 5u) { a.q5 = activateQuad(a.q5, q.q5.inside, pre); }
   if (TQ > 6u) { a.q6 = activateQuad(a.q6, q.q6.inside, pre); }
   if (TQ > 7u) { a.q7 = activateQuad(a.q7, q.q7.inside, pre); }
+#endif
   return a;
 }
 #endif
@@ -262,6 +278,7 @@ fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
 fn loadInputs(q: Quads, c: u32) -> Inputs {
   var a: Inputs;
   a.q0 = loadInput(q.q0, c);
+#if WIDE_TQ
   if (TQ > 1u) { a.q1 = loadInput(q.q1, c); }
   if (TQ > 2u) { a.q2 = loadInput(q.q2, c); }
   if (TQ > 3u) { a.q3 = loadInput(q.q3, c); }
@@ -269,6 +286,7 @@ fn loadInputs(q: Quads, c: u32) -> Inputs {
   if (TQ > 5u) { a.q5 = loadInput(q.q5, c); }
   if (TQ > 6u) { a.q6 = loadInput(q.q6, c); }
   if (TQ > 7u) { a.q7 = loadInput(q.q7, c); }
+#endif
   return a;
 }
 
@@ -288,6 +306,7 @@ fn loadPixel(rowBase: u32, iw: i32, ch: u32) -> vec4<f32> {
 fn loadRow(rowBase: u32, iw0: i32, ch: u32) -> Inputs {
   var a: Inputs;
   a.q0 = mat4x4<f32>(loadPixel(rowBase, iw0, ch), loadPixel(rowBase, iw0 + 1, ch), loadPixel(rowBase, iw0 + 2, ch), loadPixel(rowBase, iw0 + 3, ch));
+#if WIDE_TQ
   if (TQ > 1u) { a.q1 = mat4x4<f32>(loadPixel(rowBase, iw0 + 4, ch), loadPixel(rowBase, iw0 + 5, ch), loadPixel(rowBase, iw0 + 6, ch), loadPixel(rowBase, iw0 + 7, ch)); }
   if (TQ > 2u) { a.q2 = mat4x4<f32>(loadPixel(rowBase, iw0 + 8, ch), loadPixel(rowBase, iw0 + 9, ch), loadPixel(rowBase, iw0 + 10, ch), loadPixel(rowBase, iw0 + 11, ch)); }
   if (TQ > 3u) { a.q3 = mat4x4<f32>(loadPixel(rowBase, iw0 + 12, ch), loadPixel(rowBase, iw0 + 13, ch), loadPixel(rowBase, iw0 + 14, ch), loadPixel(rowBase, iw0 + 15, ch)); }
@@ -295,12 +314,14 @@ fn loadRow(rowBase: u32, iw0: i32, ch: u32) -> Inputs {
   if (TQ > 5u) { a.q5 = mat4x4<f32>(loadPixel(rowBase, iw0 + 20, ch), loadPixel(rowBase, iw0 + 21, ch), loadPixel(rowBase, iw0 + 22, ch), loadPixel(rowBase, iw0 + 23, ch)); }
   if (TQ > 6u) { a.q6 = mat4x4<f32>(loadPixel(rowBase, iw0 + 24, ch), loadPixel(rowBase, iw0 + 25, ch), loadPixel(rowBase, iw0 + 26, ch), loadPixel(rowBase, iw0 + 27, ch)); }
   if (TQ > 7u) { a.q7 = mat4x4<f32>(loadPixel(rowBase, iw0 + 28, ch), loadPixel(rowBase, iw0 + 29, ch), loadPixel(rowBase, iw0 + 30, ch), loadPixel(rowBase, iw0 + 31, ch)); }
+#endif
   return a;
 }
 
 /** The row window one pixel to the right: every pixel takes its right neighbour's values, the last takes `next`. */
 fn shiftRow(a: Inputs, next: vec4<f32>) -> Inputs {
   var b: Inputs;
+#if WIDE_TQ
   b.q0 = mat4x4<f32>(a.q0[1], a.q0[2], a.q0[3], select(a.q1[0], next, TQ == 1u));
   if (TQ > 1u) { b.q1 = mat4x4<f32>(a.q1[1], a.q1[2], a.q1[3], select(a.q2[0], next, TQ == 2u)); }
   if (TQ > 2u) { b.q2 = mat4x4<f32>(a.q2[1], a.q2[2], a.q2[3], select(a.q3[0], next, TQ == 3u)); }
@@ -309,6 +330,9 @@ fn shiftRow(a: Inputs, next: vec4<f32>) -> Inputs {
   if (TQ > 5u) { b.q5 = mat4x4<f32>(a.q5[1], a.q5[2], a.q5[3], select(a.q6[0], next, TQ == 6u)); }
   if (TQ > 6u) { b.q6 = mat4x4<f32>(a.q6[1], a.q6[2], a.q6[3], select(a.q7[0], next, TQ == 7u)); }
   if (TQ > 7u) { b.q7 = mat4x4<f32>(a.q7[1], a.q7[2], a.q7[3], next); }
+#else
+  b.q0 = mat4x4<f32>(a.q0[1], a.q0[2], a.q0[3], next);
+#endif
   return b;
 }
 #endif
@@ -316,6 +340,7 @@ fn shiftRow(a: Inputs, next: vec4<f32>) -> Inputs {
 /** acc.qi += w x a.qi for the TQ quads. */
 fn accumulate(acc: ptr<function, ColumnAcc>, w: Weight, a: Inputs) {
   (*acc).q0 += mac(w, a.q0);
+#if WIDE_TQ
   if (TQ > 1u) { (*acc).q1 += mac(w, a.q1); }
   if (TQ > 2u) { (*acc).q2 += mac(w, a.q2); }
   if (TQ > 3u) { (*acc).q3 += mac(w, a.q3); }
@@ -323,12 +348,16 @@ fn accumulate(acc: ptr<function, ColumnAcc>, w: Weight, a: Inputs) {
   if (TQ > 5u) { (*acc).q5 += mac(w, a.q5); }
   if (TQ > 6u) { (*acc).q6 += mac(w, a.q6); }
   if (TQ > 7u) { (*acc).q7 += mac(w, a.q7); }
+#endif
 }
 
 /** The invocation's accumulators: vec4 columns 0..15 (those past JN are never touched). */
 struct Block {
-  c0: ColumnAcc, c1: ColumnAcc, c2: ColumnAcc, c3: ColumnAcc, c4: ColumnAcc, c5: ColumnAcc, c6: ColumnAcc, c7: ColumnAcc,
+  c0: ColumnAcc,
+#if WIDE_JN
+  c1: ColumnAcc, c2: ColumnAcc, c3: ColumnAcc, c4: ColumnAcc, c5: ColumnAcc, c6: ColumnAcc, c7: ColumnAcc,
   c8: ColumnAcc, c9: ColumnAcc, c10: ColumnAcc, c11: ColumnAcc, c12: ColumnAcc, c13: ColumnAcc, c14: ColumnAcc, c15: ColumnAcc,
+#endif
 }
 
 /** The invocation's columns kv0 .. kv0 + 15, four per vec4; those past the group's columns reread column kv0. */
@@ -346,6 +375,7 @@ fn columnsFrom(kv0: u32, cols: u32) -> Columns {
 /** block += weights (row `row`, the invocation's columns from kv0) x inputs `a`, for the JN columns. */
 fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, k: Columns, a: Inputs) {
   accumulate(&(*block).c0, loadColumn(row, cols, k.k0.x), a);
+#if WIDE_JN
   if (JN > 1u) { accumulate(&(*block).c1, loadColumn(row, cols, k.k0.y), a); }
   if (JN > 2u) { accumulate(&(*block).c2, loadColumn(row, cols, k.k0.z), a); }
   if (JN > 3u) { accumulate(&(*block).c3, loadColumn(row, cols, k.k0.w), a); }
@@ -361,11 +391,13 @@ fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, k: Column
   if (JN > 13u) { accumulate(&(*block).c13, loadColumn(row, cols, k.k12.y), a); }
   if (JN > 14u) { accumulate(&(*block).c14, loadColumn(row, cols, k.k12.z), a); }
   if (JN > 15u) { accumulate(&(*block).c15, loadColumn(row, cols, k.k12.w), a); }
+#endif
 }
 
 /** Stores vec4 column kv of the TQ quads: pixels m0 .. m0 + 4*TQ - 1, those below mEnd. */
 fn storeColumn(acc: ColumnAcc, m0: u32, mEnd: u32, g: u32, kv: u32) {
   store(acc.q0, m0, mEnd, g, kv);
+#if WIDE_TQ
   if (TQ > 1u) { store(acc.q1, m0 + 4u, mEnd, g, kv); }
   if (TQ > 2u) { store(acc.q2, m0 + 8u, mEnd, g, kv); }
   if (TQ > 3u) { store(acc.q3, m0 + 12u, mEnd, g, kv); }
@@ -373,6 +405,7 @@ fn storeColumn(acc: ColumnAcc, m0: u32, mEnd: u32, g: u32, kv: u32) {
   if (TQ > 5u) { store(acc.q5, m0 + 20u, mEnd, g, kv); }
   if (TQ > 6u) { store(acc.q6, m0 + 24u, mEnd, g, kv); }
   if (TQ > 7u) { store(acc.q7, m0 + 28u, mEnd, g, kv); }
+#endif
 }
 
 /** Bias, epilogue and store of one accumulator: pixels m..m+3 (only those < mEnd), vec4 column kv of group g. */
@@ -478,12 +511,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 #else
 #if GEMM_1X1
+#if WIDE_TQ
   let quads = Quads(quadAt(m0, cOffset), quadAt(m0 + 4u, cOffset), quadAt(m0 + 8u, cOffset), quadAt(m0 + 12u, cOffset),
                     quadAt(m0 + 16u, cOffset), quadAt(m0 + 20u, cOffset), quadAt(m0 + 24u, cOffset), quadAt(m0 + 28u, cOffset));
+#else
+  let quads = Quads(quadAt(m0, cOffset));
+#endif
   {
     let wBase = g * Cg * cols;                    // vec4 index of w[g, 0, 0, 0, 0]
 #else
   let corners0 = cornersAt(m0);
+#if WIDE_TQ
   let corners1 = cornersAt(m0 + 4u);
   let corners2 = cornersAt(m0 + 8u);
   let corners3 = cornersAt(m0 + 12u);
@@ -491,12 +529,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let corners5 = cornersAt(m0 + 20u);
   let corners6 = cornersAt(m0 + 24u);
   let corners7 = cornersAt(m0 + 28u);
+#endif
   for (var rs = 0u; rs < params.R * params.S; rs++) {
     let r = rs / params.S;
     let s = rs - r * params.S;
+#if WIDE_TQ
     let quads = Quads(quadAt(corners0, r, s, cOffset), quadAt(corners1, r, s, cOffset), quadAt(corners2, r, s, cOffset),
                       quadAt(corners3, r, s, cOffset), quadAt(corners4, r, s, cOffset), quadAt(corners5, r, s, cOffset),
                       quadAt(corners6, r, s, cOffset), quadAt(corners7, r, s, cOffset));
+#else
+    let quads = Quads(quadAt(corners0, r, s, cOffset));
+#endif
     let wBase = (g * params.R * params.S + rs) * Cg * cols;
 #endif
 #if VEC4_IN
@@ -515,6 +558,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   // Only the TQ x JN block, and only existing columns.
   storeColumn(acc.c0, m0, mEnd, g, kv0);
+#if WIDE_JN
   if (JN > 1u && kv0 + 1u < cols) { storeColumn(acc.c1, m0, mEnd, g, kv0 + 1u); }
   if (JN > 2u && kv0 + 2u < cols) { storeColumn(acc.c2, m0, mEnd, g, kv0 + 2u); }
   if (JN > 3u && kv0 + 3u < cols) { storeColumn(acc.c3, m0, mEnd, g, kv0 + 3u); }
@@ -530,4 +574,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (JN > 13u && kv0 + 13u < cols) { storeColumn(acc.c13, m0, mEnd, g, kv0 + 13u); }
   if (JN > 14u && kv0 + 14u < cols) { storeColumn(acc.c14, m0, mEnd, g, kv0 + 14u); }
   if (JN > 15u && kv0 + 15u < cols) { storeColumn(acc.c15, m0, mEnd, g, kv0 + 15u); }
+#endif
 }

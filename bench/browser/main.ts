@@ -1,16 +1,22 @@
 // The browser side of `npm run bench -- --browser`: the same model benchmark and ceiling as in Node
 // (bench/model-bench.ts, bench/ceiling.ts) on the browser's WebGPU adapter. The result is left in
 // `window.__benchResult` (or `window.__benchError`) for the driver (bench/browser/run-browser.ts).
+// With `?first=<arch>` (--first --browser) instead: loadModel from bytes in memory -> the first classify()
+// result for that architecture (its weights fetched from `?weights=` beforehand, else random).
 
+import { loadModel } from '../../src/classify.js';
 import { acquireDevice, describeDevice } from '../../src/gpu/device.js';
+import { pipelineStats } from '../../src/gpu/shaders.js';
+import { randomWeights } from '../../src/weights/random.js';
 import { Ceiling } from '../ceiling.js';
 import { cpuCount } from '../clock.js';
-import { benchModels } from '../model-bench.js';
+import type { BrowserFirstPredictionResult } from '../first-prediction.js';
+import { benchConfig, benchModels } from '../model-bench.js';
 import { computeTargets, type BenchResult } from '../report.js';
 
 declare global {
   interface Window {
-    __benchResult?: BenchResult;
+    __benchResult?: BenchResult | BrowserFirstPredictionResult;
     __benchError?: string;
   }
 }
@@ -21,8 +27,29 @@ function log(line: string): void {
   console.log(`bench: ${line}`);
 }
 
+async function firstPrediction(arch: string, size: number, weightsUrl: string | null): Promise<void> {
+  const weights = weightsUrl ? new Uint8Array(await (await fetch(weightsUrl)).arrayBuffer()) : randomWeights(benchConfig(arch, size));
+  const data = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (i * 37) % 251;
+  const t0 = performance.now();
+  const model = await loadModel({ weights });
+  const t1 = performance.now();
+  await model.classify({ width: size, height: size, data });
+  const t2 = performance.now();
+  const stats = pipelineStats(model.context);
+  const adapterText = model.info.adapter.split('\n')[0];
+  log(`${arch}: first prediction ${(t2 - t0).toFixed(0)} ms on ${adapterText}`);
+  window.__benchResult = {
+    arch, size, adapterText, loadMs: t1 - t0, firstClassifyMs: t2 - t1, firstPredictionMs: t2 - t0,
+    pipelines: stats.compiled, compileMs: stats.compileMs,
+  };
+  model.dispose();
+}
+
 async function main(): Promise<void> {
   const q = new URLSearchParams(location.search);
+  const first = q.get('first');
+  if (first) return firstPrediction(first, Number(q.get('size') ?? 224), q.get('weights'));
   const list = (k: string, d: string) => (q.get(k) ?? d).split(',').filter(Boolean);
   const archs = list('arch', 'resnet50');
   const size = Number(q.get('size') ?? 224);

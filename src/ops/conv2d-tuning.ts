@@ -20,19 +20,15 @@ export interface CpuCosts {
   simd: number; input: number; weight: number; mm: number; store: number; invocation: number;
   /**
    * Largest TQ tried (except for the large 1x1 layers below). On SwiftShader 4: Subzero takes minutes and
-   * GiBs to compile the direct path's sliding window with more quads (a ResNet-50 with 28-pixel blocks
-   * everywhere had not finished compiling after 15 minutes, at 10 GB; a grouped direct layer alone, not
-   * after 60 s), and every larger block compiles slower.
+   * GiBs to compile the direct path's sliding window with more quads (bench/RESULTS.md, "28-pixel blocks
+   * for SwiftShader's 1x1 layers").
    */
   maxTq: number;
   /**
    * Largest TQ tried for 1x1 layers (any stride) of at least `largeBlockFlops` per image (2 x
-   * multiply-adds; per image, so that a model's choice does not change with the batch): they compile in
-   * seconds, but on SwiftShader a second or two longer per pipeline than 16-pixel blocks, more than
-   * small layers could save (the embedded Fashion-MNIST model, whose layers are all under 7 MFLOP an
-   * image, took 25 s instead of 12 to classify its samples in a new process). (The dense 3x3 layers
-   * also compile and gain with 28-pixel blocks on SwiftShader, 1.13x to 1.41x: not taken yet,
-   * bench/RESULTS.md.)
+   * multiply-adds; per image, so that a model's choice does not change with the batch): on SwiftShader
+   * such a block compiles a second or two longer than a 16-pixel one, which only large layers win back
+   * (bench/RESULTS.md, "28-pixel blocks for SwiftShader's 1x1 layers").
    */
   maxTq1x1: number;
   largeBlockFlops: number;
@@ -45,9 +41,8 @@ export interface CpuCosts {
    */
   pixelLanesMaxJn: number;
   /**
-   * Largest JN with which the direct path is tried: on SwiftShader it ran at half the implicit path's rate
-   * with 32 channels per invocation (dense 3x3) but 1.5x faster with 4 (ResNeXt's 4 channels per group),
-   * and with 16 (JN 4) 1.16x faster on ResNeXt's 14x14 grouped layers at batch 4 (bench/RESULTS.md).
+   * Largest JN with which the direct path is tried: on SwiftShader it beats the implicit path only with
+   * few channels per invocation, up to 16 (bench/RESULTS.md, "Direct path with 16 channels on SwiftShader").
    */
   directMaxJn: number;
 }
@@ -155,28 +150,30 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
 }
 
 /**
- * Register block of the first-use pipelines (firstUseConv2dTuning): 1 pixel quad x 1 vec4 column per
- * invocation. On SwiftShader, whose compiler (Subzero) is the first prediction's cost, such a 4 x 4
- * block compiles 3x to 10x faster than the tuned blocks (up to 32 x 32), one pipeline per define set:
- * the embedded Fashion-MNIST model's first prediction took 2.3 s of process CPU instead of 34.8 s
- * (8 x 8 blocks: 6.1 s); it runs 1.2x (that model) to 3.4x (ResNet-50) slower than the tuned kernels
- * (bench/RESULTS.md, "First prediction").
+ * Register blocks of the first-use pipelines (firstUseConv2dTuning). 4 x 4 (1 pixel quad x 1 vec4 column
+ * per invocation) is the block that compiles fastest on SwiftShader, whose compiler (Subzero) is the
+ * first prediction's cost (conv2d.wgsl then declares no wider block: WIDE_TQ, WIDE_JN off). Layers of at
+ * least FIRST_USE_LARGE_FLOPS an image (2 x multiply-adds) get 8 x 8 instead: there its faster run wins
+ * back its longer compile within the first inference (bench/RESULTS.md, "First prediction: a bounded
+ * register block").
  */
-const FIRST_USE_TQ = 1;
-const FIRST_USE_JN = 1;
+const FIRST_USE_BLOCK = { tq: 1, jn: 1 };
+const FIRST_USE_LARGE_BLOCK = { tq: 2, jn: 2 };
+const FIRST_USE_LARGE_FLOPS = 50e6;
 
 /**
  * The tuning of the pipelines that serve a model's first inferences while its tuned pipelines
  * (defaultConv2dTuning) compile in the background (Runner, warmup 'fast-first'): on the CPU-backed
- * adapters one small implicit-GEMM block for every layer, so that a model needs one conv pipeline per
- * define set (a handful) instead of one per tuning, each quick to compile. Undefined on hardware GPUs,
- * whose tuned block is already that small.
+ * adapters a small implicit-GEMM block, one for small layers and one for large ones, so that a model
+ * needs one conv pipeline per define set and block (a handful) instead of one per tuning, each quick to
+ * compile. Undefined on hardware GPUs, whose tuned block is already that small.
  */
 export function firstUseConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning | undefined {
   if (!hasFirstUseConv2dTuning(ctx)) return undefined;
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const cols = Math.ceil(desc.K / desc.groups / 4);
-  return { wgX: costs.simd, wgY: 1, tq: FIRST_USE_TQ, jn: Math.min(FIRST_USE_JN, cols), direct: false, channelLanes: false };
+  const block = conv2dFlops(desc) / desc.N >= FIRST_USE_LARGE_FLOPS ? FIRST_USE_LARGE_BLOCK : FIRST_USE_BLOCK;
+  return { wgX: costs.simd, wgY: 1, tq: block.tq, jn: Math.min(block.jn, cols), direct: false, channelLanes: false };
 }
 
 /** Whether `ctx` has first-use conv tunings (firstUseConv2dTuning): the CPU-backed adapters. */

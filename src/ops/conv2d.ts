@@ -127,6 +127,8 @@ export class Conv2d {
         RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
         RESIDUAL: residual,
         PRE_ACT: d.preAct ?? false,
+        WIDE_TQ: t.tq > 1,
+        WIDE_JN: t.jn > 1,
       },
       overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
     };
