@@ -40,17 +40,18 @@
 //   RELU, RESIDUAL  the epilogue: ReLU, residual add (with RELU, the ReLU comes after the add).
 //   PRE_ACT   the prologue (VEC4_IN only): each input vec4 is max(0, x * scale + shift), masked to zero
 //             outside the image, as it is loaded (so padding stays zero).
-//   WIDE_TQ   TQ > 1: the accumulators, inputs and quads for quads 1..7 exist; without it only quad 0.
-//   WIDE_JN   JN > 1: the accumulators for columns 1..15 exist; without it only column 0.
+//   QUADS_2, QUADS_4, QUADS_8  the register block declares 2, 4 or 8 pixel quads (accumulators, inputs,
+//             quads): QUADS_n on for every n up to TQ rounded up to a power of two; none on: quad 0 only.
+//   COLS_2, COLS_4, COLS_8, COLS_16  likewise the block's vec4 columns, for JN.
 //
 // Register block: one invocation computes TQ quads of 4 consecutive pixels x JN vec4 columns (4 consecutive
 // output channels of one group each), i.e. 4*TQ pixels x 4*JN channels (up to 32 x 64), held as TQ*JN
 // mat4x4 accumulators (matrix columns = pixels, rows = channels). They live in one struct per column
 // (ColumnAcc, members q0..q7), never in an indexed array, so that the compilers split them into
 // registers (or stack slots on CPU drivers); TQ (1 to 8) and JN (1 to 16) are override constants, and every
-// member, load and store past them is behind a constant condition the compilers remove. With TQ = 1 or
-// JN = 1 the members past the first are not declared at all (WIDE_TQ, WIDE_JN off): the compilers then
-// never see the full block, and on SwiftShader such a pipeline compiles 1.7x faster (bench/RESULTS.md,
+// member, load and store past them is behind a constant condition the compilers remove. Members past TQ
+// and JN rounded up to powers of two are not declared at all (QUADS_n, COLS_n): the compilers never see
+// the full block, and on SwiftShader a small block compiles several times faster (bench/RESULTS.md,
 // "First prediction: a bounded register block"). Per 4 input
 // channels an invocation loads 4*TQ input vec4s and 4*JN weight vec4s for 16*TQ*JN vec4 multiply-adds:
 // on CPU drivers, where every load is a per-lane loop, large blocks are what makes it fast (the earlier
@@ -201,16 +202,28 @@ fn quadAt(k: Corners, r: u32, s: u32, cOffset: u32) -> Quad {
 /** One vec4 column's accumulators for quads 0..7: member qi holds pixels 4i..4i+3 (matrix column = pixel). */
 struct ColumnAcc {
   q0: mat4x4<f32>,
-#if WIDE_TQ
-  q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>, q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+#if QUADS_2
+  q1: mat4x4<f32>,
+#endif
+#if QUADS_4
+  q2: mat4x4<f32>, q3: mat4x4<f32>,
+#endif
+#if QUADS_8
+  q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
 #endif
 }
 
 /** The invocation's 8 pixel quads at one kernel tap. */
 struct Quads {
   q0: Quad,
-#if WIDE_TQ
-  q1: Quad, q2: Quad, q3: Quad, q4: Quad, q5: Quad, q6: Quad, q7: Quad,
+#if QUADS_2
+  q1: Quad,
+#endif
+#if QUADS_4
+  q2: Quad, q3: Quad,
+#endif
+#if QUADS_8
+  q4: Quad, q5: Quad, q6: Quad, q7: Quad,
 #endif
 }
 
@@ -218,8 +231,14 @@ struct Quads {
 /** Input channels c..c+3 of the TQ quads (4 channels x 4 pixels each). */
 struct Inputs {
   q0: mat4x4<f32>,
-#if WIDE_TQ
-  q1: mat4x4<f32>, q2: mat4x4<f32>, q3: mat4x4<f32>, q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
+#if QUADS_2
+  q1: mat4x4<f32>,
+#endif
+#if QUADS_4
+  q2: mat4x4<f32>, q3: mat4x4<f32>,
+#endif
+#if QUADS_8
+  q4: mat4x4<f32>, q5: mat4x4<f32>, q6: mat4x4<f32>, q7: mat4x4<f32>,
 #endif
 }
 alias Weight = mat4x4<f32>;
@@ -235,8 +254,14 @@ fn mac(w: Weight, a: mat4x4<f32>) -> mat4x4<f32> {
 /** Input channel c of the TQ quads (4 pixels each). */
 struct Inputs {
   q0: vec4<f32>,
-#if WIDE_TQ
-  q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>, q4: vec4<f32>, q5: vec4<f32>, q6: vec4<f32>, q7: vec4<f32>,
+#if QUADS_2
+  q1: vec4<f32>,
+#endif
+#if QUADS_4
+  q2: vec4<f32>, q3: vec4<f32>,
+#endif
+#if QUADS_8
+  q4: vec4<f32>, q5: vec4<f32>, q6: vec4<f32>, q7: vec4<f32>,
 #endif
 }
 alias Weight = vec4<f32>;
@@ -262,10 +287,14 @@ fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
   let pre = preActAt(ch);
   var a = loadInputs(q, c);
   a.q0 = activateQuad(a.q0, q.q0.inside, pre);
-#if WIDE_TQ
+#if QUADS_2
   if (TQ > 1u) { a.q1 = activateQuad(a.q1, q.q1.inside, pre); }
+#endif
+#if QUADS_4
   if (TQ > 2u) { a.q2 = activateQuad(a.q2, q.q2.inside, pre); }
   if (TQ > 3u) { a.q3 = activateQuad(a.q3, q.q3.inside, pre); }
+#endif
+#if QUADS_8
   if (TQ > 4u) { a.q4 = activateQuad(a.q4, q.q4.inside, pre); }
   if (TQ > 5u) { a.q5 = activateQuad(a.q5, q.q5.inside, pre); }
   if (TQ > 6u) { a.q6 = activateQuad(a.q6, q.q6.inside, pre); }
@@ -278,10 +307,14 @@ fn loadActivatedInputs(q: Quads, c: u32, ch: u32) -> Inputs {
 fn loadInputs(q: Quads, c: u32) -> Inputs {
   var a: Inputs;
   a.q0 = loadInput(q.q0, c);
-#if WIDE_TQ
+#if QUADS_2
   if (TQ > 1u) { a.q1 = loadInput(q.q1, c); }
+#endif
+#if QUADS_4
   if (TQ > 2u) { a.q2 = loadInput(q.q2, c); }
   if (TQ > 3u) { a.q3 = loadInput(q.q3, c); }
+#endif
+#if QUADS_8
   if (TQ > 4u) { a.q4 = loadInput(q.q4, c); }
   if (TQ > 5u) { a.q5 = loadInput(q.q5, c); }
   if (TQ > 6u) { a.q6 = loadInput(q.q6, c); }
@@ -306,10 +339,14 @@ fn loadPixel(rowBase: u32, iw: i32, ch: u32) -> vec4<f32> {
 fn loadRow(rowBase: u32, iw0: i32, ch: u32) -> Inputs {
   var a: Inputs;
   a.q0 = mat4x4<f32>(loadPixel(rowBase, iw0, ch), loadPixel(rowBase, iw0 + 1, ch), loadPixel(rowBase, iw0 + 2, ch), loadPixel(rowBase, iw0 + 3, ch));
-#if WIDE_TQ
+#if QUADS_2
   if (TQ > 1u) { a.q1 = mat4x4<f32>(loadPixel(rowBase, iw0 + 4, ch), loadPixel(rowBase, iw0 + 5, ch), loadPixel(rowBase, iw0 + 6, ch), loadPixel(rowBase, iw0 + 7, ch)); }
+#endif
+#if QUADS_4
   if (TQ > 2u) { a.q2 = mat4x4<f32>(loadPixel(rowBase, iw0 + 8, ch), loadPixel(rowBase, iw0 + 9, ch), loadPixel(rowBase, iw0 + 10, ch), loadPixel(rowBase, iw0 + 11, ch)); }
   if (TQ > 3u) { a.q3 = mat4x4<f32>(loadPixel(rowBase, iw0 + 12, ch), loadPixel(rowBase, iw0 + 13, ch), loadPixel(rowBase, iw0 + 14, ch), loadPixel(rowBase, iw0 + 15, ch)); }
+#endif
+#if QUADS_8
   if (TQ > 4u) { a.q4 = mat4x4<f32>(loadPixel(rowBase, iw0 + 16, ch), loadPixel(rowBase, iw0 + 17, ch), loadPixel(rowBase, iw0 + 18, ch), loadPixel(rowBase, iw0 + 19, ch)); }
   if (TQ > 5u) { a.q5 = mat4x4<f32>(loadPixel(rowBase, iw0 + 20, ch), loadPixel(rowBase, iw0 + 21, ch), loadPixel(rowBase, iw0 + 22, ch), loadPixel(rowBase, iw0 + 23, ch)); }
   if (TQ > 6u) { a.q6 = mat4x4<f32>(loadPixel(rowBase, iw0 + 24, ch), loadPixel(rowBase, iw0 + 25, ch), loadPixel(rowBase, iw0 + 26, ch), loadPixel(rowBase, iw0 + 27, ch)); }
@@ -321,17 +358,26 @@ fn loadRow(rowBase: u32, iw0: i32, ch: u32) -> Inputs {
 /** The row window one pixel to the right: every pixel takes its right neighbour's values, the last takes `next`. */
 fn shiftRow(a: Inputs, next: vec4<f32>) -> Inputs {
   var b: Inputs;
-#if WIDE_TQ
+  // The last member declared takes `next` (TQ is at most the declared count).
+#if QUADS_2
   b.q0 = mat4x4<f32>(a.q0[1], a.q0[2], a.q0[3], select(a.q1[0], next, TQ == 1u));
+#else
+  b.q0 = mat4x4<f32>(a.q0[1], a.q0[2], a.q0[3], next);
+#endif
+#if QUADS_4
   if (TQ > 1u) { b.q1 = mat4x4<f32>(a.q1[1], a.q1[2], a.q1[3], select(a.q2[0], next, TQ == 2u)); }
   if (TQ > 2u) { b.q2 = mat4x4<f32>(a.q2[1], a.q2[2], a.q2[3], select(a.q3[0], next, TQ == 3u)); }
+#elif QUADS_2
+  if (TQ > 1u) { b.q1 = mat4x4<f32>(a.q1[1], a.q1[2], a.q1[3], next); }
+#endif
+#if QUADS_8
   if (TQ > 3u) { b.q3 = mat4x4<f32>(a.q3[1], a.q3[2], a.q3[3], select(a.q4[0], next, TQ == 4u)); }
   if (TQ > 4u) { b.q4 = mat4x4<f32>(a.q4[1], a.q4[2], a.q4[3], select(a.q5[0], next, TQ == 5u)); }
   if (TQ > 5u) { b.q5 = mat4x4<f32>(a.q5[1], a.q5[2], a.q5[3], select(a.q6[0], next, TQ == 6u)); }
   if (TQ > 6u) { b.q6 = mat4x4<f32>(a.q6[1], a.q6[2], a.q6[3], select(a.q7[0], next, TQ == 7u)); }
   if (TQ > 7u) { b.q7 = mat4x4<f32>(a.q7[1], a.q7[2], a.q7[3], next); }
-#else
-  b.q0 = mat4x4<f32>(a.q0[1], a.q0[2], a.q0[3], next);
+#elif QUADS_4
+  if (TQ > 3u) { b.q3 = mat4x4<f32>(a.q3[1], a.q3[2], a.q3[3], next); }
 #endif
   return b;
 }
@@ -340,10 +386,14 @@ fn shiftRow(a: Inputs, next: vec4<f32>) -> Inputs {
 /** acc.qi += w x a.qi for the TQ quads. */
 fn accumulate(acc: ptr<function, ColumnAcc>, w: Weight, a: Inputs) {
   (*acc).q0 += mac(w, a.q0);
-#if WIDE_TQ
+#if QUADS_2
   if (TQ > 1u) { (*acc).q1 += mac(w, a.q1); }
+#endif
+#if QUADS_4
   if (TQ > 2u) { (*acc).q2 += mac(w, a.q2); }
   if (TQ > 3u) { (*acc).q3 += mac(w, a.q3); }
+#endif
+#if QUADS_8
   if (TQ > 4u) { (*acc).q4 += mac(w, a.q4); }
   if (TQ > 5u) { (*acc).q5 += mac(w, a.q5); }
   if (TQ > 6u) { (*acc).q6 += mac(w, a.q6); }
@@ -354,8 +404,16 @@ fn accumulate(acc: ptr<function, ColumnAcc>, w: Weight, a: Inputs) {
 /** The invocation's accumulators: vec4 columns 0..15 (those past JN are never touched). */
 struct Block {
   c0: ColumnAcc,
-#if WIDE_JN
-  c1: ColumnAcc, c2: ColumnAcc, c3: ColumnAcc, c4: ColumnAcc, c5: ColumnAcc, c6: ColumnAcc, c7: ColumnAcc,
+#if COLS_2
+  c1: ColumnAcc,
+#endif
+#if COLS_4
+  c2: ColumnAcc, c3: ColumnAcc,
+#endif
+#if COLS_8
+  c4: ColumnAcc, c5: ColumnAcc, c6: ColumnAcc, c7: ColumnAcc,
+#endif
+#if COLS_16
   c8: ColumnAcc, c9: ColumnAcc, c10: ColumnAcc, c11: ColumnAcc, c12: ColumnAcc, c13: ColumnAcc, c14: ColumnAcc, c15: ColumnAcc,
 #endif
 }
@@ -375,14 +433,20 @@ fn columnsFrom(kv0: u32, cols: u32) -> Columns {
 /** block += weights (row `row`, the invocation's columns from kv0) x inputs `a`, for the JN columns. */
 fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, k: Columns, a: Inputs) {
   accumulate(&(*block).c0, loadColumn(row, cols, k.k0.x), a);
-#if WIDE_JN
+#if COLS_2
   if (JN > 1u) { accumulate(&(*block).c1, loadColumn(row, cols, k.k0.y), a); }
+#endif
+#if COLS_4
   if (JN > 2u) { accumulate(&(*block).c2, loadColumn(row, cols, k.k0.z), a); }
   if (JN > 3u) { accumulate(&(*block).c3, loadColumn(row, cols, k.k0.w), a); }
+#endif
+#if COLS_8
   if (JN > 4u) { accumulate(&(*block).c4, loadColumn(row, cols, k.k4.x), a); }
   if (JN > 5u) { accumulate(&(*block).c5, loadColumn(row, cols, k.k4.y), a); }
   if (JN > 6u) { accumulate(&(*block).c6, loadColumn(row, cols, k.k4.z), a); }
   if (JN > 7u) { accumulate(&(*block).c7, loadColumn(row, cols, k.k4.w), a); }
+#endif
+#if COLS_16
   if (JN > 8u) { accumulate(&(*block).c8, loadColumn(row, cols, k.k8.x), a); }
   if (JN > 9u) { accumulate(&(*block).c9, loadColumn(row, cols, k.k8.y), a); }
   if (JN > 10u) { accumulate(&(*block).c10, loadColumn(row, cols, k.k8.z), a); }
@@ -397,10 +461,14 @@ fn accumulateColumns(block: ptr<function, Block>, row: u32, cols: u32, k: Column
 /** Stores vec4 column kv of the TQ quads: pixels m0 .. m0 + 4*TQ - 1, those below mEnd. */
 fn storeColumn(acc: ColumnAcc, m0: u32, mEnd: u32, g: u32, kv: u32) {
   store(acc.q0, m0, mEnd, g, kv);
-#if WIDE_TQ
+#if QUADS_2
   if (TQ > 1u) { store(acc.q1, m0 + 4u, mEnd, g, kv); }
+#endif
+#if QUADS_4
   if (TQ > 2u) { store(acc.q2, m0 + 8u, mEnd, g, kv); }
   if (TQ > 3u) { store(acc.q3, m0 + 12u, mEnd, g, kv); }
+#endif
+#if QUADS_8
   if (TQ > 4u) { store(acc.q4, m0 + 16u, mEnd, g, kv); }
   if (TQ > 5u) { store(acc.q5, m0 + 20u, mEnd, g, kv); }
   if (TQ > 6u) { store(acc.q6, m0 + 24u, mEnd, g, kv); }
@@ -511,9 +579,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 #else
 #if GEMM_1X1
-#if WIDE_TQ
+#if QUADS_8
   let quads = Quads(quadAt(m0, cOffset), quadAt(m0 + 4u, cOffset), quadAt(m0 + 8u, cOffset), quadAt(m0 + 12u, cOffset),
                     quadAt(m0 + 16u, cOffset), quadAt(m0 + 20u, cOffset), quadAt(m0 + 24u, cOffset), quadAt(m0 + 28u, cOffset));
+#elif QUADS_4
+  let quads = Quads(quadAt(m0, cOffset), quadAt(m0 + 4u, cOffset), quadAt(m0 + 8u, cOffset), quadAt(m0 + 12u, cOffset));
+#elif QUADS_2
+  let quads = Quads(quadAt(m0, cOffset), quadAt(m0 + 4u, cOffset));
 #else
   let quads = Quads(quadAt(m0, cOffset));
 #endif
@@ -521,10 +593,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let wBase = g * Cg * cols;                    // vec4 index of w[g, 0, 0, 0, 0]
 #else
   let corners0 = cornersAt(m0);
-#if WIDE_TQ
+#if QUADS_2
   let corners1 = cornersAt(m0 + 4u);
+#endif
+#if QUADS_4
   let corners2 = cornersAt(m0 + 8u);
   let corners3 = cornersAt(m0 + 12u);
+#endif
+#if QUADS_8
   let corners4 = cornersAt(m0 + 16u);
   let corners5 = cornersAt(m0 + 20u);
   let corners6 = cornersAt(m0 + 24u);
@@ -533,10 +609,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var rs = 0u; rs < params.R * params.S; rs++) {
     let r = rs / params.S;
     let s = rs - r * params.S;
-#if WIDE_TQ
+#if QUADS_8
     let quads = Quads(quadAt(corners0, r, s, cOffset), quadAt(corners1, r, s, cOffset), quadAt(corners2, r, s, cOffset),
                       quadAt(corners3, r, s, cOffset), quadAt(corners4, r, s, cOffset), quadAt(corners5, r, s, cOffset),
                       quadAt(corners6, r, s, cOffset), quadAt(corners7, r, s, cOffset));
+#elif QUADS_4
+    let quads = Quads(quadAt(corners0, r, s, cOffset), quadAt(corners1, r, s, cOffset), quadAt(corners2, r, s, cOffset),
+                      quadAt(corners3, r, s, cOffset));
+#elif QUADS_2
+    let quads = Quads(quadAt(corners0, r, s, cOffset), quadAt(corners1, r, s, cOffset));
 #else
     let quads = Quads(quadAt(corners0, r, s, cOffset));
 #endif
@@ -558,14 +639,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
   // Only the TQ x JN block, and only existing columns.
   storeColumn(acc.c0, m0, mEnd, g, kv0);
-#if WIDE_JN
+#if COLS_2
   if (JN > 1u && kv0 + 1u < cols) { storeColumn(acc.c1, m0, mEnd, g, kv0 + 1u); }
+#endif
+#if COLS_4
   if (JN > 2u && kv0 + 2u < cols) { storeColumn(acc.c2, m0, mEnd, g, kv0 + 2u); }
   if (JN > 3u && kv0 + 3u < cols) { storeColumn(acc.c3, m0, mEnd, g, kv0 + 3u); }
+#endif
+#if COLS_8
   if (JN > 4u && kv0 + 4u < cols) { storeColumn(acc.c4, m0, mEnd, g, kv0 + 4u); }
   if (JN > 5u && kv0 + 5u < cols) { storeColumn(acc.c5, m0, mEnd, g, kv0 + 5u); }
   if (JN > 6u && kv0 + 6u < cols) { storeColumn(acc.c6, m0, mEnd, g, kv0 + 6u); }
   if (JN > 7u && kv0 + 7u < cols) { storeColumn(acc.c7, m0, mEnd, g, kv0 + 7u); }
+#endif
+#if COLS_16
   if (JN > 8u && kv0 + 8u < cols) { storeColumn(acc.c8, m0, mEnd, g, kv0 + 8u); }
   if (JN > 9u && kv0 + 9u < cols) { storeColumn(acc.c9, m0, mEnd, g, kv0 + 9u); }
   if (JN > 10u && kv0 + 10u < cols) { storeColumn(acc.c10, m0, mEnd, g, kv0 + 10u); }

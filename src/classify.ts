@@ -222,10 +222,10 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     const tensor = await reader.readData();
     const c = config;
-    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), { keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup });
-    if (options.compile ?? true) {
-      await runner.compile({ input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 }, options.onProgress);
-    }
+    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
+      compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
+    });
   } catch (e) {
     if (owned) ctx.device.destroy();
     throw e;

@@ -69,6 +69,10 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 7, W: 7, C: 8, K: 12, R: 3, S: 3, stride: 1, pad: 0, tuning: { direct: true, tq: 8, jn: 1, wgX: 2, wgY: 2 } },
   { ...dense, N: 3, H: 6, W: 13, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 16, epilogue: 'relu', tuning: { direct: true, tq: 3, jn: 1, wgX: 4, wgY: 1 } },
   { ...dense, N: 1, H: 10, W: 10, C: 8, K: 8, R: 5, S: 3, stride: 1, pad: 2, tuning: { direct: true, tq: 1, jn: 2, wgX: 8, wgY: 1 } },
+  // Blocks that fill the declared register block (TQ, JN rounded up to 2, 4, 8, 16) exactly or partly:
+  // the window's last quad takes the next pixel; 5 to 8 columns.
+  { ...dense, N: 1, H: 9, W: 19, C: 8, K: 24, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { direct: true, tq: 4, jn: 6, wgX: 4, wgY: 1 } },
+  { ...dense, N: 2, H: 7, W: 23, C: 16, K: 20, R: 3, S: 3, stride: 1, pad: 1, tuning: { direct: true, tq: 5, jn: 5, wgX: 2, wgY: 1 } },
   // SIMD lanes along column blocks (CHANNEL_LANES): partial column and pixel tiles, groups, both paths, every epilogue.
   { ...dense, N: 1, H: 7, W: 7, C: 24, K: 72, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu', tuning: { channelLanes: true, tq: 7, jn: 2, wgX: 1, wgY: 8 } },
   { ...dense, N: 2, H: 9, W: 9, C: 12, K: 20, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu', tuning: { channelLanes: true, tq: 3, jn: 1, wgX: 2, wgY: 4, direct: false } },

@@ -52,6 +52,7 @@ test('path, file: URL, ArrayBuffer, Uint8Array, Response and Blob give identical
   const compile = events.filter((e) => e.phase === 'compile');
   assert.ok(download.length >= 2 && upload.length >= 2 && compile.length >= 2);
   assert.equal(events.findIndex((e) => e.phase === 'upload'), download.length, 'uploads follow the download');
+  assert.equal(events.findIndex((e) => e.phase === 'compile'), download.length + upload.length, 'compile progress follows the uploads');
   for (const phase of [download, upload, compile]) {
     for (let i = 1; i < phase.length; i++) assert.ok(phase[i].loaded >= phase[i - 1].loaded);
     const last = phase[phase.length - 1];

@@ -51,6 +51,12 @@ export interface RunnerOptions {
   onProgress?: ProgressCallback;
   /** 'fast-first': instances start on the first-use conv pipelines (see above); default fastFirstByDefault. */
   warmup?: Warmup;
+  /**
+   * Compile the pipelines of this instance (compile()) while the weights are folded, packed and
+   * uploaded: the compilers run on the driver's threads (in a browser, the GPU process), so the two
+   * overlap. Its 'compile' progress is reported after the 'upload' phase.
+   */
+  compile?: InstanceKey;
 }
 
 /**
@@ -91,8 +97,6 @@ export interface ProfileResult {
 }
 
 export class Runner {
-  /** Bytes of all packed weights (textures and buffers). */
-  readonly weightBytes: number;
   private readonly instances = new Map<string, Promise<Instance>>();
   /** Instances built on the first-use pipelines (where the adapter has them) until upgraded. */
   private readonly fastFirst: boolean;
@@ -112,12 +116,17 @@ export class Runner {
     warmup: Warmup,
   ) {
     this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx);
-    this.weightBytes = [...weights.values()].reduce((n, w) => n + stepWeightBytes(w), 0);
+  }
+
+  /** Bytes of all packed weights (textures and buffers). */
+  get weightBytes(): number {
+    return [...this.weights.values()].reduce((n, w) => n + stepWeightBytes(w), 0);
   }
 
   /**
    * Folds, packs and uploads every weight once, one step at a time (so at most one layer's f32
-   * copies exist besides the checkpoint). `fold` gives a step's folded PyTorch-layout parameters.
+   * copies exist besides the checkpoint), and meanwhile compiles the pipelines of `options.compile`.
+   * `fold` gives a step's folded PyTorch-layout parameters.
    */
   static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
@@ -125,6 +134,17 @@ export class Runner {
     const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
+    const runner = new Runner(ctx, config, weights, cpuWeights, options.normalization,
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'));
+    // Compile progress waits for the upload's end (then its start and where it is), so that the
+    // phases come in order.
+    let uploading = true;
+    const compileProgress: Parameters<ProgressCallback>[0][] = [];
+    const compiling = options.compile && runner.compile(options.compile, (p) => {
+      if (uploading) compileProgress[compileProgress.length ? 1 : 0] = p; // the start, then the latest
+      else options.onProgress?.(p);
+    });
+    compiling?.catch(() => {}); // awaited below
     let loaded = 0;
     options.onProgress?.({ loaded, total, phase: 'upload' });
     try {
@@ -136,12 +156,14 @@ export class Runner {
         loaded += data.byteLength;
         options.onProgress?.({ loaded, total, phase: 'upload' });
       }
+      uploading = false;
+      for (const p of compileProgress) options.onProgress?.(p);
+      await compiling;
     } catch (e) {
       for (const b of weights.values()) b.destroy();
       throw e;
     }
-    return new Runner(ctx, config, weights, cpuWeights, options.normalization,
-      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'));
+    return runner;
   }
 
   /** The packed weights of a conv or linear step (the wall-clock step timer binds them). */

@@ -152,7 +152,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
 /**
  * Register blocks of the first-use pipelines (firstUseConv2dTuning). 4 x 4 (1 pixel quad x 1 vec4 column
  * per invocation) is the block that compiles fastest on SwiftShader, whose compiler (Subzero) is the
- * first prediction's cost (conv2d.wgsl then declares no wider block: WIDE_TQ, WIDE_JN off). Layers of at
+ * first prediction's cost (conv2d.wgsl then declares no wider block: QUADS_n, COLS_n off). Layers of at
  * least FIRST_USE_LARGE_FLOPS an image (2 x multiply-adds) get 8 x 8 instead: there its faster run wins
  * back its longer compile within the first inference (bench/RESULTS.md, "First prediction: a bounded
  * register block").

@@ -127,8 +127,9 @@ export class Conv2d {
         RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
         RESIDUAL: residual,
         PRE_ACT: d.preAct ?? false,
-        WIDE_TQ: t.tq > 1,
-        WIDE_JN: t.jn > 1,
+        // The register block's declared size: TQ and JN rounded up to powers of two.
+        QUADS_2: t.tq > 1, QUADS_4: t.tq > 2, QUADS_8: t.tq > 4,
+        COLS_2: t.jn > 1, COLS_4: t.jn > 2, COLS_8: t.jn > 4, COLS_16: t.jn > 8,
       },
       overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
     };
