@@ -200,7 +200,9 @@ test('a bare GPUDevice works as the device', async () => {
   const m = await loadModel({ weights: weightsPath('cadene32'), device: ctx.device, compile: false });
   try {
     const x = new Float32Array(3 * 24 * 24).map((_, i) => Math.sin(i));
-    assert.deepEqual(await m.run(x), await model.run(x));
+    // Close, not identical: either model may run on the first-use or the tuned kernels by now, and a
+    // tuned layer on the direct path sums its taps in another order.
+    assertClose(await m.run(x), await model.run(x), { rtol: 1e-5, atol: 1e-6, what: 'logits' });
     assert.equal(m.context.device, ctx.device);
     assert.equal(m.context.hasTimestampQuery, ctx.device.features.has('timestamp-query'));
   } finally {
