@@ -255,13 +255,17 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     return b;
   };
-  const kOf = (topK: number | undefined): number => {
+  /** The classes to report of `classes`: topK (default 5, a positive integer), at most all of them. */
+  const classesOf = (topK: number | undefined, classes: number): number => {
     const k = topK ?? 5;
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
-    if (Math.min(k, config.numClasses) > MAX_TOPK) {
-      throw new RangeError(`topK ${k} is more than the GPU top-k supports (${MAX_TOPK}); use model.run() for all logits`);
-    }
-    return Math.min(k, config.numClasses);
+    return Math.min(k, classes);
+  };
+  /** The same for the network's fc, whose top-k runs on the GPU. */
+  const kOf = (topK: number | undefined): number => {
+    const k = classesOf(topK, config.numClasses);
+    if (k > MAX_TOPK) throw new RangeError(`topK ${topK ?? 5} is more than the GPU top-k supports (${MAX_TOPK}); use model.run() for all logits`);
+    return k;
   };
   const toResults = (words: ArrayBuffer, n: number, k: number): Classification[][] =>
     decodeTopK(words, n, k).map((row) => row.map(({ index, value }) => ({ index, label: labels[index], probability: value })));
@@ -296,10 +300,9 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
 
   /** The head's top-k of the GPU embeddings (probabilities computed on the CPU: K x embeddingDim per image). */
   async function classifyWithHead(head: Head, rgba: RgbaImage[], topK: number | undefined): Promise<Classification[][]> {
-    const k = topK ?? 5;
-    if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK must be a positive integer, got ${topK}`);
+    const k = classesOf(topK, head.numClasses);
     const features = await runner.runFeatures({ images: rgba });
-    return head.predict(features, rgba.length, { topK: Math.min(k, head.numClasses) });
+    return head.predict(features, rgba.length, { topK: k });
   }
 
   async function embed(input: ImageInput | readonly ImageInput[] | Float32Array, o: RunOptions = {}): Promise<Float32Array> {

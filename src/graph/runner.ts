@@ -65,6 +65,9 @@ export interface RunnerOptions {
  */
 export type Warmup = 'fast-first' | 'tuned';
 
+/** What an inference reads: a normalised NCHW batch, or images (preprocessed on the GPU). */
+export type RunInput = { nchw: Float32Array; batch: number } | { images: RgbaImage[] };
+
 export interface StepCheck {
   name: string;
   kind: Step['kind'];
@@ -263,31 +266,29 @@ export class Runner {
 
   /** Logits (N, classes) for NCHW input (N, C, H, W). */
   runLogits(nchw: Float32Array, batch: number): Promise<Float32Array> {
-    return this.serial(async () => {
-      const inst = await this.instance({ input: 'nchw', head: 'logits', topK: 0, batch });
-      this.writeInput(inst, nchw);
-      return new Float32Array(await this.execute(inst));
-    });
+    return this.serial(async () => new Float32Array(await this.execute(await this.prepare({ nchw, batch }, 'logits'))));
   }
 
   /** The global average pool's output, (N, C) embeddings: of NCHW input (N, C, H, W), or of images. */
-  runFeatures(input: { nchw: Float32Array; batch: number } | { images: RgbaImage[] }): Promise<Float32Array> {
-    return this.serial(async () => {
-      const batch = 'nchw' in input ? input.batch : input.images.length;
-      const inst = await this.instance({ input: 'nchw' in input ? 'nchw' : 'image', head: 'features', topK: 0, batch });
-      if ('nchw' in input) this.writeInput(inst, input.nchw);
-      else this.writeImages(inst, input.images);
-      return new Float32Array(await this.execute(inst));
-    });
+  runFeatures(input: RunInput): Promise<Float32Array> {
+    return this.serial(async () => new Float32Array(await this.execute(await this.prepare(input, 'features'))));
   }
 
   /** Top-k per image, (N, 2, k) words: k f32 probabilities then k u32 indices (decodeTopK). */
   runImages(images: RgbaImage[], topK: number): Promise<ArrayBuffer> {
-    return this.serial(async () => {
-      const inst = await this.instance({ input: 'image', head: 'topk', topK, batch: images.length });
-      this.writeImages(inst, images);
-      return this.execute(inst);
-    });
+    return this.serial(async () => this.execute(await this.prepare({ images }, 'topk', topK)));
+  }
+
+  /** The instance of `input`'s kind and batch with plan head `head`, the input written into it. */
+  private async prepare(input: RunInput, head: InstanceKey['head'], topK = 0): Promise<Instance> {
+    if ('nchw' in input) {
+      const inst = await this.instance({ input: 'nchw', head, topK, batch: input.batch });
+      this.writeInput(inst, input.nchw);
+      return inst;
+    }
+    const inst = await this.instance({ input: 'image', head, topK, batch: input.images.length });
+    this.writeImages(inst, input.images);
+    return inst;
   }
 
   private writeInput(inst: Instance, nchw: Float32Array): void {
@@ -375,8 +376,7 @@ export class Runner {
       if (!cpuWeights) throw new Error('validate needs the CPU weights: load the model with { validate: true }');
       // The oracle is loaded only here: a bundle keeps it in a chunk of its own that inference never fetches.
       const { referenceStep } = await import('../reference/steps.js');
-      const inst = await this.instance({ input: 'nchw', head: 'logits', topK: 0, batch });
-      this.writeInput(inst, nchw);
+      const inst = await this.prepare({ nchw, batch }, 'logits');
       const values = new Map<string, Float32Array>([[inst.plan.input, nchw]]);
       const steps: StepCheck[] = [];
       await runSteps(this.ctx, inst, {
@@ -407,14 +407,7 @@ export class Runner {
       if (!this.ctx.hasTimestampQuery || !this.ctx.device.features.has('timestamp-query')) {
         throw new TimestampQueryUnsupportedError('timestamp-query unsupported on this adapter: per-step GPU times are not available');
       }
-      let inst: Instance;
-      if ('nchw' in input) {
-        inst = await this.instance({ input: 'nchw', head: 'logits', topK: 0, batch: input.batch });
-        this.writeInput(inst, input.nchw);
-      } else {
-        inst = await this.instance({ input: 'image', head: 'topk', topK: input.topK, batch: input.images.length });
-        this.writeImages(inst, input.images);
-      }
+      const inst = 'nchw' in input ? await this.prepare(input, 'logits') : await this.prepare(input, 'topk', input.topK);
       const { device } = this.ctx;
       const n = inst.plan.steps.length;
       inst.profiler ??= {
