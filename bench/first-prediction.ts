@@ -21,7 +21,7 @@ import type { RawImage } from '../src/image/decode.js';
 import { randomWeights } from '../src/weights/random.js';
 import { cpuMs } from './clock.js';
 import { benchConfig } from './model-bench.js';
-import { median } from './step-timer.js';
+import { benchImage, median } from './step-timer.js';
 
 /** The --arch name of the shipped Fashion-MNIST model (--first only). */
 export const EMBEDDED = 'embedded';
@@ -70,9 +70,7 @@ async function modelBytes(c: FirstPredictionCase): Promise<Uint8Array> {
 
 async function testImage(c: FirstPredictionCase): Promise<RawImage | Uint8Array> {
   if (c.arch === EMBEDDED) return new Uint8Array(await readFile(EMBEDDED_SAMPLE));
-  const data = new Uint8ClampedArray(c.size * c.size * 4);
-  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (i * 37) % 251;
-  return { width: c.size, height: c.size, data };
+  return benchImage(c.size);
 }
 
 /** Measures in this process: call it in a fresh one (firstPredictionFresh) for a cold start. */

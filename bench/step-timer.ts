@@ -8,6 +8,7 @@
 // (on a CPU-backed adapter that is the adapter's work, whatever else loads the machine).
 
 import type { GpuContext } from '../src/gpu/device.js';
+import type { RawImage } from '../src/image/decode.js';
 import { elementCount } from '../src/gpu/buffers.js';
 import { createInstance, destroyInstance, runSteps, stepFlops } from '../src/graph/instance.js';
 import type { Normalization, StepWeights } from '../src/graph/steps.js';
@@ -81,4 +82,11 @@ export function benchInput(n: number): Float32Array {
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) x[i] = ((i * 2654435761) % 1000) / 500 - 1;
   return x;
+}
+
+/** A deterministic size x size benchmark image (opaque RGBA pixels). */
+export function benchImage(size: number): RawImage {
+  const data = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (i * 37) % 251;
+  return { width: size, height: size, data };
 }

@@ -13,6 +13,7 @@ import { cpuCount } from '../clock.js';
 import type { BrowserFirstPredictionResult } from '../first-prediction.js';
 import { benchConfig, benchModels } from '../model-bench.js';
 import { computeTargets, type BenchResult } from '../report.js';
+import { benchImage } from '../step-timer.js';
 
 declare global {
   interface Window {
@@ -29,12 +30,11 @@ function log(line: string): void {
 
 async function firstPrediction(arch: string, size: number, weightsUrl: string | null): Promise<void> {
   const weights = weightsUrl ? new Uint8Array(await (await fetch(weightsUrl)).arrayBuffer()) : randomWeights(benchConfig(arch, size));
-  const data = new Uint8ClampedArray(size * size * 4);
-  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (i * 37) % 251;
+  const image = benchImage(size);
   const t0 = performance.now();
   const model = await loadModel({ weights });
   const t1 = performance.now();
-  await model.classify({ width: size, height: size, data });
+  await model.classify(image);
   const t2 = performance.now();
   const stats = pipelineStats(model.context);
   const adapterText = model.info.adapter.split('\n')[0];
