@@ -44,14 +44,27 @@ function adapterOption(): Option {
     .choices([...ADAPTER_CHOICES]);
 }
 
+// The options every command that runs a model takes.
+function weightsOption(): Option {
+  return new Option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)');
+}
+
+function archOption(): Option {
+  return new Option('--arch <name>', 'architecture (default: the weights\' metadata)');
+}
+
+function batchOption(): Option {
+  return new Option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`).argParser(positiveInt('--batch'));
+}
+
 /** Registers classify, logits, embed and info on `program`. */
 function addModelCommands(program: Command): void {
   program
     .command('classify')
     .description('classify JPEG or PNG images: the top classes of each with their probabilities')
     .argument('<images...>', 'image files (JPEG or PNG)')
-    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
-    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
+    .addOption(weightsOption())
+    .addOption(archOption())
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
     .addOption(adapterOption())
@@ -61,9 +74,9 @@ function addModelCommands(program: Command): void {
     .description('run the network on a float32 NCHW .npy (already normalised) and write its logits as a float32 .npy')
     .requiredOption('--input <x.npy>', 'float32 (N, C, H, W) input, C-order, normalised as the weights\' metadata says')
     .requiredOption('--output <y.npy>', 'float32 (N, classes) logits to write (atomically)')
-    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
-    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
-    .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
+    .addOption(weightsOption())
+    .addOption(archOption())
+    .addOption(batchOption())
     .addOption(adapterOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
@@ -73,9 +86,9 @@ function addModelCommands(program: Command): void {
     .argument('[images...]', 'image files (JPEG or PNG), preprocessed as classify does')
     .option('--input <x.npy>', 'instead of images: float32 (N, C, H, W) input, normalised as for logits')
     .requiredOption('--output <f.npy>', 'float32 (N, C) embeddings to write (atomically)')
-    .option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)')
-    .option('--arch <name>', 'architecture (default: the weights\' metadata)')
-    .option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`, positiveInt('--batch'))
+    .addOption(weightsOption())
+    .addOption(archOption())
+    .addOption(batchOption())
     .addOption(adapterOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
