@@ -133,12 +133,12 @@ export const label: string = top[0][0].label + String(missingDriverLibrary('llvm
 });
 
 /**
- * The browser app each bundler builds: classify the sample served by the test, with the embedded
- * model (loadModel() with no weights: the bundler emits the package's model file) or with the given
- * weights URL.
+ * The browser app each bundler builds (and the CDN bundle runs): classify the sample served by the
+ * test, with the embedded model (loadModel() with no weights: the bundler emits the package's model
+ * file) or with the given weights URL; `from` is where loadModel is imported from.
  */
-const APP_SOURCE = (name: string, weights?: string) => `
-import { loadModel } from '${PACKAGE}';
+const APP_SOURCE = (name: string, { weights, from = PACKAGE }: { weights?: string; from?: string } = {}) => `
+import { loadModel } from '${from}';
 async function main() {
   const model = await loadModel(${weights ? `{ weights: ${JSON.stringify(weights)} }` : ''});
   const blob = await (await fetch('/sample.png')).blob();
@@ -185,7 +185,7 @@ webpack({
   for (const m of JSON.parse(wp.out.trim().split('\n')[0]) as string[]) warnings.push(`webpack: ${m}`);
 
   // esbuild leaves new URL('…', import.meta.url) alone: the app names the model file it serves.
-  write(join(app, 'esbuild/main.js'), APP_SOURCE('esbuild', '/model.safetensors'));
+  write(join(app, 'esbuild/main.js'), APP_SOURCE('esbuild', { weights: '/model.safetensors' }));
   const esbuild = await import('esbuild');
   const es = await esbuild.build({
     absWorkingDir: app, entryPoints: ['esbuild/main.js'], bundle: true, format: 'esm', platform: 'browser',
@@ -206,21 +206,16 @@ webpack({
   cpSync(join(installed, 'dist'), join(www, 'package/dist'), { recursive: true });
   // webpack's bundle is a classic script, as html-webpack-plugin emits it: its automatic publicPath
   // (where the emitted model is fetched from) is read from the running script's src.
+  const cdnBundle = '/package/dist/webgpu-resnext.browser.js';
   write(join(www, 'index.html'), `<!doctype html>
 <script type="module" src="./vite/${viteScript}"></script>
 <script src="./webpack/main.js"></script>
 <script type="module" src="./esbuild/main.js"></script>
 <script type="module">
-  import * as api from '/package/dist/webgpu-resnext.browser.js';
+  import * as api from '${cdnBundle}';
   window.cdnExports = { loadModel: typeof api.loadModel, ImageInputError: typeof api.ImageInputError };
-  window.results ??= {};
-  window.results.cdn = (async () => {
-    const model = await api.loadModel();
-    const [top] = await model.classify(await (await fetch('/sample.png')).blob(), { topK: 1 });
-    model.dispose();
-    return top;
-  })().catch((e) => ({ error: String(e && e.stack || e) }));
-</script>`);
+</script>
+<script type="module">${APP_SOURCE('cdn', { from: cdnBundle })}</script>`);
 
   const skip = missingPrerequisite();
   if (skip) { t.skip(skip); return; }
