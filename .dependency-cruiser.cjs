@@ -43,7 +43,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules)/' },
+    // Build outputs are not source: dist/ (npm run build), demo/dist/ (npm start, npm run demo:build),
+    // test-artifacts/ (the browser tests' screenshots), and any node_modules or dist folder below.
+    exclude: { path: '(^|/)(dist|node_modules|test-artifacts)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.check.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },

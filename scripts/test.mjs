@@ -10,9 +10,13 @@ import { fileURLToPath } from 'node:url';
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const filters = process.argv.slice(2);
 
+/** Folders that hold build outputs or installed packages, never test sources. */
+const NOT_SOURCE = new Set(['node_modules', 'dist', 'test-artifacts']);
+
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? (NOT_SOURCE.has(e.name) ? [] : walk(join(dir, e.name)))
+      : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []);
 }
 const files = walk(join(root, 'test')).map((f) => relative(root, f)).sort()
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
