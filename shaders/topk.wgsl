@@ -5,7 +5,10 @@
 //       bitcast), words [n*2k + k, n*2k + 2k) their indices into K. Sorted by value descending;
 //       equal values by lower index first. So reading back N * 2k words is all a runner needs
 //       (decodeTopK in src/ops/topk.ts turns them into [{ index, value }] per row).
-//   Assumes k <= K and no NaN in src (a NaN makes that row's result unspecified).
+//   Assumes k <= K. The order is total, NaN included: values are compared as integer keys
+//   (orderKey), NaN after every number (-Infinity included), -0 equal to +0. So the k indices of
+//   a row are always k distinct indices in [0, K), whatever src holds, and a NaN in the top k is
+//   written as the NaN it is (the caller checks the values).
 //
 // Bindings (group 0):
 //   0  uniform             params  Params { N, K, k }
@@ -32,12 +35,25 @@ const NONE = 0xffffffffu;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
-var<workgroup> bestValue: array<f32, WG>;
+var<workgroup> bestKey: array<u32, WG>;
 var<workgroup> bestIndex: array<u32, WG>;
 
-/** True when (av, ai) comes before (bv, bi): larger value, or equal value and lower index. NONE is last. */
-fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
-  return ai != NONE && (bi == NONE || av > bv || (av == bv && ai < bi));
+/**
+ * A u32 in the order of the f32 values: a larger value has a larger key; every NaN has key 0, below
+ * -Infinity's; -0 has +0's key. Integer compares, so no float compare meets a NaN (which compares
+ * false either way, and which a compiler may assume absent).
+ */
+fn orderKey(v: f32) -> u32 {
+  let b = bitcast<u32>(v);
+  if ((b & 0x7fffffffu) > 0x7f800000u) { return 0u; }  // NaN
+  if (b == 0x80000000u) { return 0x80000000u; }        // -0: as +0
+  if ((b & 0x80000000u) != 0u) { return ~b; }          // negative: the larger the magnitude, the smaller the key
+  return b | 0x80000000u;
+}
+
+/** True when (ak, ai) comes before (bk, bi): larger key, or equal key and lower index. NONE is last. */
+fn before(ak: u32, ai: u32, bk: u32, bi: u32) -> bool {
+  return ai != NONE && (bi == NONE || ak > bk || (ak == bk && ai < bi));
 }
 
 @compute @workgroup_size(WG)
@@ -49,31 +65,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let out = row * 2u * params.k;
 
   // The previous pick; NONE before the first round.
-  var prevValue = 0.0;
+  var prevKey = 0u;
   var prevIndex = NONE;
   for (var r = 0u; r < params.k; r++) {
-    var v = 0.0;
+    var key = 0u;
     var i = NONE;
     for (var j = lid; j < params.K; j += WG) {
-      let x = src[base + j];
+      let x = orderKey(src[base + j]);
       // Candidates are the elements that come after the previous pick.
-      let eligible = prevIndex == NONE || before(prevValue, prevIndex, x, j);
-      if (eligible && before(x, j, v, i)) { v = x; i = j; }
+      let eligible = prevIndex == NONE || before(prevKey, prevIndex, x, j);
+      if (eligible && before(x, j, key, i)) { key = x; i = j; }
     }
-    bestValue[lid] = v;
+    bestKey[lid] = key;
     bestIndex[lid] = i;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s = s / 2u) {
-      if (lid < s && before(bestValue[lid + s], bestIndex[lid + s], bestValue[lid], bestIndex[lid])) {
-        bestValue[lid] = bestValue[lid + s];
+      if (lid < s && before(bestKey[lid + s], bestIndex[lid + s], bestKey[lid], bestIndex[lid])) {
+        bestKey[lid] = bestKey[lid + s];
         bestIndex[lid] = bestIndex[lid + s];
       }
       workgroupBarrier();
     }
-    prevValue = bestValue[0];
+    prevKey = bestKey[0];
     prevIndex = bestIndex[0];
     if (lid == 0u) {
-      dst[out + r] = bitcast<u32>(prevValue);
+      // k <= K, and the order is total: round r always finds an element, so prevIndex < K.
+      dst[out + r] = bitcast<u32>(src[base + prevIndex]);
       dst[out + params.k + r] = prevIndex;
     }
     workgroupBarrier();  // everyone has read slot 0 before the next round overwrites it

@@ -10,7 +10,7 @@
 //   const profile = await model.profile(image);             // per-step GPU ms (timestamp-query)
 //   model.dispose();
 
-import { acquireDevice, describeDevice, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
+import { acquireDevice, describeDevice, isSoftwareAdapter, watchDevice, type AdapterChoice, type GpuContext } from './gpu/device.js';
 import { f32Bytes } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport, type Warmup } from './graph/runner.js';
@@ -164,7 +164,8 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
     quietWait: nodePlatform() !== undefined && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
     lost: d.lost,
   };
-  void d.lost.then((i) => { ctx.lostReason = `${i.reason}: ${i.message}`; });
+  // The caller's device: its uncaptured errors are recorded for our calls, not silenced.
+  watchDevice(ctx, false);
   return ctx;
 }
 
@@ -222,7 +223,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     const tensor = await reader.readData();
     const c = config;
-    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
+    runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps, reader.what), {
       keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });

@@ -4,6 +4,8 @@
 export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type ClassifyOptions, type RunOptions } from './classify.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
+export { GpuError, GpuOutOfMemoryError, GpuValidationError } from './gpu/errors.js';
+export { NonFiniteOutputError } from './finite.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
 export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
@@ -13,7 +15,7 @@ export { buildPlan, describePlan, expectedTensors, PlanError, type Plan, type St
 export {
   trainHead, loadHead, saveHead, Head, type HeadKind, type TrainHeadOptions, type TrainingReport, type PredictOptions, type LoadHeadOptions,
 } from './transfer/head.js';
-export { WeightsMismatchError } from './weights/load.js';
+export { NonFiniteWeightsError, WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback, type OpenOptions } from './weights/source.js';
 export { clearWeightsCache, WEIGHTS_CACHE_NAME } from './weights/cache.js';

@@ -19,8 +19,15 @@ async function check(x: Float32Array, N: number, K: number, k: number, what: str
   const expected = refTopk(x, N, K, k);
   assertClose(got.flat().map((e) => e.index), expected.flat().map((e) => e.index), { atol: 0, rtol: 0, what: `${what} indices` });
   // assertClose treats inf - inf as a mismatch: compare infinities as signed finite markers.
-  const v = (rows: { value: number }[][]) => rows.flat().map((e) => (Number.isFinite(e.value) ? e.value : Math.sign(e.value) * 1e38));
+  // NaN as a marker of its own.
+  const v = (rows: { value: number }[][]) => rows.flat().map((e) =>
+    (Number.isNaN(e.value) ? -3e38 : Number.isFinite(e.value) ? e.value : Math.sign(e.value) * 1e38));
   assertClose(v(got), v(expected), { atol: 0, rtol: 0, what: `${what} values` });
+  // Whatever the values, each row's indices are k distinct class indices.
+  for (const row of got) {
+    assert.ok(row.every((e) => Number.isInteger(e.index) && e.index >= 0 && e.index < K), `${what}: an index outside [0, ${K})`);
+    assert.equal(new Set(row.map((e) => e.index)).size, k, `${what}: repeated indices`);
+  }
 }
 
 test('topk: matches the reference on random rows', async () => {
@@ -41,6 +48,22 @@ test('topk: ties go to the lower index; infinities and repeated values', async (
   await check(x, N, K, 32, 'ties');
   const minusInf = new Float32Array(70).fill(-Infinity);
   await check(minusInf, 1, 70, 10, 'all -inf');
+});
+
+test('topk: NaN sorts after every number; the indices stay valid class indices', async () => {
+  const random = rng(11);
+  const N = 4, K = 100;
+  const x = randomArray(N * K, random, -5, 5);
+  x[3] = NaN; x[50] = NaN; x[99] = Infinity;                        // row 0: two NaNs among numbers
+  for (let i = K; i < 2 * K; i++) x[i] = NaN;                      // row 1: all NaN
+  x[2 * K] = NaN; x[2 * K + 1] = -Infinity;                        // row 2: NaN before -inf in index order
+  for (let i = 3 * K; i < 4 * K; i++) x[i] = i % 2 ? -0 : 0;       // row 3: -0 and +0, equal
+  x[3 * K + 10] = NaN;
+  await check(x, N, K, 32, 'NaN');
+  const nanRow = new Float32Array(10).fill(NaN);
+  await check(nanRow, 1, 10, 10, 'all NaN, k = K');
+  const got = refTopk(Float32Array.from([1, NaN, 2]), 1, 3, 3)[0].map((e) => e.index);
+  assert.deepEqual(got, [2, 0, 1], 'the reference puts NaN last');
 });
 
 test('topk: bad arguments throw before dispatch', async () => {

@@ -7,6 +7,7 @@
 //   llvmpipe    Mesa's GLES driver (llvmpipe), compatibility feature level
 // In the browser the choice is the browser's; only `default` is accepted there.
 
+import { DeviceLostError, typedGpuError } from './errors.js';
 import { ADAPTER_CHOICES, nodePlatform, type AdapterChoice, type AdapterSource } from '../platform.js';
 
 export { ADAPTER_CHOICES, type AdapterChoice } from '../platform.js';
@@ -29,6 +30,8 @@ export interface GpuContext {
   /** Resolves when the device is lost; `lostReason` is set then. */
   lost: Promise<GPUDeviceLostInfo>;
   lostReason?: string;
+  /** GPU errors no error scope caught (the device's 'uncapturederror' events) since checkDevice() last reported them. */
+  uncaptured?: GPUError[];
 }
 
 export interface DeviceOptions {
@@ -154,10 +157,43 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
     quietWait: platform !== undefined && source === 'swiftshader',
     lost: device.lost,
   };
-  void device.lost.then((info) => {
+  watchDevice(ctx, true);
+  return ctx;
+}
+
+/**
+ * Records on `ctx` the device's loss (`lostReason`) and the GPU errors no error scope caught
+ * (`uncaptured`), for checkDevice() to report on the next call. With `silence`, the events are
+ * marked handled (preventDefault), so that Dawn does not print them (on stdout in Node) nor the
+ * browser on its console: they reach the caller as errors instead.
+ */
+export function watchDevice(ctx: GpuContext, silence: boolean): void {
+  ctx.uncaptured ??= [];
+  void ctx.device.lost.then((info) => {
     ctx.lostReason = `${info.reason}: ${info.message}`;
   });
-  return ctx;
+  ctx.device.addEventListener('uncapturederror', (event) => {
+    const e = event as GPUUncapturedErrorEvent;
+    if (silence) e.preventDefault();
+    const list = ctx.uncaptured ??= [];
+    if (list.length < 16) list.push(e.error);
+  });
+}
+
+/**
+ * Throws a DeviceLostError when the device is lost, or the typed error (GpuOutOfMemoryError,
+ * GpuValidationError, GpuError) of the first GPU error that no scope caught since the last check,
+ * naming `what` the caller was doing; forgets the errors it reports.
+ */
+export function checkDevice(ctx: GpuContext, what: string): void {
+  if (ctx.lostReason) {
+    throw new DeviceLostError(`${what}: the GPU device was lost (${ctx.lostReason}); load the model again on a new device`);
+  }
+  const first = ctx.uncaptured?.[0];
+  if (first) {
+    ctx.uncaptured!.length = 0;
+    throw typedGpuError(first, what);
+  }
 }
 
 /**

@@ -13,6 +13,7 @@
 // and the bench's wall-clock step timer.
 
 import { QuietWait, type GpuContext } from '../gpu/device.js';
+import { gpuScope } from '../gpu/errors.js';
 import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
@@ -126,36 +127,33 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     for (const b of buffers) b.destroy();
     for (const d of stepDispatches.flat()) d.destroy();
   };
-  device.pushErrorScope('validation');
+  // Every buffer and bind group in one stretch inside error scopes: a buffer the device cannot
+  // allocate is a GpuOutOfMemoryError here, not an inference that reads back zeros.
   let made;
   try {
-    const slots = memory.slotBytes.map((bytes, i) => buffer(`activations ${i} (batch ${N})`, Math.max(16, bytes), STORAGE_COPY));
-    const tensors = new Map<string, GpuTensor>();
-    for (const [name, slot] of memory.slotOf) tensors.set(name, { buffer: slots[slot], shape: shapeOf(name) });
-    let input: GpuTensor | undefined;
-    if (key.input === 'nchw') {
-      const shape = shapeOf(plan.input);
-      input = { buffer: buffer(`input (N, C, H, W) batch ${N}`, f32Bytes(shape), BufferUsage.STORAGE | BufferUsage.COPY_DST), shape };
-      tensors.set(plan.input, input);
-    }
-    for (const s of plan.steps) {
-      if (s.kind === 'preprocess') { stepDispatches.push([]); continue; } // bound per image: its size is known then
-      const weights = hasWeights(s) ? weightsOf(s.name) : undefined;
-      stepDispatches.push([ops.get(s.name)!.bind(s.inputs.map((t) => tensors.get(t)!), tensors.get(s.output)!, weights)]);
-    }
-    const output = tensors.get(plan.output)!;
-    const outputBytes = elementCount(output.shape) * 4;
-    const readback = buffer(`readback ${plan.output} (batch ${N})`, Math.ceil(outputBytes / 4) * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
-    made = { tensors, input, output, outputBytes, readback };
+    made = await gpuScope(device, `creating the GPU buffers of batch ${N}`, () => {
+      const slots = memory.slotBytes.map((bytes, i) => buffer(`activations ${i} (batch ${N})`, Math.max(16, bytes), STORAGE_COPY));
+      const tensors = new Map<string, GpuTensor>();
+      for (const [name, slot] of memory.slotOf) tensors.set(name, { buffer: slots[slot], shape: shapeOf(name) });
+      let input: GpuTensor | undefined;
+      if (key.input === 'nchw') {
+        const shape = shapeOf(plan.input);
+        input = { buffer: buffer(`input (N, C, H, W) batch ${N}`, f32Bytes(shape), BufferUsage.STORAGE | BufferUsage.COPY_DST), shape };
+        tensors.set(plan.input, input);
+      }
+      for (const s of plan.steps) {
+        if (s.kind === 'preprocess') { stepDispatches.push([]); continue; } // bound per image: its size is known then
+        const weights = hasWeights(s) ? weightsOf(s.name) : undefined;
+        stepDispatches.push([ops.get(s.name)!.bind(s.inputs.map((t) => tensors.get(t)!), tensors.get(s.output)!, weights)]);
+      }
+      const output = tensors.get(plan.output)!;
+      const outputBytes = elementCount(output.shape) * 4;
+      const readback = buffer(`readback ${plan.output} (batch ${N})`, Math.ceil(outputBytes / 4) * 4, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
+      return { tensors, input, output, outputBytes, readback };
+    });
   } catch (e) {
-    await device.popErrorScope();
     destroyAll();
     throw e;
-  }
-  const error = await device.popErrorScope();
-  if (error) {
-    destroyAll();
-    throw new Error(`creating the GPU objects for batch ${N} failed: ${error.message}`);
   }
   return { key, firstUse: !!opOptions.firstUse, plan, N, memory, ops, stepDispatches, buffers, slots: [], wait: new QuietWait(ctx), ...made };
 }

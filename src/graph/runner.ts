@@ -22,8 +22,10 @@
 // step that differs is named; profile() times every step with timestamp queries. Both run the
 // steps through runSteps (src/graph/instance.ts).
 
-import { keepAlive, type GpuContext } from '../gpu/device.js';
-import { BufferUsage, elementCount, readBuffer } from '../gpu/buffers.js';
+import { checkDevice, keepAlive, type GpuContext } from '../gpu/device.js';
+import { BufferUsage, checkBindingSize, elementCount, readBuffer } from '../gpu/buffers.js';
+import { DeviceLostError, withErrorScopes } from '../gpu/errors.js';
+import { checkFiniteOutput } from '../finite.js';
 import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
@@ -35,9 +37,7 @@ import {
   type Normalization, type RgbaImage, type StepWeights,
 } from './steps.js';
 
-export class DeviceLostError extends Error {
-  override name = 'DeviceLostError';
-}
+export { DeviceLostError } from '../gpu/errors.js';
 
 export class TimestampQueryUnsupportedError extends Error {
   override name = 'TimestampQueryUnsupportedError';
@@ -150,15 +150,22 @@ export class Runner {
     compiling?.catch(() => {}); // awaited below
     let loaded = 0;
     options.onProgress?.({ loaded, total, phase: 'upload' });
+    // Each layer's texture or buffer is made and written inside error scopes (a weight the device
+    // cannot allocate is a GpuOutOfMemoryError naming the layer); the scopes are awaited together.
+    const checks: Promise<void>[] = [];
     try {
       for (const s of weighted) {
         const folded = fold(s);
         cpuWeights?.set(s.name, folded);
         const data = await packStepWeights(ctx, s, folded);
-        weights.set(s.name, uploadStepWeights(ctx, s, data));
+        const [w, check] = withErrorScopes(ctx.device, `uploading the weights of ${s.name}`, () => uploadStepWeights(ctx, s, data));
+        weights.set(s.name, w);
+        checks.push(check);
         loaded += data.byteLength;
         options.onProgress?.({ loaded, total, phase: 'upload' });
       }
+      await Promise.all(checks);
+      checkDevice(ctx, 'uploading the weights');
       uploading = false;
       for (const p of compileProgress) options.onProgress?.(p);
       await compiling;
@@ -178,14 +185,17 @@ export class Runner {
 
   private checkUsable(): void {
     if (this.disposed) throw new Error('this model was disposed; load it again');
-    if (this.ctx.lostReason) {
-      throw new DeviceLostError(`the GPU device was lost (${this.ctx.lostReason}); load the model again on a new device`);
-    }
+    checkDevice(this.ctx, 'the GPU device');
   }
 
-  /** Runs `fn` after every earlier inference on this runner has finished. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(() => { this.checkUsable(); return fn(); });
+  /**
+   * Runs `fn` after every earlier inference on this runner has finished. A call made after
+   * dispose() rejects; one made before it runs (dispose() waits for it). A lost device, or a GPU
+   * error no scope caught since the last call, rejects it with the typed error (checkDevice).
+   */
+  private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new Error('this model was disposed; load it again'));
+    const p = this.queue.then(() => { checkDevice(this.ctx, what); return fn(); });
     this.queue = p.catch(() => {});
     return p;
   }
@@ -209,7 +219,7 @@ export class Runner {
 
   /** The instance for `key`, created on first use. */
   private instance(key: InstanceKey): Promise<Instance> {
-    this.checkUsable();
+    checkDevice(this.ctx, `batch ${key.batch}`);
     const id = instanceId(key);
     let p = this.instances.get(id);
     if (!p) {
@@ -265,30 +275,53 @@ export class Runner {
   }
 
   /** Logits (N, classes) for NCHW input (N, C, H, W). */
+  // The outputs below are checked for NaN and infinities (NonFiniteOutputError): a NaN weight or
+  // input, or an overflow, is an error rather than a result.
+
+  /** Logits (N, classes) for NCHW input (N, C, H, W). */
   runLogits(nchw: Float32Array, batch: number): Promise<Float32Array> {
-    return this.serial(async () => new Float32Array(await this.execute(await this.prepare({ nchw, batch }, 'logits'))));
+    return this.serial('logits', async () => {
+      const out = new Float32Array(await this.execute(await this.prepare({ nchw, batch }, 'logits')));
+      checkFiniteOutput(out, batch, 'the logits');
+      return out;
+    });
   }
 
   /** The global average pool's output, (N, C) embeddings: of NCHW input (N, C, H, W), or of images. */
   runFeatures(input: RunInput): Promise<Float32Array> {
-    return this.serial(async () => new Float32Array(await this.execute(await this.prepare(input, 'features'))));
+    return this.serial('embeddings', async () => {
+      const out = new Float32Array(await this.execute(await this.prepare(input, 'features')));
+      checkFiniteOutput(out, 'nchw' in input ? input.batch : input.images.length, 'the embeddings');
+      return out;
+    });
   }
 
   /** Top-k per image, (N, 2, k) words: k f32 probabilities then k u32 indices (decodeTopK). */
   runImages(images: RgbaImage[], topK: number): Promise<ArrayBuffer> {
-    return this.serial(async () => this.execute(await this.prepare({ images }, 'topk', topK)));
+    return this.serial('classify', async () => {
+      const words = await this.execute(await this.prepare({ images }, 'topk', topK));
+      // Per image k probabilities then k indices: the probabilities are checked.
+      const values = new Float32Array(words);
+      for (let n = 0; n < images.length; n++) {
+        checkFiniteOutput(values.subarray(2 * n * topK, (2 * n + 1) * topK), 1, `the probabilities of image ${n}`);
+      }
+      return words;
+    });
   }
 
-  /** The instance of `input`'s kind and batch with plan head `head`, the input written into it. */
-  private async prepare(input: RunInput, head: InstanceKey['head'], topK = 0): Promise<Instance> {
+  /**
+   * The instance of `input`'s kind and batch with plan head `head`, the input written into it inside
+   * error scopes; `check` rejects with the typed error when a write failed (awaited after the readback).
+   */
+  private async prepare(input: RunInput, head: InstanceKey['head'], topK = 0): Promise<{ inst: Instance; check: Promise<void> }> {
     if ('nchw' in input) {
       const inst = await this.instance({ input: 'nchw', head, topK, batch: input.batch });
-      this.writeInput(inst, input.nchw);
-      return inst;
+      const [, check] = withErrorScopes(this.ctx.device, `writing the input of batch ${input.batch}`, () => this.writeInput(inst, input.nchw));
+      return { inst, check };
     }
     const inst = await this.instance({ input: 'image', head, topK, batch: input.images.length });
-    this.writeImages(inst, input.images);
-    return inst;
+    const [, check] = withErrorScopes(this.ctx.device, `uploading ${input.images.length} image(s)`, () => this.writeImages(inst, input.images));
+    return { inst, check };
   }
 
   private writeInput(inst: Instance, nchw: Float32Array): void {
@@ -313,6 +346,7 @@ export class Runner {
       let slot = inst.slots[i];
       const bytes = img.width * img.height * 4;
       if (!slot || slot.width !== img.width || slot.height !== img.height) {
+        checkBindingSize(ctx, bytes, `image ${i} (${img.width} x ${img.height} RGBA pixels)`);
         // A new size: a new dispatch (uniform buffer and bind group); the pixel buffer is kept while it is big enough.
         const old = slot;
         const buffer = old && old.buffer.size >= bytes ? old.buffer
@@ -338,17 +372,29 @@ export class Runner {
     }
   }
 
-  /** One encoder, one pass, one submit; reads back the output. */
-  private async execute(inst: Instance): Promise<ArrayBuffer> {
+  /**
+   * One encoder, one pass, one submit (inside error scopes); reads back the output. Rejects with the
+   * typed error when writing the input (`written`) or the submit failed, or when the device reported
+   * an error no scope caught meanwhile, so that an inference that did not run never returns a result.
+   */
+  private async execute({ inst, check: written }: { inst: Instance; check: Promise<void> }): Promise<ArrayBuffer> {
     const { device } = this.ctx;
     const label = `inference batch ${inst.N}`;
-    const encoder = device.createCommandEncoder({ label });
-    const pass = encoder.beginComputePass({ label });
-    for (const ds of inst.stepDispatches) for (const d of ds) d.encode(pass);
-    pass.end();
-    encoder.copyBufferToBuffer(inst.output.buffer, inst.output.offset ?? 0, inst.readback, 0, inst.readback.size);
-    const result = await inst.wait.run(() => device.queue.submit([encoder.finish()]), () => this.read(inst.readback, inst.outputBytes));
-    if (inst.firstUse) void this.upgrade(inst);
+    let submitted: Promise<void> = Promise.resolve();
+    const result = await inst.wait.run(() => {
+      [, submitted] = withErrorScopes(device, label, () => {
+        const encoder = device.createCommandEncoder({ label });
+        const pass = encoder.beginComputePass({ label });
+        for (const ds of inst.stepDispatches) for (const d of ds) d.encode(pass);
+        pass.end();
+        encoder.copyBufferToBuffer(inst.output.buffer, inst.output.offset ?? 0, inst.readback, 0, inst.readback.size);
+        device.queue.submit([encoder.finish()]);
+      });
+    }, () => this.read(inst.readback, inst.outputBytes));
+    await written;
+    await submitted;
+    checkDevice(this.ctx, label);
+    if (inst.firstUse && !this.disposed) void this.upgrade(inst);
     return result;
   }
 
@@ -371,12 +417,13 @@ export class Runner {
    */
   validate(nchw: Float32Array, batch: number, tolerance: { rtol?: number; atol?: number } = {}): Promise<ValidationReport> {
     const { rtol = 1e-4, atol = 1e-5 } = tolerance;
-    return this.serial(async () => {
+    return this.serial('validate', async () => {
       const cpuWeights = this.cpuWeights;
       if (!cpuWeights) throw new Error('validate needs the CPU weights: load the model with { validate: true }');
       // The oracle is loaded only here: a bundle keeps it in a chunk of its own that inference never fetches.
       const { referenceStep } = await import('../reference/steps.js');
-      const inst = await this.prepare({ nchw, batch }, 'logits');
+      const { inst, check } = await this.prepare({ nchw, batch }, 'logits');
+      await check;
       const values = new Map<string, Float32Array>([[inst.plan.input, nchw]]);
       const steps: StepCheck[] = [];
       await runSteps(this.ctx, inst, {
@@ -403,11 +450,12 @@ export class Runner {
 
   /** Per-step GPU time with timestamp queries: each step in a compute pass and submit of its own (runSteps). */
   profile(input: { nchw: Float32Array; batch: number } | { images: RgbaImage[]; topK: number }): Promise<ProfileResult> {
-    return this.serial(async () => {
+    return this.serial('profile', async () => {
       if (!this.ctx.hasTimestampQuery || !this.ctx.device.features.has('timestamp-query')) {
         throw new TimestampQueryUnsupportedError('timestamp-query unsupported on this adapter: per-step GPU times are not available');
       }
-      const inst = 'nchw' in input ? await this.prepare(input, 'logits') : await this.prepare(input, 'topk', input.topK);
+      const { inst, check } = 'nchw' in input ? await this.prepare(input, 'logits') : await this.prepare(input, 'topk', input.topK);
+      await check;
       const { device } = this.ctx;
       const n = inst.plan.steps.length;
       inst.profiler ??= {
@@ -446,8 +494,12 @@ export class Runner {
     return n;
   }
 
-  /** GPU bytes held: weights plus every instance created so far. */
+  /** GPU bytes held: weights plus every instance created so far; after dispose(), 0 once its cleanup is done. */
   async totalBytes(): Promise<number> {
+    if (this.disposed) {
+      await this.cleanup;
+      return 0;
+    }
     let n = this.weightBytes;
     for (const p of this.instances.values()) {
       const inst = await p.catch(() => undefined);
@@ -457,17 +509,17 @@ export class Runner {
   }
 
   /**
-   * Destroys every buffer once the inferences already queued have finished; calls made after
-   * dispose() throw. Safe to call twice.
+   * Destroys every buffer once the inferences already queued (called before dispose()) have
+   * finished; calls made after dispose() reject. Safe to call twice.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const instances = [...this.instances.values()];
-    this.instances.clear();
     this.cleanup = this.queue.then(async () => {
       for (const b of this.weights.values()) b.destroy();
       this.weights.clear();
+      const instances = [...this.instances.values()];
+      this.instances.clear();
       for (const p of instances) {
         const inst = await p.catch(() => undefined);
         if (inst) destroyInstance(inst);

@@ -6,6 +6,7 @@
 import { ARCHITECTURES, getArchitecture, type ResNetConfig } from '../models/config.js';
 import { buildPlan, tensorMismatch, type Plan, type Step, type TensorMismatch } from '../models/plan.js';
 import type { PreActParams } from '../ops/conv2d-weights.js';
+import { firstNonFinite } from '../finite.js';
 import { batchNormAffine, foldBatchNorm } from './fold.js';
 import { WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
@@ -21,6 +22,26 @@ export class WeightsMismatchError extends WeightsFormatError {
     readonly misshaped: TensorMismatch['misshaped'],
   ) {
     super(message);
+  }
+}
+
+/**
+ * A tensor holds NaN or an infinity (or folding a BatchNorm gave one: a negative running_var, say).
+ * Such weights make every output NaN, so loading stops; there is no option to load them anyway.
+ */
+export class NonFiniteWeightsError extends WeightsFormatError {
+  override name = 'NonFiniteWeightsError';
+  constructor(message: string, /** The checkpoint tensor, or the step whose folded weights, holding the value. */ readonly tensor: string) {
+    super(message);
+  }
+}
+
+/** Throws NonFiniteWeightsError naming `name` (of `what`, the file) when `data` holds NaN or an infinity. */
+export function checkFiniteTensor(data: ArrayLike<number>, name: string, what: string): void {
+  const i = firstNonFinite(data);
+  if (i >= 0) {
+    throw new NonFiniteWeightsError(`${what}: tensor ${name} holds ${data[i]} (at flat index ${i}): the weights are ` +
+      'corrupt or diverged in training; they cannot give finite outputs', name);
   }
 }
 
@@ -80,9 +101,30 @@ export interface FoldedParams {
  * The folded f32 parameters of one step with weights (hasWeights): the conv weight with its
  * BatchNorm (and conv bias, if any) folded in and its preNorm as a scale and shift; the fc weight and
  * bias as they are (a 1x1 conv's weight has the same values); SE's fc1 and fc2 as they are; the
- * avgpool's norm as a scale and shift. `tensor` decodes a tensor of the checkpoint by name.
+ * avgpool's norm as a scale and shift. `read` decodes a tensor of the checkpoint by name. Every tensor
+ * read and every folded array is checked for NaN and infinities (NonFiniteWeightsError naming the
+ * tensor, or the step; `what` names the file).
  */
-export function foldStepWeights(step: Step, tensor: (name: string) => Float32Array, eps: number): FoldedParams {
+export function foldStepWeights(step: Step, read: (name: string) => Float32Array, eps: number, what = 'the weights'): FoldedParams {
+  const tensor = (name: string) => {
+    const data = read(name);
+    checkFiniteTensor(data, name, what);
+    return data;
+  };
+  const folded = foldChecked(step, tensor, eps);
+  for (const [part, data] of [['weight', folded.weight], ['bias', folded.bias], ['pre.scale', folded.pre?.scale],
+    ['pre.shift', folded.pre?.shift]] as const) {
+    if (!data) continue;
+    const i = firstNonFinite(data);
+    if (i >= 0) {
+      throw new NonFiniteWeightsError(`${what}: folding ${step.name}'s BatchNorm gives ${data[i]} in its ${part} (at ${i}): ` +
+        'a running_var below -eps, or values that overflow float32', step.name);
+    }
+  }
+  return folded;
+}
+
+function foldChecked(step: Step, tensor: (name: string) => Float32Array, eps: number): FoldedParams {
   const affine = (bn: string) => batchNormAffine(tensor(`${bn}.weight`), tensor(`${bn}.bias`), tensor(`${bn}.running_mean`),
     tensor(`${bn}.running_var`), eps);
   if (step.kind === 'conv') {
