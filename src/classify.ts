@@ -311,24 +311,50 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     return runner.runFeatures({ images: await rgbaOf(input, 'embed') });
   }
 
+  // dispose() lets the calls made before it finish: each call counts as in flight from the moment
+  // it is made (its images are decoded before it reaches the runner's queue), and the runner is
+  // disposed once none is left.
+  let disposed = false;
+  let inFlight = 0;
+  let drained: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => { drained = resolve; });
+  const tracked = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    if (disposed) throw new Error('this model was disposed; load it again');
+    inFlight++;
+    try {
+      return await f(...args);
+    } finally {
+      if (--inFlight === 0 && disposed) drained();
+    }
+  };
+
   return {
     info, labels, metadata: meta, context: ctx,
-    classify,
-    embed,
+    classify: tracked(classify) as Model['classify'],
+    embed: tracked(embed) as Model['embed'],
     useHead(head) { currentHead = head && checkHead(head); },
     get head() { return currentHead; },
-    run: async (input, o = {}) => runner.runLogits(input, batchOf(input, o.batch)),
-    async profile(input, o = {}) {
+    run: tracked(async (input: Float32Array, o: RunOptions = {}) => runner.runLogits(input, batchOf(input, o.batch))),
+    profile: tracked(async (input: ImageInput | Float32Array, o: RunOptions & { topK?: number } = {}) => {
       if (input instanceof Float32Array) return runner.profile({ nchw: input, batch: batchOf(input, o.batch) });
       return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
-    },
-    validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
+    }),
+    validate: tracked(async (input: Float32Array, o: RunOptions & { rtol?: number; atol?: number } = {}) =>
+      runner.validate(input, batchOf(input, o.batch), o)),
     ready: () => runner.ready(),
-    gpuBytes: () => runner.totalBytes(),
+    async gpuBytes() {
+      if (disposed) await allDone; // then the runner's cleanup: 0
+      return runner.totalBytes();
+    },
     debug: { stepWeights: (step) => runner.stepWeights(step), firstUseInstances: () => runner.firstUseInstances() },
     dispose() {
-      runner.dispose();
-      if (owned) void runner.idle().then(() => ctx.device.destroy());
+      if (disposed) return;
+      disposed = true;
+      void allDone.then(() => {
+        runner.dispose();
+        if (owned) void runner.idle().then(() => ctx.device.destroy());
+      });
+      if (inFlight === 0) drained();
     },
   };
 }

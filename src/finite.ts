@@ -6,6 +6,20 @@ export class NonFiniteOutputError extends Error {
   override name = 'NonFiniteOutputError';
 }
 
+/** An inference's NCHW input holds NaN or an infinity (which a ReLU could silently turn into 0). */
+export class NonFiniteInputError extends RangeError {
+  override name = 'NonFiniteInputError';
+}
+
+/** Throws NonFiniteInputError when the NCHW input `values`, `batch` images, hold a NaN or infinity. */
+export function checkFiniteInput(values: ArrayLike<number>, batch: number): void {
+  const i = firstNonFinite(values);
+  if (i < 0) return;
+  const per = values.length / batch;
+  throw new NonFiniteInputError(`the input holds ${values[i]} at image ${Math.floor(i / per)}, value ${i % per} (NCHW): ` +
+    'inputs must be finite numbers');
+}
+
 /** Index of the first NaN or infinite value of `values`, or -1 when every value is finite. */
 export function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) {

@@ -25,7 +25,7 @@
 import { checkDevice, keepAlive, type GpuContext } from '../gpu/device.js';
 import { BufferUsage, checkBindingSize, elementCount, readBuffer } from '../gpu/buffers.js';
 import { DeviceLostError, withErrorScopes } from '../gpu/errors.js';
-import { checkFiniteOutput } from '../finite.js';
+import { checkFiniteInput, checkFiniteOutput } from '../finite.js';
 import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
@@ -315,6 +315,7 @@ export class Runner {
    */
   private async prepare(input: RunInput, head: InstanceKey['head'], topK = 0): Promise<{ inst: Instance; check: Promise<void> }> {
     if ('nchw' in input) {
+      checkFiniteInput(input.nchw, input.batch);
       const inst = await this.instance({ input: 'nchw', head, topK, batch: input.batch });
       const [, check] = withErrorScopes(this.ctx.device, `writing the input of batch ${input.batch}`, () => this.writeInput(inst, input.nchw));
       return { inst, check };
