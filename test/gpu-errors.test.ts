@@ -1,7 +1,7 @@
 // GPU failures and non-finite values are typed errors, never a silent wrong answer (src/gpu/errors.ts,
 // src/finite.ts): error scopes around allocations and submits, uncaptured errors recorded (and kept
 // off stdout) and reported by the next call, device loss, a device's limits checked before an
-// allocation, NaN / infinite weights at load and outputs after a run; dispose() lets the calls made
+// allocation, NaN / infinite weights at load and conversion and outputs after a run; dispose() lets the calls made
 // before it finish. The model is the embedded Fashion-MNIST one (28x28 grey, 10 classes), or a copy of
 // its weights with one value changed.
 
@@ -16,6 +16,8 @@ import { GpuLimitError } from '../src/gpu/buffers.js';
 import { DeviceLostError, GpuOutOfMemoryError, GpuValidationError, gpuScope } from '../src/gpu/errors.js';
 import { NonFiniteInputError, NonFiniteOutputError } from '../src/finite.js';
 import { loadModel } from '../src/classify.js';
+import { convertCheckpoint } from '../src/convert/convert.js';
+import { ConversionError } from '../src/convert/errors.js';
 import { DEFAULT_WEIGHTS_URL } from '../src/models/default-model.js';
 import { NonFiniteWeightsError } from '../src/weights/load.js';
 import { parseSafetensors } from '../src/weights/safetensors.js';
@@ -180,6 +182,14 @@ test('non-finite weights are refused at load, naming the tensor', async () => {
   const negVar = editedWeights('layer1.0.bn1.running_var', (v) => { v[0] = -1; });
   await assert.rejects(loadModel({ weights: negVar, device: ctx }),
     (e: Error) => e instanceof NonFiniteWeightsError && e.tensor === 'layer1.0.conv1' && /folding layer1\.0\.conv1's BatchNorm gives NaN/.test(e.message));
+});
+
+test('convert refuses NaN / infinite weights, naming the tensor, and f16 overflow', () => {
+  const nan = editedWeights('layer2.0.bn2.bias', (v) => { v[1] = NaN; });
+  assert.throws(() => convertCheckpoint(nan), (e: Error) => e instanceof ConversionError && /tensor layer2\.0\.bn2\.bias holds NaN \(at flat index 1\)/.test(e.message));
+  const big = editedWeights('fc.weight', (v) => { v[0] = 1e5; });
+  assert.equal(convertCheckpoint(big).dtype, 'F32', 'f32 holds it');
+  assert.throws(() => convertCheckpoint(big, { fp16: true }), (e: Error) => e instanceof ConversionError && /1 values exceed the f16 range/.test(e.message));
 });
 
 test('non-finite inputs and outputs are errors: NaN input, values that overflow, logits that overflow', async () => {

@@ -12,6 +12,7 @@ import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from 
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
+import { firstNonFinite } from '../finite.js';
 import { mapKeys, type Layout } from './keymaps.js';
 
 // ---- Custom model configs -----------------------------------------------------------------------
@@ -393,10 +394,15 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
   const out = plan.weights.map((s) => ({ name: s.name, shape: s.shape, data: canonical.get(s.name)!.data }));
   const parameters = out.reduce((a, t) => a + t.data.length, 0);
   const dtype = opts.fp16 ? 'F16' : 'F32';
+  // NaN or infinite weights make every output NaN (loadModel refuses them): refused here too.
+  for (const t of out) {
+    const i = firstNonFinite(t.data);
+    if (i >= 0) throw new ConversionError(`tensor ${t.name} holds ${t.data[i]} (at flat index ${i}): the checkpoint is corrupt or diverged in training`);
+  }
   if (opts.fp16) {
     let overflow = 0;
     for (const t of out) for (const v of t.data) if (Math.abs(v) > 65504) overflow++;
-    if (overflow) notes.push(`${overflow} values exceed the f16 range and become infinite`);
+    if (overflow) throw new ConversionError(`${overflow} values exceed the f16 range (65504) and would become infinite: convert without --fp16`);
   }
   const total = parameters * (opts.fp16 ? 2 : 4);
   opts.onProgress?.({ phase: 'write', done: 0, total });
