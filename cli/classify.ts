@@ -3,9 +3,10 @@
 import type { Classification } from '../src/classify.js';
 import { toRgba } from '../src/image/decode.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
-import { checkFile, userErrors } from './errors.js';
+import { MAX_TOPK } from '../src/ops/topk.js';
+import { checkFile, CliError, userErrors } from './errors.js';
 import { countBar } from './progress.js';
-import { adapterLine, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { adapterLine, closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 /** Images per GPU run in `classify` (one set of GPU buffers per batch size, created on first use). */
 const CLASSIFY_BATCH = 16;
@@ -33,8 +34,11 @@ export async function classifyCommand(files: string[], opts: ClassifyCliOptions)
   let next = decode(files.slice(0, CLASSIFY_BATCH));
   await next;
   const weights = weightsOf(opts);
-  runnableConfig(await readWeightsSummary(weights, opts.arch));
-  const model = await openModel(opts);
+  const config = runnableConfig(await readWeightsSummary(weights, opts.arch));
+  if (Math.min(opts.top, config.numClasses) > MAX_TOPK) {
+    throw new CliError(`--top ${opts.top}: at most ${MAX_TOPK} classes per image (the GPU top-k); ${config.name} has ${config.numClasses}`);
+  }
+  const model = await openModel(opts, config, Math.min(files.length, CLASSIFY_BATCH));
   try {
     const where = `${model.info.arch} (${weights === DEFAULT_WEIGHTS ? 'the embedded Fashion-MNIST model' : weights}) on ${adapterLine(model)}`;
     if (!opts.json) process.stderr.write(`${where}\n`);
@@ -63,7 +67,7 @@ export async function classifyCommand(files: string[], opts: ClassifyCliOptions)
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     }
   } finally {
-    model.dispose();
+    await closeModel(model);
   }
 }
 

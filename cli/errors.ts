@@ -4,7 +4,10 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { GpuLimitError } from '../src/gpu/buffers.js';
 import { WebGPUUnavailableError } from '../src/gpu/device.js';
+import { GpuError } from '../src/gpu/errors.js';
+import { NonFiniteInputError, NonFiniteOutputError } from '../src/finite.js';
 import { ImageInputError } from '../src/image/decode.js';
 import { NpyFormatError } from '../src/io/npy.js';
 import { PlanError } from '../src/models/plan.js';
@@ -15,6 +18,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
+/** What each file-system error code means to the user; any other code is shown with the system's message. */
 const FS_MESSAGES: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EACCES: 'permission denied',
@@ -22,8 +26,29 @@ const FS_MESSAGES: Record<string, string> = {
   EISDIR: 'is a directory',
   ENOTDIR: 'a path component is not a directory',
   ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
   EROFS: 'read-only file system',
+  ENAMETOOLONG: 'the file name is too long',
+  ELOOP: 'too many levels of symbolic links (a symlink loop?)',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files in the system',
+  EIO: 'input/output error',
+  EBUSY: 'the file is busy',
+  ETXTBSY: 'the file is busy',
+  EEXIST: 'the file already exists',
+  EXDEV: 'cannot move across file systems',
+  EFBIG: 'the file is too large',
+  EINVAL: 'invalid argument',
+  ENXIO: 'no such device or address',
+  ENODEV: 'no such device',
+  EAGAIN: 'resource temporarily unavailable',
 };
+
+/** A system error (node:fs, node:net ...): a string `code` such as ENOENT and a `syscall`. */
+function systemErrorCode(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
 
 export async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
@@ -34,16 +59,28 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
   }
 }
 
+/** A system error as a CliError: `context` and what its code means (every code: unknown ones with the system's message). */
 export function fsError(e: unknown, context: string): unknown {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return code && code in FS_MESSAGES ? new CliError(`${context}: ${FS_MESSAGES[code]}`) : e;
+  const code = systemErrorCode(e);
+  if (!code) return e;
+  return new CliError(`${context}: ${FS_MESSAGES[code] ?? `${(e as Error).message.split('\n')[0]}`} (${code})`);
 }
 
-/** Errors of the runtime that mean bad input or a missing driver, not a bug: shown as one line. */
+/**
+ * Errors that mean bad input, a limit of the device, a failing or missing GPU, or a system error, not
+ * a bug: shown as one line.
+ */
 export function asUserError(e: unknown): unknown {
+  if (e instanceof CliError) return e;
   if (e instanceof WeightsFormatError || e instanceof ImageInputError || e instanceof NpyFormatError ||
-    e instanceof WebGPUUnavailableError || e instanceof PlanError) {
+    e instanceof WebGPUUnavailableError || e instanceof PlanError || e instanceof GpuLimitError || e instanceof GpuError ||
+    e instanceof NonFiniteInputError || e instanceof NonFiniteOutputError) {
     return new CliError(e.message);
+  }
+  const code = systemErrorCode(e);
+  if (code) {
+    const { path, syscall } = e as NodeJS.ErrnoException;
+    return fsError(e, path ? `cannot ${syscall ?? 'use'} '${path}'` : `${syscall ?? 'system call'} failed`);
   }
   return e;
 }

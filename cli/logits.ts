@@ -6,7 +6,7 @@ import { formatShape, readNpyFloat32, writeNpyFloat32 } from '../src/io/npy.js';
 import { writeFileAtomic } from '../weights-tools/node-io.js';
 import { checkOutputDir, CliError, fsError, readInput, userErrors } from './errors.js';
 import { countBar } from './progress.js';
-import { openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 /** Default images per GPU run in `logits`. */
 export const LOGITS_BATCH = 16;
@@ -47,7 +47,7 @@ export async function npyCommand(opts: LogitsCliOptions, c: NpyComputation): Pro
   }
   const batch = Math.min(opts.batch ?? LOGITS_BATCH, N);
   await checkOutputDir(opts.output);
-  const model = await openModel(opts);
+  const model = await openModel(opts, config, batch, opts.batch !== undefined ? `--batch ${opts.batch}` : undefined);
   const K = c.width(model);
   const out = new Float32Array(N * K); // (N, K)
   const sample = C * S * S;
@@ -69,7 +69,7 @@ export async function npyCommand(opts: LogitsCliOptions, c: NpyComputation): Pro
       bar?.stop();
     }
   } finally {
-    model.dispose();
+    await closeModel(model);
   }
   await writeNpyOutput(opts.output, out, [N, K]);
   const runs = Math.ceil(N / batch);

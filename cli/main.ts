@@ -2,9 +2,12 @@
 // The package's command line: `webgpu-resnext <command> ...` (or `npm run cli -- <command> ...`).
 //
 // One module per command (cli/convert.ts, cli/classify.ts, cli/logits.ts, cli/embed.ts, cli/info.ts), each
-// registered in buildProgram(). Errors the user can fix (bad input file, wrong architecture, missing
-// file, bad option) print one clear line and exit with status 1 — no stack trace; anything else is a
-// bug and prints its stack. Usage errors found by the parser exit with status 2.
+// registered in buildProgram(). Errors the user can cause (bad input file, wrong architecture, any
+// file-system error, a limit of the device such as --batch or --top, a GPU failure or lost device,
+// NaN or infinite weights or outputs) print one clear line on stderr and exit with status 1 — no
+// stack trace (cli/errors.ts: asUserError); anything else is a bug and prints its stack. Usage
+// errors found by the parser (unknown or conflicting options, bad values) exit with status 2.
+// stdout holds only the command's own output (Dawn's messages are kept off it: src/gpu/errors.ts).
 //
 // Commands:
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
@@ -27,7 +30,7 @@ import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
 import { convertCommand, type ConvertCliOptions } from './convert.js';
 import { embedCommand, type EmbedCliOptions } from './embed.js';
-import { CliError } from './errors.js';
+import { asUserError, CliError } from './errors.js';
 import { infoCommand, type InfoCliOptions } from './info.js';
 import { LOGITS_BATCH, logitsCommand, type LogitsCliOptions } from './logits.js';
 
@@ -113,7 +116,7 @@ function buildProgram(): Command {
       '.safetensors file to this project\'s .safetensors weights')
     .argument('<input>', 'checkpoint to read (.pth, .pt, .safetensors)')
     .argument('<output>', '.safetensors file to write (atomically)')
-    .option('--arch <name>', 'force a named architecture (default: detected from the tensor names and shapes)')
+    .addOption(new Option('--arch <name>', 'force a named architecture (default: detected from the tensor names and shapes)').conflicts('config'))
     .option('--config <file>', 'JSON ResNetConfig (+ labels, mean, std, inputRange, colorSpace, source) for a custom model')
     .option('--labels <file>', 'class names, one per line in class-index order (the metadata "labels")')
     .option('--fp16', 'store f16 instead of f32 (half the size)')
@@ -131,8 +134,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Commander already printed its message; --help / --version exit 0, usage errors 2.
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof CheckpointError || e instanceof CliError) {
-      process.stderr.write(`error: ${e.message}\n`);
+    const u = asUserError(e);
+    if (u instanceof CheckpointError || u instanceof CliError) {
+      process.stderr.write(`error: ${u.message.split('\n')[0]}\n`);
       return 1;
     }
     process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);

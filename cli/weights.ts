@@ -3,7 +3,9 @@
 
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
-import type { AdapterChoice } from '../src/gpu/device.js';
+import { GpuLimitError } from '../src/gpu/buffers.js';
+import { acquireDevice, type AdapterChoice } from '../src/gpu/device.js';
+import { checkBatch } from '../src/graph/limits.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -96,14 +98,36 @@ export function weightsOf(opts: ModelCliOptions): string {
   return opts.weights ?? DEFAULT_WEIGHTS;
 }
 
-/** Loads the model (its header checked first with runnableConfig), with a progress bar on a terminal. */
-export async function openModel(opts: ModelCliOptions): Promise<Model> {
+/**
+ * Loads the model of `config` (from runnableConfig) with a progress bar on a terminal. The device is
+ * acquired first and `batch` images checked against its limits (checkBatch) before any weight is
+ * read; `option` names where the batch size comes from ('--batch 6000'). Close it with closeModel().
+ */
+export async function openModel(opts: ModelCliOptions, config: ResNetConfig, batch: number, option?: string): Promise<Model> {
+  const ctx = await userErrors(() => acquireDevice({ adapter: opts.adapter }));
+  try {
+    checkBatch(buildPlan(config), batch, ctx.device.limits);
+  } catch (e) {
+    ctx.device.destroy();
+    if (e instanceof GpuLimitError) throw new CliError(`${option ? `${option}: ` : ''}${e.message}`);
+    throw e;
+  }
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, onProgress: bar.update }));
+  } catch (e) {
+    ctx.device.destroy();
+    throw e;
   } finally {
     bar.stop();
   }
+}
+
+/** Disposes of `model` once its calls are done, then of the device openModel() acquired for it. */
+export async function closeModel(model: Model): Promise<void> {
+  model.dispose();
+  await model.gpuBytes(); // resolves once the model's buffers are freed
+  model.context.device.destroy();
 }
 
 /** The adapter in one line: the first line of describeDevice(). */

@@ -7,9 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { checkDevice, type GpuContext } from '../src/gpu/device.js';
 import { nodePlatform } from '../src/platform.js';
 import { GpuLimitError } from '../src/gpu/buffers.js';
@@ -18,27 +19,13 @@ import { NonFiniteInputError, NonFiniteOutputError } from '../src/finite.js';
 import { loadModel } from '../src/classify.js';
 import { convertCheckpoint } from '../src/convert/convert.js';
 import { ConversionError } from '../src/convert/errors.js';
-import { DEFAULT_WEIGHTS_URL } from '../src/models/default-model.js';
 import { NonFiniteWeightsError } from '../src/weights/load.js';
-import { parseSafetensors } from '../src/weights/safetensors.js';
+import { WeightsFormatError } from '../src/weights/safetensors.js';
+import { editedWeights } from './helpers/edited-weights.js';
 import { testContext } from './helpers/gpu.js';
 import { ROOT } from './cli/run.js';
 
-const EMBEDDED = new Uint8Array(readFileSync(fileURLToPath(DEFAULT_WEIGHTS_URL)));
 const SAMPLE = 1 * 28 * 28;
-
-/** A copy of the embedded weights with `edit` applied to tensor `name`'s f32 values. */
-export function editedWeights(name: string, edit: (values: Float32Array) => void): Uint8Array {
-  const bytes = EMBEDDED.slice();
-  const h = parseSafetensors(bytes);
-  const t = h.tensors.get(name);
-  assert.ok(t && t.dtype === 'F32', `${name} is an f32 tensor of the embedded model`);
-  const start = h.dataOffset + t.begin;
-  const values = new Float32Array(bytes.buffer.slice(start, h.dataOffset + t.end));
-  edit(values);
-  bytes.set(new Uint8Array(values.buffer), start);
-  return bytes;
-}
 
 /** A grey 28x28 RGBA image. */
 function image(seed: number): { data: Uint8Array; width: number; height: number } {
@@ -168,6 +155,16 @@ test('dispose(): calls made before it finish, later ones reject, gpuBytes() is 0
   assert.equal(features.length, 2 * m.info.embeddingDim);
   await assert.rejects(m.run(x, { batch: 2 }), /disposed/);
   assert.equal(await m.gpuBytes(), 0);
+});
+
+test('loadModel({ weights: a directory }) is a WeightsFormatError', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webgpu-resnext-dir-'));
+  try {
+    await assert.rejects(loadModel({ weights: dir, device: await testContext() }),
+      (e: Error) => e instanceof WeightsFormatError && /cannot open weights file .*: is a directory/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('non-finite weights are refused at load, naming the tensor', async () => {

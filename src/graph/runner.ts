@@ -26,6 +26,7 @@ import { checkDevice, keepAlive, type GpuContext } from '../gpu/device.js';
 import { BufferUsage, checkBindingSize, elementCount, readBuffer } from '../gpu/buffers.js';
 import { DeviceLostError, withErrorScopes } from '../gpu/errors.js';
 import { checkFiniteInput, checkFiniteOutput } from '../finite.js';
+import { checkBatch } from './limits.js';
 import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
@@ -223,6 +224,7 @@ export class Runner {
     const id = instanceId(key);
     let p = this.instances.get(id);
     if (!p) {
+      checkBatch(buildPlan(this.config, { input: key.input, head: key.head, topK: key.topK }), key.batch, this.ctx.device.limits);
       p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step), { firstUse: this.fastFirst });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));

@@ -13,7 +13,14 @@ export const NODE_PLATFORM: Platform = {
   requestAdapter: nodeAdapter,
   async openFile(path) {
     const handle = await open(path, 'r');
-    const { size } = await handle.stat();
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      // open() succeeds on a directory (reads would fail with EISDIR) and on a FIFO or device (reads could block).
+      await handle.close();
+      throw Object.assign(new Error(stats.isDirectory() ? 'is a directory' : 'not a regular file'),
+        { code: stats.isDirectory() ? 'EISDIR' : 'EINVAL', path, syscall: 'open' });
+    }
+    const { size } = stats;
     return {
       size,
       read: async (into, position) => (await handle.read(into, 0, into.byteLength, position)).bytesRead,
