@@ -324,7 +324,9 @@ export class Runner {
     }
     const inst = await this.instance({ input: 'image', head, topK, batch: input.images.length });
     const [, check] = withErrorScopes(this.ctx.device, `uploading ${input.images.length} image(s)`, () => this.writeImages(inst, input.images));
-    return { inst, check };
+    // A pixel buffer that could not be allocated is invalid, whatever its size says: the slots are
+    // made anew by the next call.
+    return { inst, check: check.catch((e: unknown) => { dropImageSlots(inst); throw e; }) };
   }
 
   private writeInput(inst: Instance, nchw: Float32Array): void {
@@ -539,6 +541,16 @@ export class Runner {
     await this.cleanup;
     if (this.disposed) await Promise.allSettled(this.upgrades.values());
   }
+}
+
+/** Destroys the image slots of `inst` (pixel buffers and their preprocess dispatches). */
+function dropImageSlots(inst: Instance): void {
+  for (const slot of inst.slots) {
+    slot?.dispatch.destroy();
+    slot?.buffer.destroy();
+  }
+  inst.slots = [];
+  inst.stepDispatches[0] = [];
 }
 
 function instanceId(key: InstanceKey): string {
