@@ -276,7 +276,6 @@ export class Runner {
     await Promise.all(this.upgrades.values());
   }
 
-  /** Logits (N, classes) for NCHW input (N, C, H, W). */
   // The outputs below are checked for NaN and infinities (NonFiniteOutputError): a NaN weight or
   // input, or an overflow, is an error rather than a result.
 
