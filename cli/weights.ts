@@ -55,7 +55,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
     }
   };
   const network = attempt(() => {
-    const config = resolveConfig(header.metadata, path, arch);
+    const config = resolveConfig(header.metadata, path, arch, undefined, header.tensors.size);
     try {
       return { config, plan: buildPlan(config) }; // a config that builds no network fails here
     } catch (e) {
@@ -64,7 +64,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
       throw new WeightsFormatError(`${path}: metadata 'config' does not describe a network: ${(e as Error).message}`);
     }
   });
-  const metadata = attempt(() => decodeMetadata(header.metadata));
+  const metadata = attempt(() => decodeMetadata(header.metadata, 'config' in network ? network.config : undefined));
   let mismatch: string | null = null;
   if ('config' in network) {
     try {

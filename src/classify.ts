@@ -208,12 +208,12 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
     let normalization: Normalization;
     try {
-      config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
+      config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config, reader.header.tensors.size);
       // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
       // parameter count and FLOPs are those of every plan of the config.
       plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
       checkTensors(reader.header, plan, reader.what);
-      meta = decodeMetadata(reader.header.metadata);
+      meta = decodeMetadata(reader.header.metadata, config);
       labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
       normalization = normalizationFor(meta, config, reader.what);
     } catch (e) {
