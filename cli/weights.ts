@@ -3,12 +3,13 @@
 
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
+import { toRgba, type RgbaImage } from '../src/image/decode.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
 import { checkTensors, resolveConfig } from '../src/weights/load.js';
-import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from '../src/weights/safetensors.js';
+import { decodeMetadata, resizeSizeFor, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from '../src/weights/safetensors.js';
 import { openSafetensors } from '../src/weights/source.js';
 import { asUserError, checkFile, CliError, userErrors } from './errors.js';
 import { loadProgressBar } from './progress.js';
@@ -75,6 +76,22 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
     }
   }
   return { header, fileBytes, network, metadata, mismatch };
+}
+
+/**
+ * What the commands that decode image files pass to toRgba: the model's images are reduced right
+ * after decoding to a shorter side of 2 x its resize size (as loadModel's classify() does).
+ */
+export function imageBound(s: WeightsSummary): { maxShorterSide: number } {
+  const config = runnableConfig(s);
+  return { maxShorterSide: 2 * resizeSizeFor(s.metadata as ModelMetadata, config.inputSize) };
+}
+
+/** Decodes image files one at a time (each reduced as `bound` says), turning bad images into CliErrors. */
+export async function decodeFiles(files: readonly string[], bound: { maxShorterSide: number }): Promise<RgbaImage[]> {
+  const out: RgbaImage[] = [];
+  for (const f of files) out.push(await userErrors(() => toRgba(f, bound)));
+  return out;
 }
 
 /** The config to run, or a CliError saying why the file cannot be run (wrong architecture ...). */

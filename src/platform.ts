@@ -29,8 +29,12 @@ export interface Platform {
   fileURLToPath(url: string): string;
   /** A regular file's whole content; rejects (code EFBIG) when it is larger than `maxBytes`. */
   readFile(path: string, maxBytes?: number): Promise<Uint8Array>;
-  /** Decodes PNG or JPEG bytes to RGBA8 pixels; throws ImageInputError naming `what` when it cannot. */
-  decodeImage(bytes: Uint8Array, what: string): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
+  /**
+   * Decodes PNG or JPEG bytes to RGBA8 pixels (EXIF orientation applied; reduced by an integer
+   * factor when the shorter side is more than `maxShorterSide`); throws ImageInputError naming
+   * `what` when it cannot, before decoding when the header's size is out of bounds.
+   */
+  decodeImage(bytes: Uint8Array, what: string, maxShorterSide?: number): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
 }

@@ -254,6 +254,15 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
   return out;
 }
 
+/**
+ * The shorter side images are resized to for a network of crop `inputSize`: the metadata's
+ * 'resize_size' belongs to its own input_size; for another crop size (a config given by the
+ * caller) torchvision's default ratio applies.
+ */
+export function resizeSizeFor(meta: ModelMetadata, inputSize: number): number {
+  return meta.inputSize === inputSize ? meta.resizeSize : defaultResizeSize(inputSize);
+}
+
 /** torchvision's ImageNet evaluation resize for a crop of `inputSize`: 224 -> 256. */
 export function defaultResizeSize(inputSize: number): number {
   return Math.floor(inputSize / 0.875);
