@@ -97,8 +97,8 @@ export async function decodeFiles(files: readonly string[], bound: { maxShorterS
 /** The config to run, or a CliError saying why the file cannot be run (wrong architecture ...). */
 export function runnableConfig(s: WeightsSummary): ResNetConfig {
   if ('error' in s.network) throw new CliError(s.network.error);
+  if (s.mismatch !== null) throw new CliError(s.mismatch); // the tensors first: metadata is checked against that network
   if ('error' in s.metadata) throw new CliError(s.metadata.error);
-  if (s.mismatch !== null) throw new CliError(s.mismatch);
   return s.network.config;
 }
 
