@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import jpeg from 'jpeg-js';
 import { readCheckpoint, unpickleCheckpoint, maxDecodedValues } from '../../src/convert/checkpoint.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { CheckpointError, CheckpointFormatError, ConversionError, PickleFormatError } from '../../src/convert/errors.js';
@@ -16,7 +17,7 @@ import { decodeImage } from '../../src/node/image.js';
 import { blockCountProblem, resolveConfig } from '../../src/weights/load.js';
 import { decodeMetadata, encodeMetadata, parseSafetensors, WeightsFormatError, type ModelMetadata } from '../../src/weights/safetensors.js';
 import { bytesOf, fixtureBytes, fixtureJson, u32le } from '../weights-tools/fixtures.js';
-import { jpegClaiming, pngClaiming, safetensorsBytes } from './hostile.js';
+import { jpegClaiming, pngClaiming, safetensorsBytes, withExifOrientation } from './hostile.js';
 
 /** Heap growth of `f` in MiB (after a GC when exposed), for "nothing large was allocated" checks. */
 function heapGrowthMiB(f: () => void): number {
@@ -257,5 +258,25 @@ test('images: the area reduction averages f x f blocks; orientation 1..8 maps pi
     const d = orient(img, o);
     assert.deepEqual([d.width, d.height], o >= 5 ? [H, W] : [W, H], `orientation ${o}`);
     assert.equal(at(d, 0, 0), topLeft[o], `orientation ${o}`);
+  }
+});
+
+test('images: EXIF orientation in Node — jpeg-js + orient() agrees with libvips (sharp) on every orientation', async () => {
+  // An asymmetric 24 x 16 image: red rises left to right, green top to bottom.
+  const W = 24, H = 16;
+  const rgba = Buffer.alloc(W * H * 4);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) rgba.set([x * 10, y * 15, 128, 255], (y * W + x) * 4);
+  const plain = new Uint8Array(jpeg.encode({ data: rgba, width: W, height: H }, 95).data);
+  const sharp = (await import('sharp')).default;
+  for (let o = 1; o <= 8; o++) {
+    const bytes = withExifOrientation(plain, o, o % 2 === 0);
+    const ref = await sharp(bytes).rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true }); // libvips' autorotation
+    process.env.WEBGPU_RESNEXT_DECODER = 'js';
+    const got = await decodeImage(bytes, `orientation ${o}`);
+    delete process.env.WEBGPU_RESNEXT_DECODER;
+    assert.deepEqual([got.width, got.height], [ref.info.width, ref.info.height], `orientation ${o}`);
+    let diff = 0;
+    for (let i = 0; i < got.data.length; i++) diff = Math.max(diff, Math.abs(got.data[i] - ref.data[i]));
+    assert.ok(diff <= 12, `orientation ${o}: max pixel difference ${diff} (decoders differ by a few levels; a wrong orientation by ~200)`);
   }
 });
