@@ -4,8 +4,8 @@
 // The header is read first (src/image/header.ts) and its size bounded (checkSize) before any
 // decoder runs. Then one of two decoders:
 //   sharp    (libvips with libjpeg-turbo and libpng, as browsers and PIL decode; an optional
-//            dependency, used when it loads): native, about 10x faster than the fallback on a
-//            5000 x 5000 JPEG with a fifth of its memory; EXIF orientation applied (rotate()).
+//            dependency, used when it loads): native, about 3x faster than the fallback on a
+//            5000 x 5000 JPEG with under half its memory; EXIF orientation applied (rotate()).
 //   pure JS  (pngjs, jpeg-js; the fallback, and `WEBGPU_RESNEXT_DECODER=js`): EXIF orientation
 //            applied by orient() after the reduction.
 // Either way the decoded image is reduced at once by the same area filter (boxDownscale) to a
