@@ -1,12 +1,11 @@
 // `classify`: top-k classes of JPEG / PNG files, printed as text or JSON.
 
 import type { Classification } from '../src/classify.js';
-import { toRgba } from '../src/image/decode.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { MAX_TOPK } from '../src/ops/topk.js';
 import { checkFile, CliError, userErrors } from './errors.js';
 import { countBar } from './progress.js';
-import { adapterLine, closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { adapterLine, closeModel, decodeFiles, imageBound, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 /** Images per GPU run in `classify` (one set of GPU buffers per batch size, created on first use). */
 const CLASSIFY_BATCH = 16;
@@ -24,17 +23,20 @@ interface ClassifyFileResult {
 /** `classify`: top-k classes of each image file (JPEG or PNG), printed as text or JSON. */
 export async function classifyCommand(files: string[], opts: ClassifyCliOptions): Promise<void> {
   for (const f of files) await checkFile(f, 'image');
+  const weights = weightsOf(opts);
+  const summary = await readWeightsSummary(weights, opts.arch);
+  const bound = imageBound(summary);
   // Decoding errors name the file (ImageInputError) and end the command with status 1. The first
-  // batch is decoded before the model loads, so a bad image in it fails before any GPU work.
+  // batch is decoded before the model loads, so a bad image in it fails before any GPU work. Images
+  // are decoded one at a time and reduced at once (decodeFiles), so memory does not grow with photo size.
   const decode = (chunk: string[]) => {
-    const p = userErrors(() => Promise.all(chunk.map((f) => toRgba(f))));
+    const p = decodeFiles(chunk, bound);
     p.catch(() => {}); // decoded ahead while the GPU works: awaited (and thrown) in turn, never unhandled
     return p;
   };
   let next = decode(files.slice(0, CLASSIFY_BATCH));
   await next;
-  const weights = weightsOf(opts);
-  const config = runnableConfig(await readWeightsSummary(weights, opts.arch));
+  const config = runnableConfig(summary);
   if (Math.min(opts.top, config.numClasses) > MAX_TOPK) {
     throw new CliError(`--top ${opts.top}: at most ${MAX_TOPK} classes per image (the GPU top-k); ${config.name} has ${config.numClasses}`);
   }

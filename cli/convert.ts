@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { convertCheckpoint } from '../src/convert/convert.js';
 import { writeFileAtomic } from '../weights-tools/node-io.js';
-import { CliError, fsError, readInput } from './errors.js';
+import { CliError, fsError, MAX_TEXT_INPUT_BYTES, readInput } from './errors.js';
 import { convertProgressBar, mib } from './progress.js';
 
 export interface ConvertCliOptions {
@@ -21,7 +21,7 @@ export async function convertCommand(input: string, output: string, opts: Conver
   if (opts.arch !== undefined && opts.config !== undefined) throw new CliError('give --arch or --config, not both');
   let config: unknown;
   if (opts.config !== undefined) {
-    const text = new TextDecoder().decode(await readInput(opts.config, 'config file'));
+    const text = new TextDecoder().decode(await readInput(opts.config, 'config file', MAX_TEXT_INPUT_BYTES));
     try {
       config = JSON.parse(text);
     } catch (e) {
@@ -30,7 +30,7 @@ export async function convertCommand(input: string, output: string, opts: Conver
   }
   let labels: string[] | undefined;
   if (opts.labels !== undefined) {
-    labels = new TextDecoder().decode(await readInput(opts.labels, 'labels file')).split(/\r?\n/).map((l) => l.trim());
+    labels = new TextDecoder().decode(await readInput(opts.labels, 'labels file', MAX_TEXT_INPUT_BYTES)).split(/\r?\n/).map((l) => l.trim());
     while (labels.length > 0 && labels[labels.length - 1] === '') labels.pop(); // the final newline
     if (labels.some((l) => l === '')) throw new CliError(`labels file '${opts.labels}' has an empty line: one class name per line`);
   }

@@ -3,11 +3,10 @@
 // of any Python tool.
 
 import { formatShape } from '../src/io/npy.js';
-import { toRgba } from '../src/image/decode.js';
 import { checkFile, checkOutputDir, CliError, userErrors } from './errors.js';
 import { LOGITS_BATCH, npyCommand, writeNpyOutput } from './logits.js';
 import { countBar } from './progress.js';
-import { closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { closeModel, decodeFiles, imageBound, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 export interface EmbedCliOptions extends ModelCliOptions {
   input?: string;
@@ -24,7 +23,9 @@ export async function embedCommand(files: string[], opts: EmbedCliOptions): Prom
     return npyCommand({ ...opts, input: opts.input }, { what: 'embeddings', width: (m) => m.info.embeddingDim, run: (m, x, batch) => m.embed(x, { batch }) });
   }
   for (const f of files) await checkFile(f, 'image');
-  const config = runnableConfig(await readWeightsSummary(weightsOf(opts), opts.arch));
+  const summary = await readWeightsSummary(weightsOf(opts), opts.arch);
+  const config = runnableConfig(summary);
+  const bound = imageBound(summary);
   await checkOutputDir(opts.output);
   const batch = opts.batch ?? LOGITS_BATCH;
   const model = await openModel(opts, config, Math.min(batch, files.length), opts.batch !== undefined ? `--batch ${opts.batch}` : undefined);
@@ -35,7 +36,7 @@ export async function embedCommand(files: string[], opts: EmbedCliOptions): Prom
     try {
       for (let n = 0; n < files.length; n += batch) {
         const chunk = files.slice(n, n + batch);
-        const images = await userErrors(() => Promise.all(chunk.map((f) => toRgba(f))));
+        const images = await decodeFiles(chunk, bound);
         out.set(await userErrors(() => model.embed(images)), n * C);
         bar?.update(n + chunk.length);
       }

@@ -2,7 +2,7 @@
 // a CliError, printed as one line without a stack (cli/main.ts); file-system checks made before any
 // long work.
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { GpuLimitError } from '../src/gpu/buffers.js';
 import { WebGPUUnavailableError } from '../src/gpu/device.js';
@@ -11,6 +11,7 @@ import { NonFiniteInputError, NonFiniteOutputError } from '../src/finite.js';
 import { ImageInputError } from '../src/image/decode.js';
 import { NpyFormatError } from '../src/io/npy.js';
 import { PlanError } from '../src/models/plan.js';
+import { openRegularFile, readRegularFile } from '../src/node/platform.js';
 import { WeightsFormatError } from '../src/weights/safetensors.js';
 
 /** An error whose message is the whole story (shown without a stack). */
@@ -42,6 +43,7 @@ const FS_MESSAGES: Record<string, string> = {
   ENXIO: 'no such device or address',
   ENODEV: 'no such device',
   EAGAIN: 'resource temporarily unavailable',
+  ENOTREG: 'not a regular file',
 };
 
 /** A system error (node:fs, node:net ...): a string `code` such as ENOENT and a `syscall`. */
@@ -50,10 +52,13 @@ function systemErrorCode(e: unknown): string | undefined {
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }
 
-export async function readInput(path: string, what: string): Promise<Uint8Array> {
+/** Largest small text input (a --config or --labels file). */
+export const MAX_TEXT_INPUT_BYTES = 16 * 2 ** 20;
+
+/** A regular file's content (never a device or FIFO: see readRegularFile), at most `maxBytes`. */
+export async function readInput(path: string, what: string, maxBytes?: number): Promise<Uint8Array> {
   try {
-    const buf = await readFile(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return await readRegularFile(path, maxBytes);
   } catch (e) {
     throw fsError(e, `cannot read ${what} '${path}'`);
   }
@@ -93,15 +98,13 @@ export async function userErrors<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Throws a CliError unless `path` is a readable regular file. */
+/** Throws a CliError unless `path` is a readable regular file (opened without waiting on a FIFO). */
 export async function checkFile(path: string, what: string): Promise<void> {
-  let s;
   try {
-    s = await stat(path);
+    await (await openRegularFile(path)).handle.close();
   } catch (e) {
     throw fsError(e, `cannot read ${what} '${path}'`);
   }
-  if (!s.isFile()) throw new CliError(`cannot read ${what} '${path}': ${s.isDirectory() ? 'is a directory' : 'not a regular file'}`);
 }
 
 /** Fails before any long work when `path` cannot be written because its folder is missing. */

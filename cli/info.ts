@@ -37,7 +37,10 @@ interface WeightsInfo {
   mismatch: string | null;
 }
 
-/** `info`: what a weights file holds, from its header alone (no GPU); status 1 when its tensors do not fit the architecture. */
+/**
+ * `info`: what a weights file holds, from its header alone (no GPU); status 1 when classify would
+ * refuse the file (tensors that do not fit the architecture, no architecture, unusable metadata).
+ */
 export async function infoCommand(path: string, opts: InfoCliOptions): Promise<void> {
   const s = await readWeightsSummary(path, opts.arch);
   const tensors = [...s.header.tensors.values()];
@@ -61,13 +64,12 @@ export async function infoCommand(path: string, opts: InfoCliOptions): Promise<v
     flops: plan?.flops ?? null,
     mismatch: s.mismatch,
   };
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
-    if (s.mismatch !== null) throw new CliError(`the tensors do not match ${info.arch}`);
-    return;
-  }
-  process.stdout.write(formatInfo(info, 'error' in s.metadata ? s.metadata.error : s.metadata));
-  if (s.mismatch !== null) throw new CliError(`the tensors do not match ${info.arch} (see 'check' above)`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ...info, ...('error' in s.metadata ? { metadataError: s.metadata.error } : {}) }, null, 2)}\n`);
+  else process.stdout.write(formatInfo(info, 'error' in s.metadata ? s.metadata.error : s.metadata));
+  // The report is printed first; then the status says whether classify would run the file.
+  if (s.mismatch !== null) throw new CliError(`the tensors do not match ${info.arch}${opts.json ? '' : " (see 'check' above)"}`);
+  if ('error' in s.metadata) throw new CliError(`the metadata cannot be used: ${s.metadata.error}`);
+  if ('error' in s.network) throw new CliError(`no network to run: ${s.network.error}`);
 }
 
 function formatInfo(i: WeightsInfo, meta: ModelMetadata | string): string {

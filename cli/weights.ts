@@ -6,11 +6,12 @@ import { loadModel, type Model } from '../src/classify.js';
 import { GpuLimitError } from '../src/gpu/buffers.js';
 import { acquireDevice, type AdapterChoice } from '../src/gpu/device.js';
 import { checkBatch } from '../src/graph/limits.js';
+import { toRgba, type RgbaImage } from '../src/image/decode.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
 import { checkTensors, resolveConfig } from '../src/weights/load.js';
-import { decodeMetadata, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from '../src/weights/safetensors.js';
+import { decodeMetadata, resizeSizeFor, WeightsFormatError, type ModelMetadata, type SafetensorsHeader } from '../src/weights/safetensors.js';
 import { openSafetensors } from '../src/weights/source.js';
 import { asUserError, checkFile, CliError, userErrors } from './errors.js';
 import { loadProgressBar } from './progress.js';
@@ -57,7 +58,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
     }
   };
   const network = attempt(() => {
-    const config = resolveConfig(header.metadata, path, arch);
+    const config = resolveConfig(header.metadata, path, arch, undefined, header.tensors.size);
     try {
       return { config, plan: buildPlan(config) }; // a config that builds no network fails here
     } catch (e) {
@@ -66,7 +67,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
       throw new WeightsFormatError(`${path}: metadata 'config' does not describe a network: ${(e as Error).message}`);
     }
   });
-  const metadata = attempt(() => decodeMetadata(header.metadata));
+  const metadata = attempt(() => decodeMetadata(header.metadata, 'config' in network ? network.config : undefined));
   let mismatch: string | null = null;
   if ('config' in network) {
     try {
@@ -79,11 +80,27 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
   return { header, fileBytes, network, metadata, mismatch };
 }
 
+/**
+ * What the commands that decode image files pass to toRgba: the model's images are reduced right
+ * after decoding to a shorter side of 2 x its resize size (as loadModel's classify() does).
+ */
+export function imageBound(s: WeightsSummary): { maxShorterSide: number } {
+  const config = runnableConfig(s);
+  return { maxShorterSide: 2 * resizeSizeFor(s.metadata as ModelMetadata, config.inputSize) };
+}
+
+/** Decodes image files one at a time (each reduced as `bound` says), turning bad images into CliErrors. */
+export async function decodeFiles(files: readonly string[], bound: { maxShorterSide: number }): Promise<RgbaImage[]> {
+  const out: RgbaImage[] = [];
+  for (const f of files) out.push(await userErrors(() => toRgba(f, bound)));
+  return out;
+}
+
 /** The config to run, or a CliError saying why the file cannot be run (wrong architecture ...). */
 export function runnableConfig(s: WeightsSummary): ResNetConfig {
   if ('error' in s.network) throw new CliError(s.network.error);
+  if (s.mismatch !== null) throw new CliError(s.mismatch); // the tensors first: metadata is checked against that network
   if ('error' in s.metadata) throw new CliError(s.metadata.error);
-  if (s.mismatch !== null) throw new CliError(s.mismatch);
   return s.network.config;
 }
 

@@ -25,7 +25,7 @@ import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
-import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
+import { decodeMetadata, resizeSizeFor, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
 
 export interface LoadModelOptions {
@@ -186,9 +186,7 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
     throw new WeightsFormatError(`${what}: metadata mean/std have ${mean.length}/${std.length} values for ${channels} input channels`);
   }
   if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
-  // The metadata's 'resize_size' belongs to its own input_size; for another crop size (a config
-  // given by the caller) torchvision's default ratio applies.
-  const resizeTo = meta.inputSize === config.inputSize ? meta.resizeSize : defaultResizeSize(config.inputSize);
+  const resizeTo = resizeSizeFor(meta, config.inputSize);
   return { mean, std, inputRange, resizeTo };
 }
 
@@ -205,16 +203,16 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let meta: ModelMetadata;
   let labels: readonly string[];
   let runner: Runner;
+  let normalization: Normalization;
   try {
     const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
-    let normalization: Normalization;
     try {
-      config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config);
+      config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config, reader.header.tensors.size);
       // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
       // parameter count and FLOPs are those of every plan of the config.
       plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
       checkTensors(reader.header, plan, reader.what);
-      meta = decodeMetadata(reader.header.metadata);
+      meta = decodeMetadata(reader.header.metadata, config);
       labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
       normalization = normalizationFor(meta, config, reader.what);
     } catch (e) {
@@ -271,10 +269,15 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   const toResults = (words: ArrayBuffer, n: number, k: number): Classification[][] =>
     decodeTopK(words, n, k).map((row) => row.map(({ index, value }) => ({ index, label: labels[index], probability: value })));
 
+  /** Decoded images are reduced to a shorter side of at most 2 x the resize size (src/image/resample.ts). */
+  const imageBound = { maxShorterSide: 2 * normalization.resizeTo };
   const rgbaOf = async (images: ImageInput | readonly ImageInput[], what: string): Promise<RgbaImage[]> => {
     const list = Array.isArray(images) ? images as readonly ImageInput[] : [images as ImageInput];
     if (list.length === 0) throw new RangeError(`${what}() got an empty array of images`);
-    return Promise.all(list.map((x) => toRgba(x)));
+    // One image at a time, each reduced right after decoding (memory does not grow with photo size).
+    const out: RgbaImage[] = [];
+    for (const x of list) out.push(await toRgba(x, imageBound));
+    return out;
   };
 
   let currentHead: Head | null = null;
@@ -337,7 +340,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     run: tracked(async (input: Float32Array, o: RunOptions = {}) => runner.runLogits(input, batchOf(input, o.batch))),
     profile: tracked(async (input: ImageInput | Float32Array, o: RunOptions & { topK?: number } = {}) => {
       if (input instanceof Float32Array) return runner.profile({ nchw: input, batch: batchOf(input, o.batch) });
-      return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
+      return runner.profile({ images: [await toRgba(input, imageBound)], topK: kOf(o.topK) });
     }),
     validate: tracked(async (input: Float32Array, o: RunOptions & { rtol?: number; atol?: number } = {}) =>
       runner.validate(input, batchOf(input, o.batch), o)),

@@ -23,14 +23,18 @@ export interface Platform {
   /** The adapter choice when the caller names none (Node: env WEBGPU_ADAPTER). */
   defaultAdapter(): AdapterChoice;
   requestAdapter(choice: AdapterChoice): Promise<{ adapter: GPUAdapter; source: AdapterSource }>;
-  /** Opens a file; rejects with the system's error (its `code`: ENOENT, EACCES ...). */
+  /** Opens a regular file; rejects with the system's error (its `code`: ENOENT, EACCES ..., ENOTREG for a device or FIFO). */
   openFile(path: string): Promise<FileHandle>;
   /** The local path of a file: URL. */
   fileURLToPath(url: string): string;
-  /** A file's whole content. */
-  readFile(path: string): Promise<Uint8Array>;
-  /** Decodes PNG or JPEG bytes to RGBA8 pixels; throws ImageInputError naming `what` when it cannot. */
-  decodeImage(bytes: Uint8Array, what: string): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
+  /** A regular file's whole content; rejects (code EFBIG) when it is larger than `maxBytes`. */
+  readFile(path: string, maxBytes?: number): Promise<Uint8Array>;
+  /**
+   * Decodes PNG or JPEG bytes to RGBA8 pixels (EXIF orientation applied; reduced by an integer
+   * factor when the shorter side is more than `maxShorterSide`); throws ImageInputError naming
+   * `what` when it cannot, before decoding when the header's size is out of bounds.
+   */
+  decodeImage(bytes: Uint8Array, what: string, maxShorterSide?: number): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
 }

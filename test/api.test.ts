@@ -19,6 +19,7 @@ import { softmax } from '../src/reference/softmax.js';
 import { assertClose, rng } from './helpers/compare.js';
 import { testContext } from './helpers/gpu.js';
 import { weightsPath } from './e2e/fixtures.js';
+import { imageDecoder } from '../src/node/image.js';
 
 let model: Model;
 let tmp: string;
@@ -91,6 +92,12 @@ test('classify([a, b]) is one batch and equals classify(a), classify(b)', async 
   assertSameResults(again[0], both[1], 'b in slot 0');
 });
 
+async function sharpRgba(bytes: Uint8Array): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const sharp = (await import('sharp')).default;
+  const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
 test('PNG and JPEG inputs: file path and bytes', async () => {
   const img = image(48, 36, 6);
   const png = PNG.sync.write(Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }));
@@ -101,7 +108,10 @@ test('PNG and JPEG inputs: file path and bytes', async () => {
   assertSameResults(await model.classify(new Uint8Array(png)), fromRaw, 'PNG bytes');
 
   const jpg = jpeg.encode({ data: Buffer.from(img.data), width: img.width, height: img.height }, 90).data;
-  const decoded = jpeg.decode(jpg, { useTArray: true, formatAsRGBA: true });
+  // The JPEG decoded by the library the Node platform uses (sharp's libjpeg-turbo when installed, else jpeg-js).
+  const decoded = await imageDecoder() === 'sharp'
+    ? await sharpRgba(jpg)
+    : jpeg.decode(jpg, { useTArray: true, formatAsRGBA: true });
   const jpgPath = join(tmp, 'x.jpg');
   writeFileSync(jpgPath, jpg);
   const fromDecoded = await model.classify({ data: decoded.data, width: decoded.width, height: decoded.height });

@@ -424,9 +424,14 @@ function readSafetensorsInput(bytes: Uint8Array, opts: ReadOptions): LoadedCheck
   }
 }
 
-/** Most tensor values a file of `fileBytes` may decode to: 8 per byte plus 2^20 (legit files have <= 1 per byte plus tied weights). */
+/**
+ * Most tensor values a file of `fileBytes` may decode to: 2 per byte plus 2^20. A checkpoint's
+ * values take at least 1 byte each (2 or 4 for float tensors), so a genuine file decodes to at
+ * most 1 value per byte, 2 with every weight tied (stored once, viewed twice); more means views
+ * that repeat or expand their storage.
+ */
 export function maxDecodedValues(fileBytes: number): number {
-  return 8 * fileBytes + 2 ** 20;
+  return 2 * fileBytes + 2 ** 20;
 }
 
 /**

@@ -9,6 +9,7 @@
 
 import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, isBottleneck, isPreAct, type ResNetConfig } from '../models/config.js';
 import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../models/plan.js';
+import { blockCountProblem } from '../weights/load.js';
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
@@ -324,6 +325,10 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
 
   // The architecture: forced, custom, carried by a .safetensors input, or detected.
   const inputMeta = ckpt.metadata ? decodeMetadataSafe(ckpt.metadata) : undefined;
+  // A config from the input is bounded by the tensors present before its plan is built.
+  const tooBig = blockCountProblem(opts.config ?? (opts.arch === undefined && inputMeta?.config !== undefined ? safeJson(inputMeta.config) : undefined),
+    ckpt.tensors.size);
+  if (tooBig) throw new ConversionError(`${opts.config !== undefined ? 'config' : "the input's metadata 'config'"}: ${tooBig}`);
   let config: ResNetConfig;
   let custom: ModelConfigFile | undefined;
   let what: string | undefined;
@@ -410,6 +415,10 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
   opts.onProgress?.({ phase: 'write', done: total, total });
   return { bytes, arch: config.name, config, metadata, container: ckpt.format, layout: keys.layout, dtype, tensors: out.length,
     parameters, notes };
+}
+
+function safeJson(text: string): unknown {
+  try { return JSON.parse(text); } catch { return undefined; }
 }
 
 function decodeMetadataSafe(raw: Record<string, string>): ModelMetadata {

@@ -15,7 +15,8 @@
 // left, so no allocation exceeds the input size; at most `maxOps` opcodes run (which bounds stack,
 // memo and container sizes, and time); MARK nesting and container nesting (tracked as containers
 // are filled, bottom-up) stay within `maxDepth`; integers are at most `maxIntBytes` long. The VM
-// itself is iterative: deep nesting never recurses in JS. Pickles may legally hold cycles, so code
+// itself is iterative: deep nesting never recurses in JS, and wide containers (a tuple of millions of
+// floats) are never spread as call arguments. Pickles may legally hold cycles, so code
 // walking a result must not recurse blindly; this project's consumers only look a few levels deep.
 
 import { ByteReader, decodeLatin1, decodeUtf8 } from './bytes.js';
@@ -420,15 +421,15 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): Unpickl
     return items;
   };
   const depthOf = (v: PyValue): number => (typeof v === 'object' && v !== null ? depth.get(v) ?? 0 : 0);
-  /** Records that `parent` now contains `children`; refuses nesting beyond maxDepth. */
-  const nest = (parent: object, ...children: PyValue[]): void => {
+  /** Records that `parent` now contains `children` (an array, never spread: containers may hold millions of items); refuses nesting beyond maxDepth. */
+  const nest = (parent: object, children: readonly PyValue[]): void => {
     let d = depth.get(parent) ?? 0;
     for (const c of children) d = Math.max(d, depthOf(c) + 1);
     if (d > limits.maxDepth) throw fail(`containers nested deeper than ${limits.maxDepth} levels`);
     depth.set(parent, d);
   };
   const tuple = (items: PyValue[]): PyValue[] => {
-    nest(items, ...items);
+    nest(items, items);
     return Object.freeze(items) as PyValue[];
   };
   const str = (b: Uint8Array): string => decodeUtf8(b);
@@ -461,12 +462,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): Unpickl
     if (!(target instanceof Map)) throw fail(`cannot set items on ${describe(target)}`);
     if (items.length % 2 !== 0) throw fail('odd number of items for a dict');
     for (let i = 0; i < items.length; i += 2) target.set(items[i], items[i + 1]);
-    nest(target, ...items);
+    nest(target, items);
   };
   const appendItems = (target: PyValue, items: PyValue[]): void => {
     if (!Array.isArray(target) || Object.isFrozen(target)) throw fail(`cannot append to ${describe(target)}`);
     for (const it of items) target.push(it);
-    nest(target, ...items);
+    nest(target, items);
   };
   const persistent = (pid: PyValue): PyValue => {
     if (!opts.persistentLoad) throw fail('persistent id in a pickle that allows none');
@@ -569,7 +570,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): Unpickl
       case TUPLE3: { const c = pop(), b = pop(), a = pop(); stack.push(tuple([a, b, c])); break; }
       case TUPLE: { const items = popMark(); stack.push(tuple(items)); break; }
       case EMPTY_LIST: stack.push([]); break;
-      case LIST: { const items = popMark(); nest(items, ...items); stack.push(items); break; }
+      case LIST: { const items = popMark(); nest(items, items); stack.push(items); break; }
       case APPEND: { const v = pop(); appendItems(top(), [v]); break; }
       case APPENDS: { const items = popMark(); appendItems(top(), items); break; }
       case EMPTY_DICT: stack.push(new Map()); break;
@@ -582,10 +583,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): Unpickl
         const s = top();
         if (!(s instanceof Set)) throw fail(`cannot add items to ${describe(s)}`);
         for (const it of items) s.add(it);
-        nest(s, ...items);
+        nest(s, items);
         break;
       }
-      case FROZENSET: { const items = popMark(); const s = new Set(items); nest(s, ...items); stack.push(s); break; }
+      case FROZENSET: { const items = popMark(); const s = new Set(items); nest(s, items); stack.push(s); break; }
 
       // Memo
       case PUT: {

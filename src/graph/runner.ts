@@ -351,9 +351,10 @@ export class Runner {
       const bytes = img.width * img.height * 4;
       if (!slot || slot.width !== img.width || slot.height !== img.height) {
         checkBindingSize(ctx, bytes, `image ${i} (${img.width} x ${img.height} RGBA pixels)`);
-        // A new size: a new dispatch (uniform buffer and bind group); the pixel buffer is kept while it is big enough.
+        // A new size: a new dispatch (uniform buffer and bind group); the pixel buffer is kept while it is big
+        // enough and not more than twice the size needed (one large photo does not pin its buffer for good).
         const old = slot;
-        const buffer = old && old.buffer.size >= bytes ? old.buffer
+        const buffer = old && old.buffer.size >= bytes && old.buffer.size <= 2 * bytes + 2 ** 20 ? old.buffer
           : ctx.device.createBuffer({ label: `${step.name} image ${i} (RGBA8)`, size: Math.ceil(bytes / 16) * 16,
             usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
         let dispatch;

@@ -5,17 +5,27 @@
 //   browser       HTMLImageElement, SVGImageElement, ImageBitmap, HTMLCanvasElement, OffscreenCanvas,
 //                 HTMLVideoElement, VideoFrame (drawn onto an OffscreenCanvas); Blob / encoded bytes
 //                 (createImageBitmap)
-//   Node          a JPEG or PNG file path, or its bytes (Buffer / Uint8Array / ArrayBuffer), read and
-//                 decoded by the Node platform (src/node/image.ts: jpeg-js and pngjs, pure JS)
+//   Node          a JPEG or PNG file path (a regular file of at most MAX_IMAGE_FILE_BYTES), or its
+//                 bytes (Buffer / Uint8Array / ArrayBuffer), decoded by the Node platform
+//                 (src/node/image.ts: the size read from the header and bounded first; EXIF
+//                 orientation applied, as browsers do)
 // Anything else throws ImageInputError.
+//
+// Memory: with `maxShorterSide` (classify() and embed() pass 2 x the model's resize size) an image
+// is reduced right after decoding (src/image/resample.ts; in the browser it is drawn at the reduced
+// size), so what is kept and uploaded to the GPU does not grow with the photo's size.
 
 import type { RgbaImage } from '../graph/steps.js';
 import { nodePlatform } from '../platform.js';
+import { checkSize, ImageInputError, MAX_IMAGE_FILE_BYTES } from './errors.js';
+import { boxDownscale, shrinkFactor } from './resample.js';
 
 export type { RgbaImage } from '../graph/steps.js';
+export { checkSize, ImageInputError, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './errors.js';
 
-export class ImageInputError extends TypeError {
-  override name = 'ImageInputError';
+export interface ToRgbaOptions {
+  /** Reduce an image whose shorter side is longer than this (by an integer factor, area filter). */
+  maxShorterSide?: number;
 }
 
 /** Raw RGBA pixels: 4 bytes per pixel, row-major, no padding. */
@@ -51,22 +61,12 @@ export type ImageInput =
   | ImageBlob
   | BrowserImageSource;
 
-/** Largest image side accepted, so a corrupt header cannot ask for gigabytes. */
-export const MAX_IMAGE_SIDE = 16384;
-
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x !== 'object') return typeof x;
   const name = (x as object).constructor?.name;
   if (name === 'Object') return `an object with keys ${JSON.stringify(Object.keys(x).slice(0, 5))}`;
   return name ? `a ${name}` : Object.prototype.toString.call(x);
-}
-
-export function checkSize(width: number, height: number, what: string): void {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 ||
-    width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
-    throw new ImageInputError(`${what}: image size ${width}x${height} is not between 1x1 and ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE}`);
-  }
 }
 
 function isRaw(x: unknown): x is RawImage {
@@ -76,25 +76,30 @@ function isRaw(x: unknown): x is RawImage {
     typeof r.width === 'number' && typeof r.height === 'number';
 }
 
-function fromRaw(r: RawImage, what = 'raw image'): RgbaImage {
+function fromRaw(r: RawImage, what: string, opts: ToRgbaOptions): RgbaImage {
   checkSize(r.width, r.height, what);
   const need = r.width * r.height * 4;
   if (r.data.length !== need) {
     throw new ImageInputError(`${what}: ${r.data.length} bytes do not match ${r.width}x${r.height} RGBA (${need} bytes: 4 per pixel, no row padding)`);
   }
-  return { data: r.data, width: r.width, height: r.height };
+  const img = { data: r.data, width: r.width, height: r.height };
+  return boxDownscale(img, shrinkFactor(img.width, img.height, opts.maxShorterSide));
 }
 
-/** Draws a browser image source onto an OffscreenCanvas and reads its RGBA pixels. */
-function drawToRgba(src: CanvasImageSource | OffscreenCanvas | VideoFrame, width: number, height: number, what: string): RgbaImage {
+/** Draws a browser image source onto an OffscreenCanvas (reduced as opts say) and reads its RGBA pixels. */
+function drawToRgba(src: CanvasImageSource | OffscreenCanvas | VideoFrame, width: number, height: number, what: string,
+  opts: ToRgbaOptions): RgbaImage {
   checkSize(width, height, what);
   if (typeof OffscreenCanvas === 'undefined') throw new ImageInputError(`${what}: OffscreenCanvas is not available here to read its pixels`);
-  const canvas = new OffscreenCanvas(width, height);
+  const f = shrinkFactor(width, height, opts.maxShorterSide);
+  const w = Math.ceil(width / f), h = Math.ceil(height / f);
+  const canvas = new OffscreenCanvas(w, h);
   const g = canvas.getContext('2d', { willReadFrequently: true }) as OffscreenCanvasRenderingContext2D | null;
   if (!g) throw new ImageInputError(`${what}: could not get a 2D context to read its pixels`);
-  g.drawImage(src as CanvasImageSource, 0, 0, width, height);
-  const data = g.getImageData(0, 0, width, height);
-  return { data: data.data, width, height };
+  if (f > 1) g.imageSmoothingQuality = 'high';
+  g.drawImage(src as CanvasImageSource, 0, 0, w, h);
+  const data = g.getImageData(0, 0, w, h);
+  return { data: data.data, width: w, height: h };
 }
 
 function has(name: string): boolean {
@@ -107,9 +112,9 @@ function isInstance(x: unknown, name: string): boolean {
 }
 
 /** Converts any accepted input to RGBA8 pixels; throws ImageInputError for anything else. */
-export async function toRgba(input: unknown): Promise<RgbaImage> {
+export async function toRgba(input: unknown, opts: ToRgbaOptions = {}): Promise<RgbaImage> {
   const platform = nodePlatform();
-  if (isRaw(input)) return fromRaw(input, isInstance(input, 'ImageData') ? 'ImageData' : 'raw image');
+  if (isRaw(input)) return fromRaw(input, isInstance(input, 'ImageData') ? 'ImageData' : 'raw image', opts);
   if (typeof input === 'string') {
     if (!platform) {
       throw new ImageInputError('a string image input is a file path, which only Node can read; in the browser pass an ' +
@@ -117,15 +122,15 @@ export async function toRgba(input: unknown): Promise<RgbaImage> {
     }
     let bytes: Uint8Array;
     try {
-      bytes = await platform.readFile(input);
+      bytes = await platform.readFile(input, MAX_IMAGE_FILE_BYTES);
     } catch (e) {
       throw new ImageInputError(`cannot read image file ${input}: ${(e as Error).message}`);
     }
-    return platform.decodeImage(bytes, input);
+    return platform.decodeImage(bytes, input, opts.maxShorterSide);
   }
   if (input instanceof ArrayBuffer || input instanceof Uint8Array || isInstance(input, 'Blob')) {
     if (platform && !isInstance(input, 'Blob')) {
-      return platform.decodeImage(input instanceof ArrayBuffer ? new Uint8Array(input) : (input as Uint8Array), 'image bytes');
+      return platform.decodeImage(input instanceof ArrayBuffer ? new Uint8Array(input) : (input as Uint8Array), 'image bytes', opts.maxShorterSide);
     }
     if (!has('createImageBitmap')) throw new ImageInputError('cannot decode encoded image bytes here (no createImageBitmap)');
     const blob = isInstance(input, 'Blob') ? input as Blob : new Blob([input as ArrayBuffer]);
@@ -136,7 +141,7 @@ export async function toRgba(input: unknown): Promise<RgbaImage> {
       throw new ImageInputError(`the image bytes could not be decoded: ${(e as Error).message}`);
     }
     try {
-      return drawToRgba(bitmap, bitmap.width, bitmap.height, 'image bytes');
+      return drawToRgba(bitmap, bitmap.width, bitmap.height, 'image bytes', opts);
     } finally {
       bitmap.close();
     }
@@ -146,22 +151,22 @@ export async function toRgba(input: unknown): Promise<RgbaImage> {
     if (!img.complete || img.naturalWidth === 0) {
       throw new ImageInputError('the HTMLImageElement has not finished loading (or failed to): await img.decode() first');
     }
-    return drawToRgba(img, img.naturalWidth, img.naturalHeight, 'HTMLImageElement');
+    return drawToRgba(img, img.naturalWidth, img.naturalHeight, 'HTMLImageElement', opts);
   }
   if (isInstance(input, 'HTMLVideoElement')) {
     const v = input as HTMLVideoElement;
-    return drawToRgba(v, v.videoWidth, v.videoHeight, 'HTMLVideoElement');
+    return drawToRgba(v, v.videoWidth, v.videoHeight, 'HTMLVideoElement', opts);
   }
   if (isInstance(input, 'VideoFrame')) {
     const f = input as VideoFrame;
-    return drawToRgba(f, f.displayWidth, f.displayHeight, 'VideoFrame');
+    return drawToRgba(f, f.displayWidth, f.displayHeight, 'VideoFrame', opts);
   }
   for (const name of ['ImageBitmap', 'HTMLCanvasElement', 'OffscreenCanvas', 'SVGImageElement']) {
     if (isInstance(input, name)) {
       const s = input as { width: number | SVGAnimatedLength; height: number | SVGAnimatedLength };
       const w = typeof s.width === 'number' ? s.width : s.width.baseVal.value;
       const h = typeof s.height === 'number' ? s.height : s.height.baseVal.value;
-      return drawToRgba(input as CanvasImageSource, w, h, name);
+      return drawToRgba(input as CanvasImageSource, w, h, name, opts);
     }
   }
   throw new ImageInputError(`not an image: got ${describe(input)}. classify() takes raw RGBA { data, width, height }, ` +

@@ -62,10 +62,31 @@ export function checkTensors(header: SafetensorsHeader, network: Plan | ResNetCo
 }
 
 /**
- * The config to build: `config` if given, else the named `arch`, else the file's metadata
- * (its 'config' JSON when arch is 'custom' or not a known name, else the table entry).
+ * Why a config from the input cannot be built for a file of `tensorCount` tensors, before its plan
+ * is built (building the plan of `layers: [1, 2, 3000000]` would take gigabytes): every residual
+ * block has at least two conv weights, so a file with fewer than 2 tensors per block cannot hold
+ * the network. undefined when the count fits (or the config lists no layers: the plan's own
+ * validator reports that).
  */
-export function resolveConfig(meta: Record<string, string>, what: string, arch?: string, config?: ResNetConfig): ResNetConfig {
+export function blockCountProblem(config: unknown, tensorCount: number): string | undefined {
+  const layers = (config as { layers?: unknown } | null)?.layers;
+  if (!Array.isArray(layers)) return undefined;
+  let blocks = 0;
+  for (const n of layers) if (typeof n === 'number' && n > 0) blocks += n;
+  if (!(2 * blocks <= tensorCount)) {
+    return `config layers ${JSON.stringify(layers).slice(0, 80)} give ${blocks} residual blocks, more than ${tensorCount} tensors can hold ` +
+      '(each block has at least two conv weights)';
+  }
+  return undefined;
+}
+
+/**
+ * The config to build: `config` if given, else the named `arch`, else the file's metadata
+ * (its 'config' JSON when arch is 'custom' or not a known name, else the table entry). A config
+ * from the metadata is bounded by the file's `tensorCount` first (blockCountProblem).
+ */
+export function resolveConfig(meta: Record<string, string>, what: string, arch?: string, config?: ResNetConfig,
+  tensorCount?: number): ResNetConfig {
   if (config) return structuredClone(config);
   if (arch) return getArchitecture(arch);
   const fileArch = meta.arch;
@@ -78,6 +99,8 @@ export function resolveConfig(meta: Record<string, string>, what: string, arch?:
       throw new WeightsFormatError(`${what}: metadata 'config' is not valid JSON (${(e as Error).message})`);
     }
     if (typeof c !== 'object' || c === null) throw new WeightsFormatError(`${what}: metadata 'config' is not an object`);
+    const problem = tensorCount === undefined ? undefined : blockCountProblem(c, tensorCount);
+    if (problem) throw new WeightsFormatError(`${what}: metadata 'config' does not fit the file: ${problem}`);
     return c;
   }
   throw new WeightsFormatError(`${what}: no architecture given and the file's metadata names none we know ` +

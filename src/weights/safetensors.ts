@@ -27,7 +27,7 @@ export class WeightsFormatError extends Error {
 }
 
 /** Upper bound for the JSON header, so a corrupt length cannot make us allocate gigabytes. */
-export const MAX_HEADER_BYTES = 100 * 2 ** 20;
+export const MAX_HEADER_BYTES = 16 * 2 ** 20;
 
 /** Reads the header length from the first 8 bytes; throws on an implausible value. */
 export function headerLength(first8: Uint8Array, fileBytes?: number): number {
@@ -56,6 +56,7 @@ export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHe
   const tensors = new Map<string, TensorEntry>();
   for (const [name, v] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new WeightsFormatError('__metadata__ is not a JSON object');
       for (const [k, s] of Object.entries((v ?? {}) as Record<string, unknown>)) {
         if (typeof s !== 'string') throw new WeightsFormatError(`metadata '${k}' is not a string`);
         metadata[k] = s;
@@ -84,6 +85,20 @@ export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHe
       throw new WeightsFormatError(`tensor '${name}': data ends at byte ${offs[1]}, past the end of the file (truncated?)`);
     }
     tensors.set(name, { dtype, shape, begin: offs[0], end: offs[1] });
+  }
+  // The data section is covered exactly once, in order: sorted by offset, each tensor starts where
+  // the previous one ends, the first at 0, the last at the end of the file (when its size is known).
+  const ordered = [...tensors].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let end = 0;
+  for (const [name, t] of ordered) {
+    if (t.begin !== end) {
+      throw new WeightsFormatError(`tensor '${name}': data_offsets [${t.begin}, ${t.end}] ${t.begin < end ? 'overlap' : 'leave a hole after'} ` +
+        `the data before it (which ends at byte ${end}); tensors must cover the data section exactly once`);
+    }
+    end = t.end;
+  }
+  if (dataBytes !== undefined && end !== dataBytes) {
+    throw new WeightsFormatError(`the tensors end at byte ${end} of a ${dataBytes}-byte data section (trailing bytes)`);
   }
   return { metadata, tensors, dataOffset: 8 + json.byteLength };
 }
@@ -239,29 +254,88 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
   return out;
 }
 
+/**
+ * The shorter side images are resized to for a network of crop `inputSize`: the metadata's
+ * 'resize_size' belongs to its own input_size; for another crop size (a config given by the
+ * caller) torchvision's default ratio applies.
+ */
+export function resizeSizeFor(meta: ModelMetadata, inputSize: number): number {
+  return meta.inputSize === inputSize ? meta.resizeSize : defaultResizeSize(inputSize);
+}
+
 /** torchvision's ImageNet evaluation resize for a crop of `inputSize`: 224 -> 256. */
 export function defaultResizeSize(inputSize: number): number {
   return Math.floor(inputSize / 0.875);
 }
 
-/** Decodes `__metadata__`; missing keys get ImageNet defaults, malformed ones throw. */
-export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
-  const json = <T>(key: string, fallback: T): T => {
-    if (raw[key] === undefined) return fallback;
-    try { return JSON.parse(raw[key]) as T; } catch {
-      throw new WeightsFormatError(`metadata '${key}' is not valid JSON: ${raw[key].slice(0, 80)}`);
+/** Largest input_size and resize_size the metadata may name (ImageNet models use 224 / 256). */
+export const MAX_INPUT_SIZE = 4096;
+
+/** What the network to run says about the input, for decodeMetadata's cross-checks. */
+export interface MetadataExpectations {
+  numClasses: number;
+  inputChannels: number;
+}
+
+/**
+ * Decodes and validates `__metadata__`: missing keys get ImageNet defaults, anything malformed
+ * throws a WeightsFormatError naming the key. Checked here, once, for every reader: labels are
+ * 'imagenet' or a JSON array of strings (exactly `expect.numClasses` of them when given), mean and
+ * std are finite with one entry per input channel (std > 0), input_range is two finite numbers
+ * lo < hi, input_size and resize_size are integers with input_size <= resize_size <= 4 x input_size
+ * (at most MAX_INPUT_SIZE), color_space fits input_channels.
+ */
+export function decodeMetadata(raw: Record<string, string>, expect?: MetadataExpectations): ModelMetadata {
+  const bad = (key: string, why: string) =>
+    new WeightsFormatError(`metadata '${key}' ${why} (got ${JSON.stringify(raw[key] ?? null).slice(0, 80)})`);
+  const json = (key: string): unknown => {
+    try { return JSON.parse(raw[key]); } catch {
+      throw bad(key, 'is not valid JSON');
     }
   };
   const version = raw.format_version ?? FORMAT_VERSION;
   if (version !== FORMAT_VERSION) {
-    throw new WeightsFormatError(`weights format version ${version} is not supported (this runtime reads version ${FORMAT_VERSION})`);
+    throw new WeightsFormatError(`weights format version ${version.slice(0, 20)} is not supported (this runtime reads version ${FORMAT_VERSION})`);
   }
-  const labels = raw.labels === undefined || raw.labels === 'imagenet' ? 'imagenet' : json<string[]>('labels', []);
-  const inputSize = Number(raw.input_size ?? 224);
-  const resizeSize = raw.resize_size === undefined ? defaultResizeSize(inputSize) : Number(raw.resize_size);
-  if (!Number.isInteger(inputSize) || inputSize < 1) throw new WeightsFormatError(`metadata 'input_size' ${raw.input_size} is not a positive integer`);
-  if (!Number.isInteger(resizeSize) || resizeSize < inputSize) {
-    throw new WeightsFormatError(`metadata 'resize_size' ${raw.resize_size} must be an integer >= input_size ${inputSize}`);
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    if (raw[key] === undefined) return fallback;
+    const v = /^[0-9]{1,9}$/.test(raw[key]) ? Number(raw[key]) : NaN;
+    if (!(v >= min && v <= max)) throw bad(key, `must be an integer from ${min} to ${max}`);
+    return v;
+  };
+  const inputSize = int('input_size', 224, 1, MAX_INPUT_SIZE);
+  const inputChannels = int('input_channels', 3, 1, 4);
+  const resizeSize = int('resize_size', Math.min(defaultResizeSize(inputSize), 4 * inputSize), inputSize,
+    Math.min(4 * inputSize, 2 * MAX_INPUT_SIZE));
+  const colorSpace = raw.color_space ?? (inputChannels === 1 ? 'grey' : 'RGB');
+  if (colorSpace !== 'RGB' && colorSpace !== 'grey') throw bad('color_space', "must be 'RGB' or 'grey'");
+  if ((colorSpace === 'grey') !== (inputChannels === 1) || (colorSpace === 'RGB' && inputChannels !== 3)) {
+    throw bad('color_space', `does not fit ${inputChannels} input channel${inputChannels === 1 ? '' : 's'}`);
+  }
+  const channels = expect?.inputChannels ?? inputChannels;
+  const numbers = (key: string, fallback: number[], n: number, what: string, ok: (x: number) => boolean): number[] => {
+    if (raw[key] === undefined) {
+      if (fallback.length !== n) throw bad(key, `is required for ${n}-channel input (the ImageNet default has 3 values)`);
+      return fallback;
+    }
+    const v = json(key);
+    if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && ok(x))) {
+      throw bad(key, `must be a JSON array of ${n} ${what}`);
+    }
+    return v as number[];
+  };
+  const mean = numbers('mean', [0.485, 0.456, 0.406], channels, `finite numbers (one per input channel)`, () => true);
+  const std = numbers('std', [0.229, 0.224, 0.225], channels, `finite numbers > 0 (one per input channel)`, (x) => x > 0);
+  const inputRange = numbers('input_range', [0, 1], 2, 'finite numbers [lo, hi]', () => true) as [number, number];
+  if (!(inputRange[0] < inputRange[1])) throw bad('input_range', 'must be [lo, hi] with lo < hi');
+  let labels: 'imagenet' | string[] = 'imagenet';
+  if (raw.labels !== undefined && raw.labels !== 'imagenet') {
+    const v = json('labels');
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad('labels', "must be 'imagenet' or a JSON array of strings");
+    if (expect && v.length !== expect.numClasses) {
+      throw new WeightsFormatError(`metadata 'labels' has ${v.length} names for ${expect.numClasses} classes`);
+    }
+    labels = v as string[];
   }
   return {
     formatVersion: version,
@@ -270,11 +344,11 @@ export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
     source: raw.source,
     inputSize,
     resizeSize,
-    inputChannels: Number(raw.input_channels ?? 3),
-    colorSpace: raw.color_space === 'grey' ? 'grey' : 'RGB',
-    inputRange: json<[number, number]>('input_range', [0, 1]),
-    mean: json<number[]>('mean', [0.485, 0.456, 0.406]),
-    std: json<number[]>('std', [0.229, 0.224, 0.225]),
+    inputChannels,
+    colorSpace,
+    inputRange,
+    mean,
+    std,
     labels,
   };
 }

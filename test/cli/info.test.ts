@@ -56,10 +56,11 @@ test('info --json: the same facts, machine-readable; an e2e fixture too', { time
   assert.equal(j.mismatch, null);
 });
 
-test('info: a file with no architecture still reports its tensors', { timeout: 60_000 }, async () => {
+test('info: a file with no architecture still reports its tensors, and exits 1 (classify would refuse it)', { timeout: 60_000 }, async () => {
   const file = 'test/fixtures/e2e/resnext.io.safetensors'; // golden inputs and logits: no network
   const r = await cli(['info', file]);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /no network to run/);
   assert.match(r.stdout, /^arch +unknown: .*names none we know/m);
   const count = parseSafetensors(new Uint8Array(readFileSync(`${ROOT}${file}`))).tensors.size;
   assert.match(r.stdout, new RegExp(`^tensors +${count} \\(`, 'm'));

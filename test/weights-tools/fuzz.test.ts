@@ -8,6 +8,7 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { CheckpointError } from '../../src/convert/errors.js';
 import { rng } from '../helpers/compare.js';
 import { fixtureBytes, fixtureJson } from './fixtures.js';
+import { fuzz, fuzzTargets } from './fuzz-formats.js';
 
 const PER_CASE_MS = 2000;
 
@@ -73,3 +74,22 @@ test('mutated .safetensors inputs to the converter give valid results or typed e
     runCase(`safetensors case ${i} (${kind})`, () => convertCheckpoint(bytes));
   }
 });
+
+// ---- Property-based fuzzing of every reader (fast-check, fixed seed) ------------------------------
+// FUZZ_RUNS inputs per format: 250 in `npm test`, 10,000 in `npm run fuzz`. Each run prints its counts.
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
+const SEED = Number(process.env.FUZZ_SEED ?? 20261205);
+
+for (const target of fuzzTargets()) {
+  test(`fuzz ${target.name}: ${RUNS} generated and mutated inputs give valid results or typed errors (seed ${SEED})`, { timeout: 3_600_000 }, async () => {
+    const t0 = performance.now();
+    const c = await fuzz(target, RUNS, SEED);
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`fuzz ${target.name}: ${c.runs} inputs, ${c.ok} accepted, ${c.typed} typed errors, 0 untyped; slowest ${c.maxMs.toFixed(0)} ms, all ${s} s`);
+    assert.equal(c.runs, RUNS);
+    // Both outcomes occur, or the generators are not reaching the parser's checks.
+    assert.ok(c.typed > 0 && c.ok > 0, JSON.stringify(c));
+    assert.ok(c.maxMs < 10_000, `slowest input took ${c.maxMs.toFixed(0)} ms`);
+  });
+}
