@@ -101,6 +101,8 @@ export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('resnet152', 'bottleneck', [3, 8, 36, 3]),
   arch('resnext50_32x4d', 'bottleneck', [3, 4, 6, 3], 32, 4),
   arch('resnext101_32x8d', 'bottleneck', [3, 4, 23, 3], 32, 8),
+  arch('wide_resnet50_2', 'bottleneck', [3, 4, 6, 3], 1, 128),
+  arch('wide_resnet101_2', 'bottleneck', [3, 4, 23, 3], 1, 128),
   arch('resnext101_64x4d', 'bottleneck', [3, 4, 23, 3], 64, 4, { avgpool: { kernel: 7 } }),
   arch('resnext101_32x4d', 'bottleneck', [3, 4, 23, 3], 32, 4, { avgpool: { kernel: 7 } }),
   // timm's ResNetV2 with BatchNorm pre-activation (resnetv2_50 and resnetv2_101 have published weights).
