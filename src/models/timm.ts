@@ -191,6 +191,13 @@ export function isSupportedTimmArchitecture(architecture: string): boolean {
   return args !== undefined && NOT_YET.every((check) => check(args) === null);
 }
 
+/** Whether timm's `architecture` is torchvision's layout (no variant: resnet50, wide_resnet50_2, resnext101_32x8d, ...). */
+export function isTorchvisionLayout(architecture: string): boolean {
+  const a = TIMM_ARCHITECTURES[architecture];
+  return a !== undefined && !a.stemType && !a.replaceStemPool && !a.avgDown && !a.aaLayer && !a.attn && !a.unsupported &&
+    (a.blockReduceFirst ?? 1) === 1 && (a.downKernelSize ?? 1) === 1;
+}
+
 /**
  * timm's ResNet(...) as a ResNetConfig, the way ResNet.__init__ and make_blocks build it: torchvision's
  * layout, plus each variant's field only where the arguments turn it on.
