@@ -40,3 +40,23 @@ for (const [family, layout] of Object.entries(FAMILIES)) {
     }
   });
 }
+
+test('validate mode: the new steps (avgpool2d, eca, the conv stem pool) agree with the CPU reference', async () => {
+  const ctx = await testContext();
+  for (const family of ['timm_aa', 'timm_eca', 'timm_rs']) {
+    const config = JSON.parse(readFileSync(`${DIR}${family}.json`, 'utf8'));
+    const converted = convertCheckpoint(new Uint8Array(readFileSync(`${DIR}${family}.pth`)), { config });
+    const golden = readGolden(family, DIR);
+    const model = await loadModel({ weights: converted.bytes, device: ctx, validate: true });
+    try {
+      const report = await model.validate(golden.input, { batch: 2 });
+      assert.ok(report.ok, `${family}: validate failed at ${report.firstMismatch}: ${JSON.stringify(report.steps.find((s) => !s.ok))}`);
+      const kinds = new Set(report.steps.map((s) => s.kind));
+      if (family === 'timm_aa') assert.ok(kinds.has('avgpool2d') && kinds.has('squeeze-excite'), family);
+      if (family === 'timm_eca') assert.ok(kinds.has('eca') && kinds.has('avgpool2d'), family);
+      if (family === 'timm_rs') assert.ok(report.steps.some((s) => s.name === 'maxpool.0'), family);
+    } finally {
+      model.dispose();
+    }
+  }
+});
