@@ -142,6 +142,7 @@ export const TIMM_ARCHITECTURES: Readonly<Record<string, TimmArgs>> = {
   resnetblur50d: { block: B, layers: L50, ...D, aaLayer: 'blur' },
   resnetblur101d: { block: B, layers: L101, ...D, aaLayer: 'blur' },
   resnet50_gn: { block: B, layers: L50, unsupported: 'GroupNorm (norm_layer groupnorm)' },
+  test_resnet: { block: BASIC, layers: [1, 1, 1, 1], unsupported: 'a different block type per stage (block=[BasicBlock, BasicBlock, Bottleneck, BasicBlock])' },
   ecaresnet50d_pruned: { block: B, layers: L50, ...D, attn: 'eca', unsupported: "pruned per-layer widths (timm's adapt_model_from_file)" },
   ecaresnet101d_pruned: { block: B, layers: L101, ...D, attn: 'eca', unsupported: "pruned per-layer widths (timm's adapt_model_from_file)" },
 };
