@@ -5,10 +5,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { getArchitecture } from '../../src/models/config.js';
 import { expectedTensors } from '../../src/models/plan.js';
 import { timmArchConfig } from '../../src/models/timm.js';
-import { detectArchitecture, inferConfig } from '../../src/convert/convert.js';
+import { convertCheckpoint, detectArchitecture, inferConfig } from '../../src/convert/convert.js';
 import { detectLayout, mapKeys } from '../../src/convert/keymaps.js';
 import { ConversionError } from '../../src/convert/errors.js';
 
@@ -77,4 +79,15 @@ test("Cadene's senet154 and se_resnet: the 3x3 stem becomes the deep-stem names;
   for (const arch of ['se_resnet50', 'se_resnet101', 'se_resnet152']) {
     assert.equal(detectArchitecture(shapesOf(getArchitecture(arch))).arch, arch, arch);
   }
+});
+
+test('--arch takes timm names: unsupported ones and misfits are one-line ConversionErrors', () => {
+  const pth = new Uint8Array(readFileSync(fileURLToPath(new URL('../fixtures/timm/timm_d.pth', import.meta.url))));
+  assert.throws(() => convertCheckpoint(pth, { arch: 'resnetblur50' }), (e: unknown) => e instanceof ConversionError &&
+    /timm architecture 'resnetblur50' is not supported: anti-aliasing with BlurPool2d/.test(e.message));
+  assert.throws(() => convertCheckpoint(pth, { arch: 'no_such_net' }), (e: unknown) => e instanceof ConversionError &&
+    /unknown architecture 'no_such_net'; known: .*resnet18.* and timm's \(.*resnet50d.*\)/.test(e.message));
+  // The reduced resnet50d-style fixture under the full-size resnet50d: timm's names are understood, the shapes differ.
+  assert.throws(() => convertCheckpoint(pth, { arch: 'resnet50d' }), (e: unknown) => e instanceof ConversionError &&
+    /do not fit architecture 'resnet50d'/.test(e.message) && /conv1\.0\.weight is (F32 )?\[8, 3, 3, 3\], expected \[32, 3, 3, 3\]/.test(e.message));
 });
