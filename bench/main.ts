@@ -29,6 +29,8 @@ function buildProgram(): Command {
     .addOption(new Option('--steps <mode>', 'per-step times: timestamp-query where available, else wall clock per step')
       .choices(['auto', 'wall', 'none']).default('auto'))
     .option('--slowest <n>', 'how many of the slowest steps to list', '10')
+    .option('--layers', 'also print, per conv layer of each measured model, its FLOPs, the bytes the runtime\'s pick asks of ' +
+      'global memory and the arithmetic intensity (a roofline view on paper, estimates; always in --json)')
     .option('--micro', 'kernel microbenchmark: conv shapes across the kernel variants of bench/variants.ts')
     .option('--shape <N,H,W,C,K,R,stride,pad,groups>', '--micro: a conv shape instead of the default layers (repeatable)', collect, [])
     .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])

@@ -23,6 +23,8 @@ export interface BenchOptions {
   json?: string;
   steps: 'auto' | 'wall' | 'none';
   slowest: number;
+  /** Print the per-layer traffic view (bench/roofline.ts); the JSON carries it either way. */
+  layers: boolean;
   /** Kernel microbenchmark instead of the models. */
   micro: boolean;
   /** Micro mode: shapes (default MICRO_SHAPES) and variant names (default all). */
@@ -64,6 +66,7 @@ export interface BenchCliOptions {
   json?: string;
   steps: BenchOptions['steps'];
   slowest: string;
+  layers?: boolean;
   micro?: boolean;
   shape: string[];
   variant: string[];
@@ -86,6 +89,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
   if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
   if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
+  if (c.layers && (c.micro || c.first)) throw new Error('--layers goes with the model benchmark, not --micro or --first');
   const warmups = c.warmup.split(',').map((w) => w.trim());
   for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {
@@ -98,6 +102,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     json: c.json,
     steps: c.steps,
     slowest: int(c.slowest, '--slowest', 0),
+    layers: !!c.layers,
     micro: !!c.micro,
     shapes: c.shape.map(parseShape),
     variants: c.variant.length ? c.variant : undefined,

@@ -11,15 +11,17 @@ import { writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
 import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/device.js';
 import type { Conv2dDesc } from '../src/ops/conv2d.js';
+import { cpuThreads, defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { firstPredictionFresh, formatBrowserFirstPrediction, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
-import { benchModels } from './model-bench.js';
+import { benchConfig, benchModels, type ModelResult } from './model-bench.js';
 import type { BenchOptions } from './options.js';
 import {
-  computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
+  computeTargets, formatCeiling, formatLayerViews, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
+import { layerViews, tuningText } from './roofline.js';
 import { findVariants, tuningVariant } from './variants.js';
 
 async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
@@ -61,6 +63,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       result.ceiling = ceiling.result();
       ceiling.dispose();
       result.models = models;
+      result.layers = await modelLayers(ctx, models, o.size);
       result.targets = computeTargets(models, result.ceiling, env.cpus);
       print('');
       print(formatCeiling(result.ceiling, env.cpus));
@@ -69,6 +72,12 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       for (const m of models) {
         print('');
         print(formatSteps(m, env.cpus));
+      }
+      if (o.layers) {
+        for (const l of result.layers) {
+          print(formatLayerViews(l.arch, l.batch, l.views));
+          print('');
+        }
       }
       for (const f of failed) print(`${f.arch}: not measured: ${f.error}`);
       print('targets (wall-time ratios measured in this run; cpu-time value: the same ratio from process CPU time):');
@@ -97,6 +106,21 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`\nJSON written to ${o.json}`);
   }
   return result;
+}
+
+/**
+ * The per-layer traffic view of each measured model and batch with the tuning the runtime picks on this
+ * adapter (defaultConv2dTuning, as the model's convs got it).
+ */
+async function modelLayers(ctx: GpuContext, models: ModelResult[], size: number): Promise<NonNullable<BenchResult['layers']>> {
+  const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
+  const pick = (d: Conv2dDesc) => {
+    const tuning = defaultConv2dTuning(ctx, d, threads);
+    return { text: tuningText(tuning), family: { family: 'register' as const, tuning } };
+  };
+  return models.flatMap((m) => m.batches.map((b) => ({
+    arch: m.arch, batch: b.batch, views: layerViews(benchConfig(m.arch, size), b.batch, pick),
+  })));
 }
 
 /** Each (architecture, warmup) in a fresh process, one after the other; prints each result as it comes. */
