@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { KernelChoice } from '../src/ops/conv2d.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -89,6 +90,8 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  /** The convolution kernel family (--kernels). */
+  kernels?: KernelChoice;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -100,7 +103,7 @@ export function weightsOf(opts: ModelCliOptions): string {
 export async function openModel(opts: ModelCliOptions): Promise<Model> {
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, kernels: opts.kernels, onProgress: bar.update }));
   } finally {
     bar.stop();
   }

@@ -22,6 +22,7 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
+import { checkKernelChoice, kernelOverride, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
@@ -67,6 +68,12 @@ export interface LoadModelOptions {
    * tuned kernels from the start, compiled before loadModel returns.
    */
   warmup?: Warmup;
+  /**
+   * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
+   * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
+   * every convolution, on any adapter. 'subgroup' is not available yet (an error).
+   */
+  kernels?: KernelChoice;
 }
 
 
@@ -197,6 +204,7 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
  * machine without WebGPU fails at once instead of after the download.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  if (options.kernels !== undefined) kernelOverride(checkKernelChoice(options.kernels));   // a bad choice fails before anything loads
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -223,7 +231,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     const tensor = await reader.readData();
     const c = config;
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
-      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, kernels: options.kernels,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {

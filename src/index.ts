@@ -5,6 +5,7 @@ export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Clas
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
+export { KERNEL_CHOICES, KernelChoiceError, type KernelChoice } from './ops/conv2d.js';
 export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
