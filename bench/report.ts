@@ -1,6 +1,7 @@
 // Targets, tables and JSON for the benchmark's results (pure functions; no I/O).
 
 import type { CeilingResult } from './ceiling.js';
+import { describeTuning } from '../src/ops/conv2d-geometry.js';
 import { cpuRate } from './clock.js';
 import type { BrowserFirstPredictionResult, FirstPredictionResult } from './first-prediction.js';
 import type { MicroResult } from './micro.js';
@@ -142,7 +143,11 @@ export function formatModels(r: BenchResult): string {
 export function formatCeiling(c: CeilingResult, cpus: number): string {
   const cpu = cpuRate(c.flops, c.cpuMedianMs, cpus);
   return `ceiling: conv2d 1x1 GEMM ${c.size}^3 ${JSON.stringify(c.tuning)}: median ${c.medianMs.toFixed(1)} ms = ` +
-    `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)`;
+    `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)` +
+    (c.candidates && c.candidates.length > 1
+      ? `\n  chosen from (best of the alternating trial runs): ${c.candidates.map((x) =>
+        `${x.name}${x.name === x.family ? '' : ` (${x.family})`} ${describeTuning(x.tuning)} ${x.gflopsBest.toFixed(2)} GFLOP/s`).join('; ')}`
+      : '');
 }
 
 export function formatSteps(m: ModelResult, cpus = 1): string {

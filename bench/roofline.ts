@@ -8,8 +8,8 @@ import type { GpuContext } from '../src/gpu/device.js';
 import type { ResNetConfig } from '../src/models/config.js';
 import { buildPlan, type ConvStep } from '../src/models/plan.js';
 import { convDesc } from '../src/graph/steps.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d-geometry.js';
-import { defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
+import { describeTuning, type Conv2dDesc, type Conv2dTuning, type RegisterTuning } from '../src/ops/conv2d-geometry.js';
+import { registerConv2dTuning } from '../src/ops/conv2d-tuning.js';
 import { conv2dTraffic, rooflineEstimate, type Conv2dTraffic, type RooflineDevice, type TrafficFamily } from '../src/ops/conv2d-traffic.js';
 
 /** One conv layer of a plan at batch N. */
@@ -29,18 +29,26 @@ export function shapeText(d: Conv2dDesc): string {
     `${d.epilogue.startsWith('residual') ? ' +res' : ''}${d.preAct ? ' pre' : ''}`;
 }
 
-/** As bench --micro prints a tuning. */
-export function tuningText(t: Conv2dTuning): string {
-  return `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`;
+/**
+ * The hardware pick before the kernel families (main at 0a42c3c, what the tables of bench/RESULTS.md call
+ * today's): the register family's launch geometry on a hardware (non-CPU) adapter with the WebGPU default
+ * limits (registerConv2dTuning, asked through a context that has only what it reads).
+ */
+export function hardwarePick(desc: Conv2dDesc): RegisterTuning {
+  const ctx = { cpuBacked: false, source: 'hardware', device: { limits: { maxComputeInvocationsPerWorkgroup: 256 } } } as unknown as GpuContext;
+  return registerConv2dTuning(ctx, desc);
 }
 
 /**
- * Today's launch geometry on a hardware (non-CPU) adapter with the WebGPU default limits: what
- * defaultConv2dTuning returns there, asked through a context that has only what it reads.
+ * The traffic model's family for a runtime tuning: the tiled family with split-K as 'split-k'; the
+ * subgroup family with subgroups of `subgroupSize` lanes.
  */
-export function hardwarePick(desc: Conv2dDesc): Conv2dTuning {
-  const ctx = { cpuBacked: false, source: 'hardware', device: { limits: { maxComputeInvocationsPerWorkgroup: 256 } } } as unknown as GpuContext;
-  return defaultConv2dTuning(ctx, desc);
+export function trafficFamilyOf(t: Conv2dTuning, subgroupSize: number): TrafficFamily {
+  if (t.family === 'tiled') {
+    return t.splitK > 1 ? { family: 'split-k', bm: t.bm, bn: t.bn, bk: t.bk, splits: t.splitK } : { family: 'tiled', bm: t.bm, bn: t.bn, bk: t.bk };
+  }
+  if (t.family === 'subgroup') return { family: 'subgroup', tq: t.tq, jn: t.jn, wg: t.wg, subgroupSize };
+  return { family: 'register', tuning: t };
 }
 
 /** One layer's traffic per family (same order as the families given). */
@@ -130,14 +138,20 @@ export interface LayerView {
   workgroups: number;
 }
 
-/** The layers of `arch` at batch N with the traffic of the tuning `pick` gives each (the runtime's pick on the bench's adapter). */
-export function layerViews(config: ResNetConfig, N: number, pick: (d: Conv2dDesc) => { text: string; family: TrafficFamily }): LayerView[] {
-  return convLayers(config, N).map((l) => {
-    const p = pick(l.desc);
-    const t = conv2dTraffic(l.desc, p.family);
-    return {
-      name: l.name, shape: shapeText(l.desc), tuning: p.text, flops: t.flops, bytes: t.bytes.total, compulsoryBytes: t.compulsoryBytes,
-      intensity: t.intensity, workgroups: t.workgroups,
-    };
-  });
+/**
+ * The layers of `config` at batch N with the traffic of the tuning `pick` gives each (the runtime's pick on
+ * the bench's adapter), subgroup tunings with subgroups of `subgroupSize` lanes.
+ */
+export async function layerViews(config: ResNetConfig, N: number, pick: (d: Conv2dDesc) => Promise<Conv2dTuning>,
+  subgroupSize: number): Promise<LayerView[]> {
+  const views: LayerView[] = [];
+  for (const l of convLayers(config, N)) {
+    const tuning = await pick(l.desc);
+    const t = conv2dTraffic(l.desc, trafficFamilyOf(tuning, subgroupSize));
+    views.push({
+      name: l.name, shape: shapeText(l.desc), tuning: describeTuning(tuning), flops: t.flops, bytes: t.bytes.total,
+      compulsoryBytes: t.compulsoryBytes, intensity: t.intensity, workgroups: t.workgroups,
+    });
+  }
+  return views;
 }

@@ -10,8 +10,8 @@
 import { writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
 import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/device.js';
-import type { Conv2dDesc } from '../src/ops/conv2d.js';
-import { cpuThreads, defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
+import { kernelOverride, resolveTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
+import { maxSubgroupSize } from '../src/ops/conv2d-subgroup.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { firstPredictionFresh, formatBrowserFirstPrediction, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
@@ -21,7 +21,7 @@ import type { BenchOptions } from './options.js';
 import {
   computeTargets, formatCeiling, formatLayerViews, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
-import { layerViews, tuningText } from './roofline.js';
+import { layerViews } from './roofline.js';
 import { findVariants, tuningVariant } from './variants.js';
 
 async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
@@ -63,7 +63,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       result.ceiling = ceiling.result();
       ceiling.dispose();
       result.models = models;
-      result.layers = await modelLayers(ctx, models, o.size);
+      result.layers = await modelLayers(ctx, o, models);
       result.targets = computeTargets(models, result.ceiling, env.cpus);
       print('');
       print(formatCeiling(result.ceiling, env.cpus));
@@ -110,17 +110,17 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
 
 /**
  * The per-layer traffic view of each measured model and batch with the tuning the runtime picks on this
- * adapter (defaultConv2dTuning, as the model's convs got it).
+ * adapter for the bench's kernel choice (resolveTuning, as the model's convs got it).
  */
-async function modelLayers(ctx: GpuContext, models: ModelResult[], size: number): Promise<NonNullable<BenchResult['layers']>> {
-  const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
-  const pick = (d: Conv2dDesc) => {
-    const tuning = defaultConv2dTuning(ctx, d, threads);
-    return { text: tuningText(tuning), family: { family: 'register' as const, tuning } };
-  };
-  return models.flatMap((m) => m.batches.map((b) => ({
-    arch: m.arch, batch: b.batch, views: layerViews(benchConfig(m.arch, size), b.batch, pick),
-  })));
+async function modelLayers(ctx: GpuContext, o: BenchOptions, models: ModelResult[]): Promise<NonNullable<BenchResult['layers']>> {
+  const pick = (d: Conv2dDesc) => resolveTuning(ctx, d, kernelOverride(o.kernels));
+  const out: NonNullable<BenchResult['layers']> = [];
+  for (const m of models) {
+    for (const b of m.batches) {
+      out.push({ arch: m.arch, batch: b.batch, views: await layerViews(benchConfig(m.arch, o.size), b.batch, pick, maxSubgroupSize(ctx)) });
+    }
+  }
+  return out;
 }
 
 /** Each (architecture, warmup) in a fresh process, one after the other; prints each result as it comes. */

@@ -22,7 +22,7 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
-import { checkKernelChoice, kernelOverride, type KernelChoice } from './ops/conv2d.js';
+import { checkKernelChoice, checkKernelsOnDevice, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
@@ -71,7 +71,8 @@ export interface LoadModelOptions {
   /**
    * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
    * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
-   * every convolution, on any adapter. 'subgroup' is not available yet (an error).
+   * every convolution, on any adapter; 'subgroup' (never picked by 'auto') only where the adapter has the
+   * 'subgroups' feature (else a KernelChoiceError).
    */
   kernels?: KernelChoice;
 }
@@ -204,7 +205,7 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
  * machine without WebGPU fails at once instead of after the download.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
-  if (options.kernels !== undefined) kernelOverride(checkKernelChoice(options.kernels));   // a bad choice fails before anything loads
+  if (options.kernels !== undefined) checkKernelChoice(options.kernels);   // a bad choice fails before anything loads
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -213,6 +214,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let labels: readonly string[];
   let runner: Runner;
   try {
+    checkKernelsOnDevice(ctx, options.kernels);
     const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
     let normalization: Normalization;
     try {

@@ -153,12 +153,12 @@ test('the vendor table: every vendor\'s pick and every candidate fits the defaul
   assert.equal(VENDOR_RULES.unknown.bk32, 32);
 });
 
-test('kernels option: choices are checked; subgroup is not available yet', () => {
+test('kernels option: choices are checked', () => {
   assert.equal(checkKernelChoice('tiled'), 'tiled');
   assert.throws(() => checkKernelChoice('fast'), /kernels: 'fast' is not one of auto, register, tiled, subgroup/);
   assert.equal(kernelOverride('auto'), undefined);
   assert.deepEqual(kernelOverride('tiled'), { family: 'tiled' });
-  assert.throws(() => kernelOverride('subgroup'), /subgroup kernel family is not available/);
+  assert.deepEqual(kernelOverride('subgroup'), { family: 'subgroup' });
 });
 
 test('tiled tunings are checked before compiling, naming the label', async () => {

@@ -47,7 +47,9 @@ export interface Conv2dDesc {
 /**
  * The conv kernel families: 'register' is shaders/conv2d.wgsl (register blocks, no workgroup memory: what
  * the CPU-backed adapters run fastest), 'tiled' shaders/conv2d-tiled.wgsl (tiles staged through workgroup
- * memory, for hardware GPUs; src/ops/conv2d-tiled.ts), 'subgroup' (not written yet).
+ * memory, for hardware GPUs; src/ops/conv2d-tiled.ts), 'subgroup' shaders/conv2d-subgroup.wgsl (register
+ * blocks whose weights a subgroup's lanes share by shuffles; adapters with the 'subgroups' feature;
+ * src/ops/conv2d-subgroup.ts).
  */
 export type Conv2dFamily = 'register' | 'tiled' | 'subgroup';
 
@@ -100,14 +102,29 @@ export interface TiledTuning {
   splitK: number;
 }
 
+/**
+ * Launch geometry of the subgroup family (shaders/conv2d-subgroup.wgsl, its overrides): each lane computes
+ * tq quads of 4 pixels x jn vec4 columns of one group; a workgroup is wg lanes along pixels.
+ */
+export interface SubgroupTuning {
+  family: 'subgroup';
+  /** Pixel quads (4 pixels each) per lane: 1 or 2. */
+  tq: number;
+  /** vec4 output-channel columns (4 channels each) per lane: 1 to 4. */
+  jn: number;
+  /** Lanes per workgroup (along pixels): a multiple of the adapter's largest subgroup size. */
+  wg: number;
+}
+
 /** Launch geometry of a convolution: the kernel family and that family's fields. */
-export type Conv2dTuning = RegisterTuning | TiledTuning;
+export type Conv2dTuning = RegisterTuning | TiledTuning | SubgroupTuning;
 
 /**
  * What Conv2d.create takes to override the default tuning: some register fields (the default family's
  * default filled in), or a family with some of its fields (the rest from that family's default).
  */
-export type Conv2dTuningOverride = Partial<RegisterTuning> | (Partial<TiledTuning> & { family: 'tiled' });
+export type Conv2dTuningOverride = Partial<RegisterTuning> | (Partial<TiledTuning> & { family: 'tiled' }) |
+  (Partial<SubgroupTuning> & { family: 'subgroup' });
 
 /**
  * A tuning in one line, as bench --micro prints it: register '32px x 16ch wg 8x1 direct ch-lanes', tiled
@@ -115,6 +132,7 @@ export type Conv2dTuningOverride = Partial<RegisterTuning> | (Partial<TiledTunin
  */
 export function describeTuning(t: Conv2dTuning): string {
   if (t.family === 'tiled') return `tiled ${t.bm}x${t.bn} k${t.bk} ${t.tm}x${t.tn}/inv${t.splitK > 1 ? ` split-K ${t.splitK}` : ''}`;
+  if (t.family === 'subgroup') return `subgroup ${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wg}`;
   return `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`;
 }
 

@@ -1,23 +1,12 @@
-// The TypeScript twin of shaders/conv2d-subgroup.wgsl: the subgroup kernel family's launch geometry
-// (SubgroupTuning), its checks against the shader's assumptions and the device, and its pipeline key,
+// The TypeScript twin of shaders/conv2d-subgroup.wgsl: the subgroup kernel family's default launch
+// geometry (SubgroupTuning, conv2d-geometry.ts), its checks against the shader's assumptions and the device, and its pipeline key,
 // uniform params and grid. conv2d.ts validates the convolution itself, binds the tensors and the packed
 // weight texture (the same as every family's) and dispatches.
 
 import type { GpuContext } from '../gpu/device.js';
 import type { Defines } from '../gpu/shaders.js';
-import { conv2dOutputSize, hasResidual, type Conv2dDesc } from './conv2d-geometry.js';
+import { conv2dOutputSize, hasResidual, type Conv2dDesc, type SubgroupTuning } from './conv2d-geometry.js';
 import type { Conv2dWeightLayout } from './conv2d-weights.js';
-
-/** Launch geometry of the subgroup family (the overrides of conv2d-subgroup.wgsl). */
-export interface SubgroupTuning {
-  family: 'subgroup';
-  /** Pixel quads (4 pixels each) per lane: 1 or 2. */
-  tq: number;
-  /** vec4 output-channel columns (4 channels each) per lane: 1 to 4. */
-  jn: number;
-  /** Lanes per workgroup (along pixels): a multiple of the adapter's largest subgroup size. */
-  wg: number;
-}
 
 export const SUBGROUP_TQ_CHOICES = [1, 2];
 export const SUBGROUP_JN_CHOICES = [1, 2, 3, 4];

@@ -22,12 +22,12 @@
 // workgroup keeps one unit busy: optimistic for small workgroups). Both terms are bounds of a
 // well-scheduled kernel; a real kernel adds latency, instruction overhead and occupancy limits.
 
-import { conv2dFlops, conv2dOutputSize, hasResidual, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
+import { conv2dFlops, conv2dOutputSize, hasResidual, pixelTileCount, type Conv2dDesc, type RegisterTuning } from './conv2d-geometry.js';
 
 /** A kernel family and its launch geometry, as far as traffic is concerned. */
 export type TrafficFamily =
   /** shaders/conv2d.wgsl: a register block of 4*tq pixels x 4*jn channels per invocation, no workgroup memory. */
-  | { family: 'register'; tuning: Conv2dTuning }
+  | { family: 'register'; tuning: RegisterTuning }
   /**
    * A workgroup-memory tiled implicit GEMM: a workgroup computes bm pixels x bn channels of one group,
    * staging bm x bk inputs and bk x bn weights per step of the reduction through workgroup memory.
@@ -128,7 +128,7 @@ export function conv2dTraffic(desc: Conv2dDesc, family: TrafficFamily): Conv2dTr
   };
 
   if (family.family === 'register' || family.family === 'subgroup') {
-    const t: Conv2dTuning = family.family === 'register' ? family.tuning
+    const t: RegisterTuning = family.family === 'register' ? family.tuning
       : { wgX: family.wg, wgY: 1, tq: family.tq, jn: family.jn, direct: false, channelLanes: false };
     positive('tq', t.tq); positive('jn', t.jn); positive('wgX', t.wgX); positive('wgY', t.wgY);
     const colInv = Math.ceil(s.cols / t.jn);                    // column blocks (invocations) per group
@@ -211,7 +211,7 @@ export function rooflineEstimate(t: Conv2dTraffic, device: RooflineDevice): Roof
  * tiles of 32x32 and 64x64 with 16 and 32 reduction rows staged, split 4 ways for split-K; the subgroup
  * block at 8 pixels x 16 channels, 64 lanes, subgroups of 32 as on NVIDIA and Apple GPUs).
  */
-export function rooflineFamilies(hardwarePick: Conv2dTuning): { name: string; family: TrafficFamily }[] {
+export function rooflineFamilies(hardwarePick: RegisterTuning): { name: string; family: TrafficFamily }[] {
   return [
     { name: `register ${4 * hardwarePick.tq}x${4 * hardwarePick.jn}`, family: { family: 'register', tuning: hardwarePick } },
     { name: 'tiled 32x32 k16', family: { family: 'tiled', bm: 32, bn: 32, bk: 16 } },

@@ -2,7 +2,8 @@
 // assumptions and the device's limits, builds the (cached) pipeline and binds tensors and a layer's
 // packed weights (conv2d-weights.ts) into a Dispatch. The launch geometry comes from conv2d-tuning.ts.
 // A convolution runs on one of the kernel families (Conv2dTuning.family): 'register' (conv2d.wgsl,
-// launched here) or 'tiled' (conv2d-tiled.wgsl, launched by conv2d-tiled.ts); all read the same packed
+// launched here), 'tiled' (conv2d-tiled.wgsl, launched by conv2d-tiled.ts) or 'subgroup'
+// (conv2d-subgroup.wgsl, conv2d-subgroup.ts; never picked by 'auto', not measured on a GPU); all read the same packed
 // weight texture, so a model's weights do not depend on the family.
 
 import type { GpuContext } from '../gpu/device.js';
@@ -14,13 +15,14 @@ import {
   CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, tuningFamily,
   type Conv2dDesc, type Conv2dFamily, type Conv2dTuning, type Conv2dTuningOverride, type RegisterTuning, type TiledTuning,
 } from './conv2d-geometry.js';
+import { defaultSubgroupTuning, hasSubgroups, subgroupLaunch } from './conv2d-subgroup.js';
 import { hardwareConv2dTuning } from './conv2d-hardware.js';
 import { tiledLaunch } from './conv2d-tiled.js';
 import { cpuThreads, defaultConv2dTuning, registerConv2dTuning } from './conv2d-tuning.js';
 import { Conv2dWeights, conv2dWeightLayout, type Conv2dWeightLayout } from './conv2d-weights.js';
 
 export type {
-  Conv2dDesc, Conv2dEpilogue, Conv2dFamily, Conv2dTuning, Conv2dTuningOverride, RegisterTuning, TiledTuning,
+  Conv2dDesc, Conv2dEpilogue, Conv2dFamily, Conv2dTuning, Conv2dTuningOverride, RegisterTuning, SubgroupTuning, TiledTuning,
 } from './conv2d-geometry.js';
 
 /** The register block sizes the shader has accumulators for. */
@@ -31,7 +33,7 @@ const PARAMS_WORDS = 21;
 
 /** The shader defines and overrides of a Conv2d's pipeline (bench/ compiles kernel variants with them). */
 export interface Conv2dPipelineKey {
-  shader: 'conv2d' | 'conv2d-tiled';
+  shader: 'conv2d' | 'conv2d-tiled' | 'conv2d-subgroup';
   defines: Defines;
   overrides: Record<string, number>;
   entryPoint?: string;
@@ -65,11 +67,21 @@ export function checkKernelChoice(k: unknown): KernelChoice {
   return k as KernelChoice;
 }
 
-/** The tuning override that forces kernel choice `k` (undefined for 'auto'); a KernelChoiceError for a family not available. */
+/**
+ * The tuning override that forces kernel choice `k` (undefined for 'auto'). Whether the adapter can run
+ * that family is checked with the device (checkKernelsOnDevice, and Conv2d.create).
+ */
 export function kernelOverride(k: KernelChoice | undefined): Conv2dTuningOverride | undefined {
   if (k === undefined || k === 'auto') return undefined;
-  if (k === 'subgroup') throw new KernelChoiceError(`kernels 'subgroup': the subgroup kernel family is not available in this build`);
   return { family: k } as Conv2dTuningOverride;
+}
+
+/** A one-line KernelChoiceError where `ctx` cannot run family choice `k` (subgroup: no 'subgroups' feature). */
+export function checkKernelsOnDevice(ctx: GpuContext, k: KernelChoice | undefined): void {
+  if (k === 'subgroup' && !hasSubgroups(ctx)) {
+    throw new KernelChoiceError("kernels 'subgroup': this adapter has no 'subgroups' feature " +
+      `(${ctx.adapterInfo.vendor || ctx.source}); use 'auto', 'register' or 'tiled'`);
+  }
 }
 
 /** The tensors of one dispatch as validated storage bindings (binding 3, the residual, only for 'residual-relu' and 'residual'). */
@@ -131,8 +143,8 @@ export class Conv2d {
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad('a tensor has 2^32 or more elements');
 
     const t = await resolveTuning(ctx, d, tuning);
-    const launch = t.family === 'tiled'
-      ? tiledConvLaunch(ctx, d, layout, t, label)
+    const launch: Launch = t.family === 'tiled' ? tiledConvLaunch(ctx, d, layout, t, label)
+      : t.family === 'subgroup' ? subgroupLaunch(ctx, d, layout, t, bad)
       : registerLaunch(ctx, d, layout, t, bad);
     const pipeline = await getPipeline(ctx, launch.key);
     const reduce = launch.reduce && { ...launch.reduce, pipeline: await getPipeline(ctx, launch.reduce.key) };
@@ -216,17 +228,21 @@ export class Conv2d {
 /**
  * The tuning of `desc`: defaultConv2dTuning with `tuning`'s fields on top or, where `tuning` names a
  * family other than the default's, that family's default with `tuning`'s fields on top (register:
- * registerConv2dTuning; tiled: the hardware rule table's tile, hardwareConv2dTuning).
+ * registerConv2dTuning; tiled: the hardware rule table's tile, hardwareConv2dTuning; subgroup:
+ * defaultSubgroupTuning, a KernelChoiceError on a device without the 'subgroups' feature).
  */
 export async function resolveTuning(ctx: GpuContext, desc: Conv2dDesc, tuning?: Conv2dTuningOverride): Promise<Conv2dTuning> {
+  if (tuning?.family === 'subgroup') {
+    checkKernelsOnDevice(ctx, 'subgroup');
+    return { ...defaultSubgroupTuning(ctx, desc), ...tuning };
+  }
   const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
   const base = defaultConv2dTuning(ctx, desc, threads);
   const family = tuning?.family ?? tuningFamily(base);
-  if (family === 'subgroup') throw new Error('conv2d: the subgroup kernel family is not available in this build');
   if (family === 'tiled') {
     return { ...(base.family === 'tiled' ? base : hardwareConv2dTuning(ctx, desc)), ...tuning, family: 'tiled' };
   }
-  const register = base.family === 'tiled' ? registerConv2dTuning(ctx, desc, threads) : base;
+  const register = tuningFamily(base) === 'register' ? base as RegisterTuning : registerConv2dTuning(ctx, desc, threads);
   return { ...register, ...(tuning as Partial<RegisterTuning> | undefined) };
 }
 
