@@ -9,6 +9,7 @@ import type { ResNetConfig } from '../src/models/config.js';
 import { buildPlan, type ConvStep } from '../src/models/plan.js';
 import { convDesc } from '../src/graph/steps.js';
 import { describeTuning, type Conv2dDesc, type Conv2dTuning, type RegisterTuning } from '../src/ops/conv2d-geometry.js';
+import { hardwareConv2dTuning } from '../src/ops/conv2d-hardware.js';
 import { registerConv2dTuning } from '../src/ops/conv2d-tuning.js';
 import { conv2dTraffic, rooflineEstimate, type Conv2dTraffic, type RooflineDevice, type TrafficFamily } from '../src/ops/conv2d-traffic.js';
 
@@ -37,6 +38,19 @@ export function shapeText(d: Conv2dDesc): string {
 export function hardwarePick(desc: Conv2dDesc): RegisterTuning {
   const ctx = { cpuBacked: false, source: 'hardware', device: { limits: { maxComputeInvocationsPerWorkgroup: 256 } } } as unknown as GpuContext;
   return registerConv2dTuning(ctx, desc);
+}
+
+/**
+ * The kernel families' pick on a hardware adapter of `vendor` (GPUAdapterInfo.vendor, e.g. 'apple',
+ * 'nvidia') with the WebGPU default limits: the tiled rule table of src/ops/conv2d-hardware.ts.
+ */
+export function rulePick(vendor: string, desc: Conv2dDesc): Conv2dTuning {
+  const limits = {
+    maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256,
+    maxComputeWorkgroupStorageSize: 16384, maxComputeWorkgroupsPerDimension: 65535, maxStorageBufferBindingSize: 128 << 20,
+  };
+  const ctx = { source: 'hardware', cpuBacked: false, adapterInfo: { vendor, architecture: '', device: '', description: '' }, device: { limits } };
+  return hardwareConv2dTuning(ctx as unknown as GpuContext, desc);
 }
 
 /**
