@@ -146,7 +146,8 @@ export function formatCeiling(c: CeilingResult, cpus: number): string {
     `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)` +
     (c.candidates && c.candidates.length > 1
       ? `\n  chosen from (best of the alternating trial runs): ${c.candidates.map((x) =>
-        `${x.name}${x.name === x.family ? '' : ` (${x.family})`} ${describeTuning(x.tuning)} ${x.gflopsBest.toFixed(2)} GFLOP/s`).join('; ')}`
+        `${x.name === x.family && x.family !== 'register' ? '' : `${x.name}${x.name === x.family ? '' : ` (${x.family})`} `}` +
+        `${describeTuning(x.tuning)} ${x.gflopsBest.toFixed(2)} GFLOP/s`).join('; ')}`
       : '');
 }
 
