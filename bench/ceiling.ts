@@ -1,13 +1,17 @@
-// The adapter's ceiling: the project's best GEMM kernel (conv2d.wgsl's 1x1 path with the runtime's
-// tuning or, on CPU-backed adapters, that block with the SIMD lanes turned, whichever is faster) on a
-// large square matmul, (S x S) times (S x S), S = 1024 by default. Model rates are
+// The adapter's ceiling: the project's best GEMM kernel on a large square matmul, (S x S) times (S x S),
+// S = 1024 by default: the fastest of the runtime's tuning, on CPU-backed adapters that register block
+// with the SIMD lanes turned, and every kernel family the adapter can run forced with its default tuning
+// (register, tiled, and subgroup where the adapter has the 'subgroups' feature); each family's rate is
+// reported beside the ceiling. Model rates are
 // reported as a fraction of it. Samples can be taken between model runs (sample()), so that the
 // ceiling and the models see the same load on a shared machine.
 
 import { QuietWait, type GpuContext } from '../src/gpu/device.js';
 import { createTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches, type Dispatch } from '../src/gpu/dispatch.js';
-import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { Conv2d, kernelOverride, type Conv2dDesc, type Conv2dFamily, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { tuningFamily } from '../src/ops/conv2d-geometry.js';
+import { hasSubgroups } from '../src/ops/conv2d-subgroup.js';
 import { Conv2dWeights } from '../src/ops/conv2d-weights.js';
 import { cpuMs } from './clock.js';
 import { benchInput, median } from './step-timer.js';
@@ -25,12 +29,21 @@ export interface CeilingResult {
   gflopsBest: number;
   /** Median process CPU ms per run (Node). */
   cpuMedianMs?: number;
+  /**
+   * Every candidate the ceiling was chosen from, with its best wall time of the alternating trial runs:
+   * 'auto' the runtime's tuning, 'lanes turned' that block with the SIMD lanes the other way, and each
+   * kernel family available on the adapter forced with its default tuning.
+   */
+  candidates?: { name: string; family: Conv2dFamily; tuning: Conv2dTuning; bestMs: number; gflopsBest: number }[];
 }
 
 export class Ceiling {
   private readonly wall: number[] = [];
   private readonly cpu: number[] = [];
   private readonly wait: QuietWait;
+
+  /** What the ceiling was chosen from (CeilingResult.candidates). */
+  private candidates?: CeilingResult['candidates'];
 
   private constructor(private readonly ctx: GpuContext, readonly size: number, private readonly conv: Conv2d,
     private readonly dispatch: Dispatch, private readonly buffers: { destroy(): void }[]) {
@@ -46,16 +59,23 @@ export class Ceiling {
     const weights = benchInput(size * size).map((v) => v / Math.sqrt(size));
     const c = createTensor(ctx, `${label} C (M, N)`, [1, 1, size, size]);
     const runtime = await Conv2d.create(ctx, desc, label);
-    // The runtime's tuning, and on CPU-backed adapters the same block with the SIMD lanes the other way
-    // (the cost model is an estimate): the faster of the two, by the best of 5 runs each taken in
-    // alternation (so that other load hits both alike), is the ceiling.
-    const candidates = [runtime];
-    if (ctx.cpuBacked) {
-      const t = runtime.tuning;
-      candidates.push(await Conv2d.create(ctx, desc, label, { ...t, channelLanes: !t.channelLanes, wgX: t.wgY, wgY: t.wgX }));
+    // The runtime's tuning; on CPU-backed adapters the same block with the SIMD lanes the other way (the
+    // cost model is an estimate); every other family the adapter runs, with its default tuning. The
+    // fastest, by the best of 5 runs each taken in alternation (so that other load hits all alike), is
+    // the ceiling.
+    const candidates: { name: string; conv: Conv2d }[] = [{ name: 'auto', conv: runtime }];
+    const t = runtime.tuning;
+    if (ctx.cpuBacked && (t.family === undefined || t.family === 'register')) {
+      const turned = await Conv2d.create(ctx, desc, label, { ...t, channelLanes: !t.channelLanes, wgX: t.wgY, wgY: t.wgX });
+      candidates.push({ name: 'lanes turned', conv: turned });
+    }
+    const families: Conv2dFamily[] = ['register', 'tiled', ...(hasSubgroups(ctx) ? ['subgroup' as const] : [])];
+    for (const family of families) {
+      if (family === tuningFamily(t)) continue;
+      candidates.push({ name: family, conv: await Conv2d.create(ctx, desc, label, kernelOverride(family)) });
     }
     const trials: Ceiling[] = [];
-    for (const conv of candidates) {
+    for (const { conv } of candidates) {
       const b = Conv2dWeights.create(ctx, `${label} weights`, desc, weights);
       const trial = new Ceiling(ctx, size, conv, conv.bind(a, b, c), [b]);
       await trial.sample(); // warm-up: some drivers compile at the first dispatch
@@ -66,7 +86,13 @@ export class Ceiling {
       for (const trial of trials) await trial.sample();
     }
     const bestMs = (trial: Ceiling) => Math.min(...trial.wall);
+    const flops = runtime.flops;
+    const tried = candidates.map(({ name, conv }, i) => {
+      const ms = bestMs(trials[i]);
+      return { name, family: tuningFamily(conv.tuning), tuning: { ...conv.tuning }, bestMs: ms, gflopsBest: flops / ms / 1e6 };
+    });
     const [ceiling, ...slower] = trials.sort((p, q) => bestMs(p) - bestMs(q));
+    ceiling.candidates = tried;
     for (const trial of slower) trial.dispose();
     ceiling.buffers.push(a.buffer, c.buffer);
     ceiling.wall.length = 0;
@@ -94,6 +120,7 @@ export class Ceiling {
       size: this.size, flops, tuning: { ...this.conv.tuning }, samples: this.wall.length, medianMs, minMs,
       gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
       cpuMedianMs: this.cpu.length ? median(this.cpu) : undefined,
+      candidates: this.candidates,
     };
   }
 

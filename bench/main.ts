@@ -8,6 +8,7 @@
 import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, Option } from 'commander';
 import { ADAPTER_CHOICES, WebGPUUnavailableError } from '../src/gpu/device.js';
+import { KERNEL_CHOICES } from '../src/ops/conv2d.js';
 import { DEFAULT_ARCHS, parseBenchOptions, type BenchCliOptions, type BenchOptions } from './options.js';
 import { runBench } from './run.js';
 
@@ -24,11 +25,14 @@ function buildProgram(): Command {
     .option('--batch <list>', 'batch sizes, comma-separated', '1,4')
     .option('--runs <n>', 'timed inferences per batch size (median and min are reported)', '3')
     .addOption(new Option('--adapter <name>', 'WebGPU adapter').choices([...ADAPTER_CHOICES]).default('default'))
+    .addOption(new Option('--kernels <family>', 'the models\' convolution kernel family').choices([...KERNEL_CHOICES]).default('auto'))
     .option('--ceiling-size <n>', 'S of the S x S x S matmul that gives the ceiling', '1024')
     .option('--json <file>', 'also write every figure as JSON')
     .addOption(new Option('--steps <mode>', 'per-step times: timestamp-query where available, else wall clock per step')
       .choices(['auto', 'wall', 'none']).default('auto'))
     .option('--slowest <n>', 'how many of the slowest steps to list', '10')
+    .option('--layers', 'also print, per conv layer of each measured model, its FLOPs, the bytes the runtime\'s pick asks of ' +
+      'global memory and the arithmetic intensity (a roofline view on paper, estimates; always in --json)')
     .option('--micro', 'kernel microbenchmark: conv shapes across the kernel variants of bench/variants.ts')
     .option('--shape <N,H,W,C,K,R,stride,pad,groups>', '--micro: a conv shape instead of the default layers (repeatable)', collect, [])
     .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])

@@ -5,6 +5,7 @@
 // (bench/browser/), so it imports nothing from Node.
 
 import { loadModel, type Model } from '../src/classify.js';
+import type { KernelChoice } from '../src/ops/conv2d.js';
 import type { GpuContext } from '../src/gpu/device.js';
 import { f32Bytes } from '../src/gpu/buffers.js';
 import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
@@ -23,6 +24,8 @@ export interface ModelBenchOptions {
   batches: number[];
   /** Timed inferences per batch size. */
   runs: number;
+  /** The conv kernel family (loadModel's `kernels`); default 'auto'. */
+  kernels?: KernelChoice;
   /** Per-step times: 'auto' (timestamp-query where the adapter has it, else wall clock per step), or 'none'. */
   steps: 'auto' | 'wall' | 'none';
   /** How many of the slowest steps to keep. */
@@ -259,7 +262,7 @@ async function loadOne(o: ModelBenchOptions, arch: string): Promise<Live> {
   const t1 = performance.now();
   // The tuned kernels from the start: the timed rounds measure the steady state, not the first-use
   // kernels of warmup 'fast-first' (--first measures those).
-  const model = await loadModel({ weights: bytes, config, device: o.ctx, warmup: 'tuned' }) as ModelWithDebug;
+  const model = await loadModel({ weights: bytes, config, device: o.ctx, warmup: 'tuned', kernels: o.kernels }) as ModelWithDebug;
   const loadMs = performance.now() - t1;
   o.log?.(`${arch}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
   return {

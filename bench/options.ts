@@ -4,7 +4,7 @@
 import type { AdapterChoice } from '../src/gpu/device.js';
 import type { Warmup } from '../src/graph/runner.js';
 import { ARCHITECTURES } from '../src/models/config.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
+import { checkKernelChoice, type Conv2dDesc, type Conv2dTuningOverride, type KernelChoice } from '../src/ops/conv2d.js';
 import { EMBEDDED } from './first-prediction.js';
 import { parseShape } from './micro.js';
 import { findVariants, parseTuning } from './variants.js';
@@ -18,18 +18,22 @@ export interface BenchOptions {
   batches: number[];
   runs: number;
   adapter: AdapterChoice;
+  /** The models' conv kernel family (loadModel's `kernels`). */
+  kernels: KernelChoice;
   /** S of the S^3 ceiling matmul. */
   ceilingSize: number;
   json?: string;
   steps: 'auto' | 'wall' | 'none';
   slowest: number;
+  /** Print the per-layer traffic view (bench/roofline.ts); the JSON carries it either way. */
+  layers: boolean;
   /** Kernel microbenchmark instead of the models. */
   micro: boolean;
   /** Micro mode: shapes (default MICRO_SHAPES) and variant names (default all). */
   shapes?: Conv2dDesc[];
   variants?: string[];
   /** Micro mode: the production kernel with these tunings, as extra variants ('tuning1', ...). */
-  tunings?: Partial<Conv2dTuning>[];
+  tunings?: Conv2dTuningOverride[];
   /** Time to the first prediction instead (bench/first-prediction.ts), per architecture and warmup. */
   first: boolean;
   warmups: Warmup[];
@@ -60,10 +64,12 @@ export interface BenchCliOptions {
   batch: string;
   runs: string;
   adapter: AdapterChoice;
+  kernels: string;
   ceilingSize: string;
   json?: string;
   steps: BenchOptions['steps'];
   slowest: string;
+  layers?: boolean;
   micro?: boolean;
   shape: string[];
   variant: string[];
@@ -86,6 +92,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
   if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
   if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
+  if (c.layers && (c.micro || c.first)) throw new Error('--layers goes with the model benchmark, not --micro or --first');
   const warmups = c.warmup.split(',').map((w) => w.trim());
   for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {
@@ -94,10 +101,12 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     batches,
     runs: int(c.runs, '--runs'),
     adapter: c.adapter,
+    kernels: checkKernelChoice(c.kernels),
     ceilingSize: int(c.ceilingSize, '--ceiling-size', 4),
     json: c.json,
     steps: c.steps,
     slowest: int(c.slowest, '--slowest', 0),
+    layers: !!c.layers,
     micro: !!c.micro,
     shapes: c.shape.map(parseShape),
     variants: c.variant.length ? c.variant : undefined,

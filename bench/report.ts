@@ -1,10 +1,12 @@
 // Targets, tables and JSON for the benchmark's results (pure functions; no I/O).
 
 import type { CeilingResult } from './ceiling.js';
+import { describeTuning } from '../src/ops/conv2d-geometry.js';
 import { cpuRate } from './clock.js';
 import type { BrowserFirstPredictionResult, FirstPredictionResult } from './first-prediction.js';
 import type { MicroResult } from './micro.js';
 import type { BatchResult, ModelResult } from './model-bench.js';
+import { mb, mflop, type LayerView } from './roofline.js';
 import { median } from './step-timer.js';
 
 export interface BenchEnvironment {
@@ -36,6 +38,11 @@ export interface BenchResult {
   options: Record<string, unknown>;
   ceiling?: CeilingResult;
   models: ModelResult[];
+  /**
+   * Per measured model and batch, per conv layer: FLOPs, bytes asked of global memory by the runtime's
+   * pick on this adapter, intensity (bench/roofline.ts; estimates on paper).
+   */
+  layers?: { arch: string; batch: number; views: LayerView[] }[];
   /** Architectures that could not be measured (e.g. an input size their plan rejects). */
   failed?: { arch: string; error: string }[];
   targets: Target[];
@@ -136,7 +143,12 @@ export function formatModels(r: BenchResult): string {
 export function formatCeiling(c: CeilingResult, cpus: number): string {
   const cpu = cpuRate(c.flops, c.cpuMedianMs, cpus);
   return `ceiling: conv2d 1x1 GEMM ${c.size}^3 ${JSON.stringify(c.tuning)}: median ${c.medianMs.toFixed(1)} ms = ` +
-    `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)`;
+    `${c.gflops.toFixed(2)} GFLOP/s (best ${c.gflopsBest.toFixed(2)}${cpu ? `, cpu-normalised ${cpu.toFixed(2)}` : ''}; ${c.samples} samples)` +
+    (c.candidates && c.candidates.length > 1
+      ? `\n  chosen from (best of the alternating trial runs): ${c.candidates.map((x) =>
+        `${x.name === x.family && x.family !== 'register' ? '' : `${x.name}${x.name === x.family ? '' : ` (${x.family})`} `}` +
+        `${describeTuning(x.tuning)} ${x.gflopsBest.toFixed(2)} GFLOP/s`).join('; ')}`
+      : '');
 }
 
 export function formatSteps(m: ModelResult, cpus = 1): string {
@@ -177,3 +189,17 @@ export function formatMicro(results: MicroResult[]): string {
   }
   return out.join('\n');
 }
+
+/** The --layers table of one model and batch. */
+export function formatLayerViews(arch: string, N: number, views: LayerView[]): string {
+  const flops = views.reduce((a, v) => a + v.flops, 0);
+  const bytes = views.reduce((a, v) => a + v.bytes, 0);
+  const min = views.reduce((a, v) => a + v.compulsoryBytes, 0);
+  return `${arch} batch ${N}: per conv layer, the runtime's pick on this adapter; bytes asked of global memory by its loads ` +
+    'and stores with no cache (estimates, src/ops/conv2d-traffic.ts)\n' +
+    table(['layer', 'shape', 'tuning', 'MFLOP', 'MB', 'min MB', 'FLOP/B', 'workgroups'], [
+      ...views.map((v) => [v.name, v.shape, v.tuning, mflop(v.flops), mb(v.bytes), mb(v.compulsoryBytes), v.intensity.toFixed(1), v.workgroups]),
+      ['total', '', '', mflop(flops), mb(bytes), mb(min), (flops / bytes).toFixed(1), ''],
+    ]);
+}
+

@@ -10,16 +10,18 @@
 import { writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
 import { acquireDevice, describeDevice, type GpuContext } from '../src/gpu/device.js';
-import type { Conv2dDesc } from '../src/ops/conv2d.js';
+import { kernelOverride, resolveTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
+import { maxSubgroupSize } from '../src/ops/conv2d-subgroup.js';
 import { Ceiling } from './ceiling.js';
 import { cpuCount } from './clock.js';
 import { firstPredictionFresh, formatBrowserFirstPrediction, formatFirstPrediction, type FirstPredictionResult } from './first-prediction.js';
 import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
-import { benchModels } from './model-bench.js';
+import { benchConfig, benchModels, type ModelResult } from './model-bench.js';
 import type { BenchOptions } from './options.js';
 import {
-  computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
+  computeTargets, formatCeiling, formatLayerViews, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
 } from './report.js';
+import { layerViews } from './roofline.js';
 import { findVariants, tuningVariant } from './variants.js';
 
 async function environment(ctx: GpuContext | undefined, adapterText?: string, source?: string): Promise<BenchEnvironment> {
@@ -53,7 +55,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       await ceiling.sample(2);
       log(formatCeiling(ceiling.result(), env.cpus));
       const { models, failed } = await benchModels({
-        ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+        ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, kernels: o.kernels, steps: o.steps, slowest: o.slowest, log,
         between: () => ceiling.sample(1),
       });
       if (failed.length) result.failed = failed;
@@ -61,6 +63,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       result.ceiling = ceiling.result();
       ceiling.dispose();
       result.models = models;
+      result.layers = await modelLayers(ctx, o, models);
       result.targets = computeTargets(models, result.ceiling, env.cpus);
       print('');
       print(formatCeiling(result.ceiling, env.cpus));
@@ -69,6 +72,12 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       for (const m of models) {
         print('');
         print(formatSteps(m, env.cpus));
+      }
+      if (o.layers) {
+        for (const l of result.layers) {
+          print(formatLayerViews(l.arch, l.batch, l.views));
+          print('');
+        }
       }
       for (const f of failed) print(`${f.arch}: not measured: ${f.error}`);
       print('targets (wall-time ratios measured in this run; cpu-time value: the same ratio from process CPU time):');
@@ -97,6 +106,21 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`\nJSON written to ${o.json}`);
   }
   return result;
+}
+
+/**
+ * The per-layer traffic view of each measured model and batch with the tuning the runtime picks on this
+ * adapter for the bench's kernel choice (resolveTuning, as the model's convs got it).
+ */
+async function modelLayers(ctx: GpuContext, o: BenchOptions, models: ModelResult[]): Promise<NonNullable<BenchResult['layers']>> {
+  const pick = (d: Conv2dDesc) => resolveTuning(ctx, d, kernelOverride(o.kernels));
+  const out: NonNullable<BenchResult['layers']> = [];
+  for (const m of models) {
+    for (const b of m.batches) {
+      out.push({ arch: m.arch, batch: b.batch, views: await layerViews(benchConfig(m.arch, o.size), b.batch, pick, maxSubgroupSize(ctx)) });
+    }
+  }
+  return out;
 }
 
 /** Each (architecture, warmup) in a fresh process, one after the other; prints each result as it comes. */

@@ -12,6 +12,7 @@ import { ImageInputError } from '../src/image/decode.js';
 import { NpyFormatError } from '../src/io/npy.js';
 import { PlanError } from '../src/models/plan.js';
 import { openRegularFile, readRegularFile } from '../src/node/platform.js';
+import { KernelChoiceError } from '../src/ops/conv2d.js';
 import { WeightsFormatError } from '../src/weights/safetensors.js';
 
 /** An error whose message is the whole story (shown without a stack). */
@@ -79,7 +80,7 @@ export function asUserError(e: unknown): unknown {
   if (e instanceof CliError) return e;
   if (e instanceof WeightsFormatError || e instanceof ImageInputError || e instanceof NpyFormatError ||
     e instanceof WebGPUUnavailableError || e instanceof PlanError || e instanceof GpuLimitError || e instanceof GpuError ||
-    e instanceof NonFiniteInputError || e instanceof NonFiniteOutputError) {
+    e instanceof NonFiniteInputError || e instanceof NonFiniteOutputError || e instanceof KernelChoiceError) {
     return new CliError(e.message);
   }
   const code = systemErrorCode(e);

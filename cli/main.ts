@@ -13,11 +13,11 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--kernels F]
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
-//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -25,6 +25,7 @@
 import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
+import { KERNEL_CHOICES } from '../src/ops/conv2d.js';
 import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
@@ -45,6 +46,11 @@ function positiveInt(what: string): (value: string) => number {
 function adapterOption(): Option {
   return new Option('--adapter <name>', 'WebGPU adapter (default: env WEBGPU_ADAPTER, else a hardware GPU, else SwiftShader)')
     .choices([...ADAPTER_CHOICES]);
+}
+
+function kernelsOption(): Option {
+  return new Option('--kernels <family>', 'convolution kernel family (default: auto, picked per adapter and layer)')
+    .choices([...KERNEL_CHOICES]);
 }
 
 // The options every command that runs a model takes.
@@ -71,6 +77,7 @@ function addModelCommands(program: Command): void {
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
     .command('logits')
@@ -81,6 +88,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
     .command('embed')
@@ -93,6 +101,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')

@@ -7,6 +7,7 @@ import { GpuLimitError } from '../src/gpu/buffers.js';
 import { acquireDevice, type AdapterChoice } from '../src/gpu/device.js';
 import { checkBatch } from '../src/graph/limits.js';
 import { toRgba, type RgbaImage } from '../src/image/decode.js';
+import type { KernelChoice } from '../src/ops/conv2d.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -108,6 +109,8 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  /** The convolution kernel family (--kernels). */
+  kernels?: KernelChoice;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -131,7 +134,7 @@ export async function openModel(opts: ModelCliOptions, config: ResNetConfig, bat
   }
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels, onProgress: bar.update }));
   } catch (e) {
     ctx.device.destroy();
     throw e;

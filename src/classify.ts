@@ -22,6 +22,7 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
+import { checkKernelChoice, checkKernelsOnDevice, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
@@ -67,6 +68,13 @@ export interface LoadModelOptions {
    * tuned kernels from the start, compiled before loadModel returns.
    */
   warmup?: Warmup;
+  /**
+   * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
+   * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
+   * every convolution, on any adapter; 'subgroup' (never picked by 'auto') only where the adapter has the
+   * 'subgroups' feature (else a KernelChoiceError).
+   */
+  kernels?: KernelChoice;
 }
 
 
@@ -196,6 +204,7 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
  * machine without WebGPU fails at once instead of after the download.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  if (options.kernels !== undefined) checkKernelChoice(options.kernels);   // a bad choice fails before anything loads
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -205,6 +214,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let runner: Runner;
   let normalization: Normalization;
   try {
+    checkKernelsOnDevice(ctx, options.kernels);
     const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
     try {
       config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config, reader.header.tensors.size);
@@ -222,7 +232,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     const tensor = await reader.readData();
     const c = config;
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps, reader.what), {
-      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, kernels: options.kernels,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {

@@ -7,6 +7,7 @@ export { GpuLimitError } from './gpu/buffers.js';
 export { GpuError, GpuOutOfMemoryError, GpuValidationError } from './gpu/errors.js';
 export { NonFiniteInputError, NonFiniteOutputError } from './finite.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
+export { KERNEL_CHOICES, KernelChoiceError, type KernelChoice } from './ops/conv2d.js';
 export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';

@@ -62,9 +62,10 @@ test('bench: two small models side by side, with the ceiling, steps, memory and 
     const json = join(dir, 'bench.json');
     const archs = ['resnet18', 'resnext50_32x4d'];
     const r = await bench(['--arch', archs.join(','), '--size', '64', '--batch', '1', '--runs', '2',
-      '--ceiling-size', '128', '--steps', 'wall', '--json', json, '--quiet'], 600_000);
+      '--ceiling-size', '128', '--steps', 'wall', '--layers', '--json', json, '--quiet'], 600_000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /ceiling: conv2d 1x1 GEMM 128\^3/);
+    assert.match(r.stdout, /resnet18 batch 1: per conv layer, the runtime's pick on this adapter/);
     const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
     assert.ok(out.ceiling && out.ceiling.gflops > 0 && out.ceiling.samples >= 4, JSON.stringify(out.ceiling));
     assert.deepEqual(out.models.map((m) => m.arch), archs);
@@ -77,6 +78,14 @@ test('bench: two small models side by side, with the ceiling, steps, memory and 
       const plan = buildPlan({ ...getArchitecture(m.arch), inputSize: 64 }, { input: 'nchw', head: 'logits' });
       assert.equal(b.steps?.count, plan.steps.length, b.stepsError);
       assert.ok(b.steps!.byGroup.some((g) => g.group === (m.arch === 'resnet18' ? 'conv 3x3' : 'conv 3x3 G32')));
+    }
+    // --layers: one row per conv step of each model, bytes at least every tensor once (the JSON has them either way).
+    assert.deepEqual(out.layers?.map((l) => `${l.arch} ${l.batch}`), archs.map((a) => `${a} 1`));
+    for (const l of out.layers!) {
+      const convs = buildPlan({ ...getArchitecture(l.arch), inputSize: 64 }).steps.filter((s) => s.kind === 'conv');
+      assert.deepEqual(l.views.map((v) => v.name), convs.map((s) => s.name));
+      for (const v of l.views) assert.ok(v.flops > 0 && v.bytes >= v.compulsoryBytes && v.intensity > 0, JSON.stringify(v));
+      assert.match(r.stdout, new RegExp(`${l.views[0].name} .*${l.views[0].tuning}`));
     }
     // Only ResNet-50 / ResNeXt-101 have targets; the ceiling is there, so the memory targets are listed.
     assert.ok(out.targets.every((t) => t.name.includes('peak GPU memory')), out.targets.map((t) => t.name).join('; '));

@@ -143,6 +143,8 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
   const requiredFeatures: GPUFeatureName[] = [];
   const hasTimestampQuery = adapter.features.has('timestamp-query');
   if (hasTimestampQuery) requiredFeatures.push('timestamp-query');
+  // The subgroup conv family (shaders/conv2d-subgroup.wgsl) runs only on devices created with it.
+  if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
 
   // A compatibility-level adapter lacks 'core-features-and-limits'.
   const featureLevel = adapter.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility';

@@ -16,6 +16,7 @@ import { QuietWait, type GpuContext } from '../gpu/device.js';
 import { gpuScope } from '../gpu/errors.js';
 import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
+import type { KernelChoice } from '../ops/conv2d.js';
 import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
@@ -72,6 +73,8 @@ export interface Instance {
 export interface OpOptions {
   /** Convs on the first-use tuning (createStepOp). */
   firstUse?: boolean;
+  /** The conv kernel family (createStepOp); default 'auto'. */
+  kernels?: KernelChoice;
   /**
    * One op (so at most one pipeline compilation) at a time, `beforeEach()` called before each (it may
    * throw to stop): a background build that leaves the CPU to the inferences running meanwhile.
@@ -88,7 +91,7 @@ export async function createOps(ctx: GpuContext, plan: Plan, N: number, normaliz
   const ops = new Map<string, StepOp>();
   const make = async (s: Step) => {
     o.beforeEach?.();
-    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse));
+    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels));
     o.onOp?.();
   };
   if (o.oneAtATime) {

@@ -1,18 +1,22 @@
 // End to end against PyTorch: each reduced family's logits (batch 2) within 1e-4 x max|logit| of
-// torch's float64 forward pass, and the same top-5.
+// torch's float64 forward pass, and the same top-5. KERNELS=register|tiled|subgroup runs every conv on
+// that kernel family (loadModel's `kernels`; default 'auto').
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../src/index.js';
+import { checkKernelChoice } from '../../src/ops/conv2d.js';
 import { assertClose } from '../helpers/compare.js';
 import { testContext } from '../helpers/gpu.js';
 import { FAMILIES, assertSameTopK, readGolden, weightsPath } from './fixtures.js';
 
+const kernels = checkKernelChoice(process.env.KERNELS || 'auto');
+
 for (const family of FAMILIES) {
-  test(`${family}: logits and top-5 match PyTorch (batch 2)`, async () => {
+  test(`${family}: logits and top-5 match PyTorch (batch 2)${kernels === 'auto' ? '' : `, kernels '${kernels}'`}`, async () => {
     const ctx = await testContext();
     const golden = readGolden(family);
-    const model = await loadModel({ weights: weightsPath(family), device: ctx });
+    const model = await loadModel({ weights: weightsPath(family), device: ctx, kernels });
     try {
       const t0 = performance.now();
       const logits = await model.run(golden.input, { batch: 2 });
