@@ -10,7 +10,7 @@
 //   epilogue: none | RELU: max(0, .) | RESIDUAL: . + res[n, p, q, k] | RESIDUAL and RELU: max(0, . + res).
 // The same contract as conv2d.wgsl (and the same results up to the order of the sums).
 //
-// Layouts (f32, dense), the same as conv2d.wgsl's (src/ops/conv2d-weights.ts packs the weights once for
+// Layouts (f32, dense), the same as those of conv2d.wgsl (src/ops/conv2d-weights.ts packs the weights once for
 // every family):
 //   x    (N, H, W, C)                                    input activations, C = G*Cg
 //   wts  (G, R, S, Cg, Kgp) then bias (G, Kgp)           Kgp = Kg rounded up to a multiple of 4, padding

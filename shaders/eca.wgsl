@@ -5,7 +5,7 @@
 //     s[n, k] = sigmoid(sum_j w[j] * m[n, k + j - PAD]), j in [0, KS)      (Conv1d(1, 1, KS, padding PAD,
 //               where m outside [0, K) is 0, PAD = (KS - 1) / 2            bias=False) across channels)
 //
-// The block's store (x * s + residual, ReLU) is se.wgsl's scale_residual_relu, as for squeeze-excitation:
+// The block's store (x * s + residual, ReLU) is the scale_residual_relu entry point of se.wgsl, as for squeeze-excitation:
 // s depends on every output of the block's last conv, so it cannot be applied in that conv's store.
 //
 // Layouts: NHWC activations with H x W flattened to HW. Weights: the conv's KS taps, f32 (PyTorch's

@@ -16,6 +16,7 @@ declare global {
   interface GPUComputePipeline {}
   interface GPUDevice {}
   interface GPUDeviceLostInfo {}
+  interface GPUError {}
   interface GPUQuerySet {}
   interface GPUTexture {}
 }
