@@ -217,8 +217,23 @@ export interface ModelMetadata {
   /** 'mean', 'std': JSON arrays, one value per input channel */
   mean: number[];
   std: number[];
-  /** 'labels': 'imagenet' for the shipped ImageNet list, or a JSON array of class names */
-  labels: 'imagenet' | string[];
+  /**
+   * 'labels': 'imagenet' for the shipped ImageNet-1k list, 'imagenet-12k' for timm's ImageNet-12k
+   * list (11821 classes, loaded on demand), or a JSON array of class names
+   */
+  labels: 'imagenet' | 'imagenet-12k' | string[];
+  /**
+   * 'interpolation': 'bilinear' or 'bicubic' for Pillow's antialiased resize (timm's evaluation
+   * transform); absent: PyTorch's bilinear on a float tensor, no antialiasing.
+   */
+  interpolation?: 'bilinear' | 'bicubic';
+  /**
+   * 'test_input_size', 'test_resize_size': a larger evaluation size the weights were validated at
+   * (timm's pretrained_cfg test_input_size and test_crop_pct), used with loadModel's
+   * `resolution: 'test'`.
+   */
+  testInputSize?: number;
+  testResizeSize?: number;
 }
 
 export function encodeMetadata(m: ModelMetadata): Record<string, string> {
@@ -232,9 +247,12 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
     input_range: JSON.stringify(m.inputRange),
     mean: JSON.stringify(m.mean),
     std: JSON.stringify(m.std),
-    labels: m.labels === 'imagenet' ? 'imagenet' : JSON.stringify(m.labels),
+    labels: typeof m.labels === 'string' ? m.labels : JSON.stringify(m.labels),
   };
   if (m.config !== undefined) out.config = m.config;
+  if (m.interpolation !== undefined) out.interpolation = m.interpolation;
+  if (m.testInputSize !== undefined) out.test_input_size = String(m.testInputSize);
+  if (m.testResizeSize !== undefined) out.test_resize_size = String(m.testResizeSize);
   if (m.source !== undefined) out.source = m.source;
   return out;
 }
@@ -256,14 +274,28 @@ export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
   if (version !== FORMAT_VERSION) {
     throw new WeightsFormatError(`weights format version ${version} is not supported (this runtime reads version ${FORMAT_VERSION})`);
   }
-  const labels = raw.labels === undefined || raw.labels === 'imagenet' ? 'imagenet' : json<string[]>('labels', []);
+  const labels = raw.labels === undefined || raw.labels === 'imagenet' ? 'imagenet'
+    : raw.labels === 'imagenet-12k' ? 'imagenet-12k' : json<string[]>('labels', []);
   const inputSize = Number(raw.input_size ?? 224);
   const resizeSize = raw.resize_size === undefined ? defaultResizeSize(inputSize) : Number(raw.resize_size);
   if (!Number.isInteger(inputSize) || inputSize < 1) throw new WeightsFormatError(`metadata 'input_size' ${raw.input_size} is not a positive integer`);
   if (!Number.isInteger(resizeSize) || resizeSize < inputSize) {
     throw new WeightsFormatError(`metadata 'resize_size' ${raw.resize_size} must be an integer >= input_size ${inputSize}`);
   }
+  if (raw.interpolation !== undefined && raw.interpolation !== 'bilinear' && raw.interpolation !== 'bicubic') {
+    throw new WeightsFormatError(`metadata 'interpolation' ${raw.interpolation} is not 'bilinear' or 'bicubic'`);
+  }
+  const testInputSize = raw.test_input_size === undefined ? undefined : Number(raw.test_input_size);
+  const testResizeSize = raw.test_resize_size === undefined ? undefined : Number(raw.test_resize_size);
+  if (testInputSize !== undefined && !(Number.isInteger(testInputSize) && testInputSize >= 1)) {
+    throw new WeightsFormatError(`metadata 'test_input_size' ${raw.test_input_size} is not a positive integer`);
+  }
+  if (testResizeSize !== undefined && !(Number.isInteger(testResizeSize) && testInputSize !== undefined && testResizeSize >= testInputSize)) {
+    throw new WeightsFormatError(`metadata 'test_resize_size' ${raw.test_resize_size} must be an integer >= test_input_size ${raw.test_input_size}`);
+  }
   return {
+    interpolation: raw.interpolation as ModelMetadata['interpolation'],
+    testInputSize, testResizeSize,
     formatVersion: version,
     arch: raw.arch ?? 'unknown',
     config: raw.config,
