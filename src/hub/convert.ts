@@ -9,19 +9,39 @@ import { checkShapes } from '../convert/convert.js';
 import { ConversionError } from '../convert/errors.js';
 import { mapKeys } from '../convert/keymaps.js';
 import type { ResNetConfig } from '../models/config.js';
-import { buildPlan } from '../models/plan.js';
+import { buildPlan, PlanError } from '../models/plan.js';
 import { timmArchConfig } from '../models/timm.js';
 import { encodeMetadata, parseHeader, WeightsFormatError, type ModelMetadata } from '../weights/safetensors.js';
 import { HubError } from './errors.js';
 import type { TimmHubConfig } from './timm-config.js';
 
-/** The network of a timm config.json; throws HubError (before any weights are read) when the runtime cannot build it. */
+/**
+ * The network of a timm config.json: the architecture's (src/models/timm.ts) with config.json's
+ * model_args applied as timm's create_model applies them (keyword arguments over the architecture's
+ * own). Throws HubError (before any weights are read) when the runtime cannot build it.
+ */
 export function hubNetwork(cfg: TimmHubConfig, what: string): ResNetConfig {
+  let config: ResNetConfig;
   try {
-    return timmArchConfig(cfg.architecture, cfg.numClasses, { inputSize: cfg.inputSize, inputChannels: cfg.inputChannels });
+    config = timmArchConfig(cfg.architecture, cfg.numClasses, { inputSize: cfg.inputSize, inputChannels: cfg.inputChannels });
   } catch (e) {
     throw new HubError(`${what}: ${(e as Error).message}`, { cause: e });
   }
+  const a = cfg.modelArgs;
+  if (a.layers) config.layers = [...a.layers];
+  if (a.channels) config.widths = [...a.channels];
+  if (a.cardinality !== undefined) config.groups = a.cardinality;
+  if (a.base_width !== undefined) config.widthPerGroup = a.base_width;
+  if (config.layers.length !== config.widths.length) {
+    throw new HubError(`${what}: model_args give ${config.layers.length} stages of blocks and ${config.widths.length} stage widths`);
+  }
+  try {
+    buildPlan(config);
+  } catch (e) {
+    if (e instanceof PlanError) throw new HubError(`${what}: model_args build no network: ${e.message}`);
+    throw e;
+  }
+  return config;
 }
 
 export interface ConvertedHeader {

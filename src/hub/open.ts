@@ -97,7 +97,8 @@ export async function openHubStream(id: string, options: HubOpenOptions = {}): P
     const first = await readHead(source, 8, what);
     const n = Number(new DataView(first.head.buffer, first.head.byteOffset, 8).getBigUint64(0, true));
     if (n < 2 || n > MAX_HEADER_BYTES || (source.size !== undefined && 8 + n > source.size)) {
-      throw new HubError(`${what}: model.safetensors is not a .safetensors file (header length ${n} is out of bounds)`);
+      throw new HubError(`${what}: model.safetensors is not a .safetensors file (header length ${n} is out of bounds` +
+        `${source.size !== undefined ? ` for a ${source.size}-byte file: truncated?` : ''})`);
     }
     sourceHeaderBytes = 8 + n;
     const header = await readHead({ ...source, chunks: prepend(first.rest, source.chunks) }, n, what);
@@ -108,9 +109,11 @@ export async function openHubStream(id: string, options: HubOpenOptions = {}): P
     await source.close();
     throw e;
   }
-  options.onProgress?.({ phase: 'convert', loaded: converted.tensors, total: converted.tensors });
   const size = source.size !== undefined ? converted.head.byteLength + source.size - sourceHeaderBytes : undefined;
-  const chunks = prepend(converted.head, prepend(rest, source.chunks));
+  // 'convert' is reported when the reader takes the first bytes, after its 'download' start.
+  const tensors = converted.tensors;
+  const chunks = prepend(converted.head, prepend(rest, source.chunks),
+    () => options.onProgress?.({ phase: 'convert', loaded: tensors, total: tensors }));
   if (!store) return { what, size, chunks, close: () => source.close() };
 
   // Store the converted bytes as they pass; an entry is complete only when the stream ended.
@@ -143,12 +146,12 @@ export async function openHubStream(id: string, options: HubOpenOptions = {}): P
   };
 }
 
-/** An iterator that yields `first` (when not empty) and then what `rest` yields. */
-function prepend(first: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncIterator<Uint8Array> {
+/** An iterator that yields `first` (when not empty; `onFirst` called then) and then what `rest` yields. */
+function prepend(first: Uint8Array, rest: AsyncIterator<Uint8Array>, onFirst?: () => void): AsyncIterator<Uint8Array> {
   let sent = first.byteLength === 0;
   return {
     async next() {
-      if (!sent) { sent = true; return { done: false, value: first }; }
+      if (!sent) { sent = true; onFirst?.(); return { done: false, value: first }; }
       return rest.next();
     },
   };

@@ -26,7 +26,20 @@ export interface TimmHubConfig {
   interpolation: 'bilinear' | 'bicubic';
   mean: number[];
   std: number[];
+  /** config.json's model_args (create_model's keyword arguments), those the runtime follows. */
+  modelArgs: TimmModelArgs;
 }
+
+/** The model_args of timm's ResNet the runtime applies over the architecture's own (others are refused). */
+export interface TimmModelArgs {
+  /** Blocks per stage. */
+  layers?: number[];
+  /** `planes` of each stage (ResNet's `channels`). */
+  channels?: number[];
+  cardinality?: number;
+  base_width?: number;
+}
+const MODEL_ARGS: readonly (keyof TimmModelArgs)[] = ['layers', 'channels', 'cardinality', 'base_width'];
 
 /** timm's DEFAULT_CROP_PCT. */
 const DEFAULT_CROP_PCT = 0.875;
@@ -54,8 +67,14 @@ export function parseTimmConfig(text: string, what: string): TimmHubConfig {
   const numClasses = c.num_classes ?? cfg.num_classes ?? 1000;
   if (!Number.isSafeInteger(numClasses) || (numClasses as number) < 1) fail(`'num_classes' ${JSON.stringify(numClasses)} is not a positive integer`);
   if (c.global_pool !== undefined && c.global_pool !== 'avg') fail(`global_pool '${String(c.global_pool)}' is not supported (only 'avg')`);
-  if (c.model_args !== undefined && (typeof c.model_args !== 'object' || c.model_args === null || Object.keys(c.model_args).length > 0)) {
-    fail(`'model_args' ${JSON.stringify(c.model_args).slice(0, 80)} change the architecture; they are not supported`);
+  const modelArgs = (c.model_args ?? {}) as Record<string, unknown>;
+  if (typeof modelArgs !== 'object' || modelArgs === null || Array.isArray(modelArgs)) fail("'model_args' is not an object");
+  for (const [k, v] of Object.entries(modelArgs)) {
+    if (!(MODEL_ARGS as string[]).includes(k)) fail(`model_args '${k}' is not supported (only ${MODEL_ARGS.join(', ')})`);
+    const ints = Array.isArray(v) ? v : [v];
+    if (ints.length === 0 || !ints.every((x) => Number.isSafeInteger(x) && x > 0) || (Array.isArray(v) !== (k === 'layers' || k === 'channels'))) {
+      fail(`model_args '${k}' ${JSON.stringify(v)} is not ${k === 'layers' || k === 'channels' ? 'a list of' : 'a'} positive integer${k === 'layers' || k === 'channels' ? 's' : ''}`);
+    }
   }
   const size = (key: string): { channels: number; side: number } | undefined => {
     const v = cfg[key];
@@ -97,7 +116,7 @@ export function parseTimmConfig(text: string, what: string): TimmHubConfig {
     architecture, numClasses: numClasses as number, inputChannels: input.channels, inputSize: input.side,
     resizeSize: Math.floor(input.side / cropPct),
     testInputSize: test?.side, testResizeSize: test ? Math.floor(test.side / testCropPct) : undefined,
-    interpolation: interpolation as 'bilinear' | 'bicubic', mean, std,
+    interpolation: interpolation as 'bilinear' | 'bicubic', mean, std, modelArgs: modelArgs as TimmModelArgs,
   };
 }
 
