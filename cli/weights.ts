@@ -1,8 +1,10 @@
 // What the commands that read .safetensors weights share: the header checked against the
-// architecture before any tensor data is read, then the model loaded with a progress bar.
+// architecture before any tensor data is read, then the model loaded with a progress bar. Weights
+// are a file or a Hugging Face Hub id (hf-hub:timm/resnet50.a1_in1k, converted as it downloads).
 
 import { stat } from 'node:fs/promises';
-import { loadModel, type Model } from '../src/classify.js';
+import { loadModel, type Model, type Resolution } from '../src/classify.js';
+import { isHubId } from '../src/hub/id.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
@@ -31,7 +33,8 @@ export interface WeightsSummary {
 }
 
 export async function readWeightsSummary(path: string, arch?: string): Promise<WeightsSummary> {
-  await checkFile(path, 'weights');
+  const hub = isHubId(path); // a Hub model: config.json and the weights' header are fetched, converted, checked
+  if (!hub) await checkFile(path, 'weights');
   checkArch(arch);
   let reader;
   try {
@@ -45,7 +48,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
   }
   await reader.close();
   const { header } = reader;
-  const fileBytes = (await stat(path)).size;
+  const fileBytes = hub ? header.dataOffset + reader.dataBytes : (await stat(path)).size;
   const attempt = <T>(f: () => T): T | { error: string } => {
     try {
       return f();
@@ -89,6 +92,8 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  /** classify: 'test' runs at the weights' evaluation size (loadModel's resolution). */
+  resolution?: Resolution;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -100,7 +105,8 @@ export function weightsOf(opts: ModelCliOptions): string {
 export async function openModel(opts: ModelCliOptions): Promise<Model> {
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, resolution: opts.resolution,
+      onProgress: bar.update }));
   } finally {
     bar.stop();
   }
