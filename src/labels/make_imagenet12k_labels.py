@@ -36,5 +36,5 @@ with open(OUT, 'w', encoding='utf-8') as f:
     f.write('// imagenet_synset_to_lemma.txt (huggingface/pytorch-image-models, Apache-2.0); do not edit.\n')
     f.write('// ImageNet-12k (timm\'s 11821-class subset of ImageNet-22k) class names in class index order, one\n')
     f.write('// per line: the WordNet lemmas of each id, as timm\'s ImageNetInfo.label_descriptions() gives them.\n\n')
-    f.write(f'export const IMAGENET_12K_LABELS_TEXT = {json.dumps(chr(10).join(names), ensure_ascii=False)};\n')
+    f.write(f'export const IMAGENET_12K_LABELS_TEXT: string = {json.dumps(chr(10).join(names), ensure_ascii=False)};\n')
 print(f'wrote {OUT} ({len(names)} names)')
