@@ -6,7 +6,8 @@ import { testContext } from './helpers/gpu.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
-import { Eca, ecaKernelSize } from '../src/ops/eca.js';
+import { Eca } from '../src/ops/eca.js';
+import { ecaKernelSize } from '../src/models/config.js';
 import { eca } from '../src/reference/eca.js';
 
 test("ECA kernel size: timm's EcaModule(channels) rule", () => {

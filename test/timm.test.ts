@@ -34,8 +34,19 @@ test('parameter counts: torchvision 0.14 for the wide ResNets, timm for its name
   // sum(p.numel() for p in torchvision.models.wide_resnet50_2().parameters()), Debian's torchvision 0.14.
   assert.equal(buildPlan(getArchitecture('wide_resnet50_2')).params, 68883240);
   assert.equal(buildPlan(getArchitecture('wide_resnet101_2')).params, 126886696);
-  // timm's results/results-imagenet.csv param_count (millions, 2 decimals) for the plain layouts.
-  const published: Record<string, number> = { resnet50: 25.56, wide_resnet50_2: 68.88, resnext101_32x8d: 88.79 };
+  // timm's published param_count (millions, 2 decimals): huggingface/pytorch-image-models
+  // results/results-imagenet.csv (senet154, resnetrs101 also in results/benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv).
+  const published: Record<string, number> = {
+    resnet50: 25.56, wide_resnet50_2: 68.88, resnext101_32x8d: 88.79,
+    // deep / tiered stems, average-pool shortcut
+    resnet10t: 5.44, resnet14t: 10.08, resnet18d: 11.71, resnet26t: 16.01, resnet50c: 25.58, resnet50d: 25.58, resnet50s: 25.68,
+    // squeeze-excitation, ResNet-RS, SENet-154
+    seresnet50: 28.09, seresnext26d_32x4d: 16.81, seresnext50_32x4d: 27.56, resnetrs101: 63.62, senet154: 115.09,
+    // ECA
+    ecaresnet50t: 25.57, ecaresnet50d: 25.58, ecaresnetlight: 30.16,
+    // anti-aliased
+    resnetaa50: 25.56, resnetaa50d: 25.58, seresnextaa101d_32x8d: 93.59,
+  };
   for (const [name, m] of Object.entries(published)) {
     assert.equal(Math.round(buildPlan(timmArchConfig(name)).params / 1e4) / 100, m, name);
   }

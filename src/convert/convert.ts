@@ -7,12 +7,13 @@
 //
 // Browser-safe: bytes in, bytes out. The CLI (cli/convert.ts) adds file I/O and the progress bar.
 
-import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, getArchitecture, isBottleneck, isPreAct, type ResNetConfig } from '../models/config.js';
+import { ARCHITECTURES, bottleneckWidth, CONFIG_KEYS, ecaKernelSize, getArchitecture, isBottleneck, isPreAct, seHidden, type ResNetConfig } from '../models/config.js';
 import { buildPlan, configProblems, PlanError, tensorMismatch, type Plan } from '../models/plan.js';
 import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writeSafetensors, type ModelMetadata } from '../weights/safetensors.js';
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
 import { mapKeys, type Layout } from './keymaps.js';
+import { isSupportedTimmArchitecture, TIMM_ARCHITECTURES, timmArchConfig, UnsupportedArchitectureError } from '../models/timm.js';
 
 // ---- Custom model configs -----------------------------------------------------------------------
 
@@ -101,6 +102,20 @@ export interface InferredConfig {
   convBias: boolean;
   /** Squeeze-excitation reduction (conv3's outputs / se_module.fc1's), or null without se_module tensors. */
   seReduction: number | null;
+  // timm's variants as the names show them (anti-aliasing and an average-pool stem pool carry no tensors).
+  /** The deep stem's first two widths (conv1.0, conv1.3), or null for one stem conv. */
+  deepStem: [number, number] | null;
+  /** ResNet-RS's conv stem pool (maxpool.0). */
+  stemConvPool: boolean;
+  /** timm's avg_down shortcuts (downsample.1 conv, downsample.2 BN). */
+  avgDown: boolean;
+  /** Kernel of the first strided shortcut conv (1 without one). */
+  downsampleKernel: number;
+  /** The 3x3 conv's width / conv1's (timm's block_reduce_first). */
+  reduceFirst: number;
+  /** timm's attention `se`: 'se' (se.fc1), 'eca' (se.conv), or null; attnSize: layer1.0's fc1 outputs or ECA kernel. */
+  attn: 'se' | 'eca' | null;
+  attnSize: number | null;
 }
 
 type Shapes = ReadonlyMap<string, readonly number[]>;
@@ -119,10 +134,11 @@ export function inferConfig(shapes: Shapes): InferredConfig {
   };
   // timm's ResNetV2 names (stem.conv, stages.S.blocks.B, head.fc as a 1x1 conv), or torchvision's.
   const timm = shapes.has('stem.conv.weight');
+  const deep = !timm && shapes.has('conv1.0.weight');
   const n = timm
     ? { stem: 'stem.conv', first: 0, block: (s: number, b: number) => `stages.${s}.blocks.${b}`, stage: (s: number) => `stages.${s}`,
       fc: 'head.fc', fcRank: 4 }
-    : { stem: 'conv1', first: 1, block: (s: number, b: number) => `layer${s}.${b}`, stage: (s: number) => `layer${s}`,
+    : { stem: deep ? 'conv1.0' : 'conv1', first: 1, block: (s: number, b: number) => `layer${s}.${b}`, stage: (s: number) => `layer${s}`,
       fc: 'fc', fcRank: 2 };
   const stem = need(`${n.stem}.weight`, 4);
   const bottleneck = shapes.has(`${n.block(n.first, 0)}.conv3.weight`);
@@ -154,8 +170,20 @@ export function inferConfig(shapes: Shapes): InferredConfig {
   }
   if (layers.length === 0) throw new ConversionError(`cannot infer the architecture: no '${n.block(n.first, 0)}.conv1.weight'`);
   const fc = need(`${n.fc}.weight`, n.fcRank);
-  return { block, layers, widths, groups, bottleneckWidths, stemChannels: stem[0], stemKernel: stem[2], inputChannels: stem[1],
-    numClasses: fc[0], convBias: shapes.has(`${n.stem}.bias`), seReduction: timm ? null : inferSeReduction(shapes) };
+  const stemOut = deep ? need('conv1.6.weight', 4) : stem;
+  const first = need(`${n.block(n.first, 0)}.conv1.weight`, 4)[0];
+  const p0 = n.block(n.first, 0);
+  const attnShape = shapes.get(`${p0}.se.fc1.weight`) ?? shapes.get(`${p0}.se.conv.weight`);
+  const strided = layers.length > 1 ? shapes.get(`${n.block(n.first + 1, 0)}.downsample.0.weight`) : undefined;
+  return { block, layers, widths, groups, bottleneckWidths, stemChannels: stemOut[0], stemKernel: stem[2], inputChannels: stem[1],
+    numClasses: fc[0], convBias: shapes.has(`${n.stem}.bias`), seReduction: timm ? null : inferSeReduction(shapes),
+    deepStem: deep ? [stem[0], need('conv1.3.weight', 4)[0]] : null,
+    stemConvPool: shapes.has('maxpool.0.weight'),
+    avgDown: [...shapes.keys()].some((k) => /^layer\d+\.0\.downsample\.2\.weight$/.test(k)),
+    downsampleKernel: strided?.length === 4 ? strided[2] : 1,
+    reduceFirst: first > 0 && bottleneckWidths[0] % first === 0 ? bottleneckWidths[0] / first : NaN,
+    attn: shapes.has(`${p0}.se.fc1.weight`) ? 'se' : shapes.has(`${p0}.se.conv.weight`) ? 'eca' : null,
+    attnSize: attnShape ? attnShape.at(-1) === 1 && attnShape.length === 4 ? attnShape[0] : attnShape.at(-1)! : null };
 }
 
 /** The squeeze-excitation reduction of canonical `shapes`: layer1.0's conv3 outputs / se_module.fc1 outputs; null without SE. */
@@ -186,6 +214,19 @@ function differences(inf: InferredConfig, c: ResNetConfig): string[] {
   if (inf.numClasses !== c.numClasses) d.push(`classes ${inf.numClasses} vs ${c.numClasses}`);
   if (inf.seReduction !== (c.se?.reduction ?? null)) d.push(`squeeze-excitation reduction ${inf.seReduction ?? 'none'} vs ${c.se?.reduction ?? 'none'}`);
   if (inf.convBias !== c.convBias) d.push(`conv bias ${inf.convBias ? 'yes' : 'no'} vs ${c.convBias ? 'yes' : 'no'}`);
+  if (!eq(inf.deepStem, c.deepStem ?? null)) d.push(`deep stem ${inf.deepStem ? `[${inf.deepStem}]` : 'none'} vs ${c.deepStem ? `[${c.deepStem}]` : 'none'}`);
+  if (inf.stemConvPool !== (c.stemPool === 'conv')) d.push(`conv stem pool ${inf.stemConvPool ? 'yes' : 'no'} vs ${c.stemPool === 'conv' ? 'yes' : 'no'}`);
+  if (inf.avgDown !== (c.avgDown ?? false)) d.push(`average-pool shortcut ${inf.avgDown ? 'yes' : 'no'} vs ${c.avgDown ? 'yes' : 'no'}`);
+  if (c.layers.length > 1 && inf.downsampleKernel !== (c.avgDown ? 1 : c.downsampleKernel ?? 1)) {
+    d.push(`shortcut kernel ${inf.downsampleKernel} vs ${c.downsampleKernel ?? 1}`);
+  }
+  if (isBottleneck(c.block) && inf.reduceFirst !== (c.reduceFirst ?? 1)) d.push(`conv1 width reduction ${inf.reduceFirst} vs ${c.reduceFirst ?? 1}`);
+  if (inf.attn !== (c.attn?.kind ?? null)) d.push(`attention ${inf.attn ?? 'none'} vs ${c.attn?.kind ?? 'none'}`);
+  else if (c.attn && inf.attnSize !== null) {
+    const K = isBottleneck(c.block) ? c.widths[0] * 4 : c.widths[0];
+    const want = c.attn.kind === 'se' ? seHidden(K, c.attn.ratio) : ecaKernelSize(K);
+    if (inf.attnSize !== want) d.push(`attention ${c.attn.kind === 'se' ? 'fc1 outputs' : 'kernel'} ${inf.attnSize} vs ${want}`);
+  }
   return d;
 }
 
@@ -198,7 +239,11 @@ export function describeInferred(inf: InferredConfig): string {
   return `${kind} with ${list(inf.layers)} blocks per stage, widths (planes) ${list(inf.widths)}, ` +
     `a ${inf.stemKernel}x${inf.stemKernel} stem of ${inf.stemChannels} channels on ${inf.inputChannels} input channels, ` +
     `${inf.numClasses} classes${inf.convBias ? ', conv biases' : ''}` +
-    `${inf.seReduction !== null ? `, squeeze-excitation (reduction ${inf.seReduction})` : ''}`;
+    `${inf.seReduction !== null ? `, squeeze-excitation (reduction ${inf.seReduction})` : ''}` +
+    `${inf.deepStem ? `, a deep stem [${inf.deepStem}]` : ''}${inf.stemConvPool ? ', a conv stem pool' : ''}` +
+    `${inf.avgDown ? ', average-pool shortcuts' : ''}${inf.downsampleKernel !== 1 ? `, ${inf.downsampleKernel}x${inf.downsampleKernel} shortcut convs` : ''}` +
+    `${inf.reduceFirst !== 1 ? `, conv1 at 1/${inf.reduceFirst} width` : ''}` +
+    `${inf.attn ? `, timm's ${inf.attn} attention (${inf.attn === 'se' ? 'fc1 outputs' : 'kernel'} ${inf.attnSize})` : ''}`;
 }
 
 /**
@@ -213,9 +258,45 @@ export function detectArchitecture(shapes: Shapes): { arch: string; inferred: In
     if (diff.length === 0) return { arch: name, inferred };
     if (!best || diff.length < best.diff.length) best = { name, diff };
   }
+  // timm's variants (with any class count: its zoo has 11821-class heads). Names cannot show anti-aliasing
+  // (its pools have no weights), so only the networks without it are detected (resnet50d, not resnetaa50d);
+  // convertLoaded notes the anti-aliased ones that fit too.
+  const timm = timmMatches(inferred, inferred.numClasses).filter((name) => !TIMM_ARCHITECTURES[name].aaLayer);
+  if (timm.length === 1) return { arch: timm[0], inferred };
+  if (timm.length > 1) throw ambiguousTimm(timm);
   throw new ConversionError(`the weights match no known architecture: they are a ${describeInferred(inferred)}` +
     (best ? `; closest is ${best.name} (differs in ${best.diff.join('; ')})` : '') +
     '. Pass --config <file.json> with a ResNetConfig for a custom model, or --arch <name> to force one.');
+}
+
+/**
+ * The supported timm architectures (src/models/timm.ts) outside ARCHITECTURES (whose names are torchvision's
+ * networks) whose names and shapes `inferred` has, with `numClasses` classes.
+ */
+function timmMatches(inferred: InferredConfig, numClasses: number): string[] {
+  return Object.keys(TIMM_ARCHITECTURES).filter((name) => !ARCHITECTURES[name] && isSupportedTimmArchitecture(name) &&
+    differences(inferred, timmArchConfig(name, numClasses)).length === 0);
+}
+
+/** Several timm architectures fit the names (timm's table has networks that differ only in layers without weights). */
+function ambiguousTimm(names: string[]): ConversionError {
+  return new ConversionError(`the weights fit several timm architectures: ${names.join(', ')}; ` +
+    "pass --arch with the one in the checkpoint's config.json 'architecture'");
+}
+
+/** A named architecture: the table's (ARCHITECTURES), else timm's (timmArchConfig) with `numClasses` classes. */
+function namedArchitecture(arch: string, numClasses: number | undefined): ResNetConfig {
+  if (ARCHITECTURES[arch]) return getArchitecture(arch);
+  if (TIMM_ARCHITECTURES[arch]) {
+    try {
+      return timmArchConfig(arch, numClasses ?? 1000);
+    } catch (e) {
+      if (e instanceof UnsupportedArchitectureError) throw new ConversionError(e.message);
+      throw e;
+    }
+  }
+  throw new ConversionError(`unknown architecture '${arch}'; known: ${Object.keys(ARCHITECTURES).join(', ')} and timm's ` +
+    `(${Object.keys(TIMM_ARCHITECTURES).filter(isSupportedTimmArchitecture).join(', ')})`);
 }
 
 /**
@@ -226,8 +307,8 @@ export function detectArchitecture(shapes: Shapes): { arch: string; inferred: In
 export function detectFineTuned(shapes: Shapes): { arch: string; config: ResNetConfig; fineTuned: boolean } {
   let error: unknown;
   try {
-    const { arch } = detectArchitecture(shapes);
-    return { arch, config: getArchitecture(arch), fineTuned: false };
+    const { arch, inferred } = detectArchitecture(shapes);
+    return ARCHITECTURES[arch] ? { arch, config: getArchitecture(arch), fineTuned: false } : timmDetected(arch, inferred.numClasses);
   } catch (e) {
     if (!(e instanceof ConversionError)) throw e;
     error = e;
@@ -239,6 +320,11 @@ export function detectFineTuned(shapes: Shapes): { arch: string; config: ResNetC
     }
   }
   throw error;
+}
+
+/** detectFineTuned's answer for a timm architecture: its config with the class count of fc.weight. */
+function timmDetected(arch: string, numClasses: number): { arch: string; config: ResNetConfig; fineTuned: boolean } {
+  return { arch, config: timmArchConfig(arch, numClasses), fineTuned: false };
 }
 
 /**
@@ -266,7 +352,7 @@ export interface ConvertProgress {
 }
 
 export interface ConvertOptions {
-  /** Force a named architecture from ARCHITECTURES. */
+  /** Force a named architecture: from ARCHITECTURES, or timm's (src/models/timm.ts; the class count from fc.weight). */
   arch?: string;
   /** A custom model (parsed with parseModelConfig or raw JSON): its name becomes the metadata `arch`. */
   config?: ModelConfigFile | unknown;
@@ -331,8 +417,10 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     config = resnetPart(custom);
     what = `config '${config.name}'`;
   } else if (opts.arch !== undefined) {
-    if (!ARCHITECTURES[opts.arch]) throw new ConversionError(`unknown architecture '${opts.arch}'; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
-    config = getArchitecture(opts.arch);
+    const fc = shapes.get('fc.weight');
+    config = namedArchitecture(opts.arch, fc?.length === 2 ? fc[0] : undefined);
+    // A timm architecture is not in the table: the file carries its config.
+    if (!ARCHITECTURES[opts.arch]) custom = { ...config };
   } else if (inputMeta?.config !== undefined) {
     let raw: unknown;
     try { raw = JSON.parse(inputMeta.config); } catch { throw new ConversionError("the input's metadata 'config' is not valid JSON"); }
@@ -345,6 +433,12 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
     try {
       const found = detectFineTuned(shapes);
       config = found.config;
+      if (!ARCHITECTURES[found.arch]) custom = { ...config }; // a timm architecture: the file carries its config
+      const alike = timmMatches(inferConfig(shapes), config.numClasses).filter((n) => n !== found.arch && n !== config.name);
+      if (alike.length) {
+        notes.push(`the names fit ${found.arch} and also timm's ${alike.join(', ')} (anti-aliasing has no weights): ` +
+          `converted as ${found.arch}; pass --arch if the checkpoint's config.json names another`);
+      }
       if (found.fineTuned) {
         // A table architecture with another class count: recorded as a custom config, since the
         // table entry (1000 classes) would not fit the file.
@@ -369,7 +463,7 @@ export function convertLoaded(ckpt: LoadedCheckpoint, opts: ConvertOptions = {})
   const plan = buildPlan(config);
   checkShapes(plan, shapes, what); // also reports names the layout did not understand
 
-  const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : keys.layout === 'timm-resnetv2' ? 'timm' : 'torchvision';
+  const layoutSource = keys.layout.startsWith('cadene') ? 'cadene' : keys.layout.startsWith('timm') ? 'timm' : 'torchvision';
   const settings = keys.layout === 'timm-resnetv2' ? TIMM_RESNETV2_SETTINGS : IMAGENET_SETTINGS;
   const source = opts.source ?? custom?.source ?? inputMeta?.source ?? `${layoutSource}:${config.name}`;
   const labels = opts.labels ? [...opts.labels] : custom?.labels ?? (config.numClasses === 1000 ? 'imagenet' as const

@@ -18,6 +18,7 @@ import { Linear } from '../ops/linear.js';
 import { packPreAct, Pool2d } from '../ops/pool2d.js';
 import { Preprocess, type GpuImage, type Resample } from '../ops/preprocess.js';
 import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
+import { Eca } from '../ops/eca.js';
 import { Softmax } from '../ops/softmax.js';
 import { TopK } from '../ops/topk.js';
 
@@ -79,6 +80,7 @@ export function packedWeightBytes(s: Step): number {
   if (s.kind === 'conv') return conv2dWeightLayout(convDesc(s, 1)).length * 4;
   if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
   if (s.kind === 'squeeze-excite') return squeezeExciteWeightCount(s.K, s.hidden) * 4;
+  if (s.kind === 'eca') return s.kernel * 4;
   if (s.kind === 'avgpool' && s.norm) return 2 * s.C * 4;
   return 0;
 }
@@ -90,6 +92,7 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
     if (!p.fc2) throw new Error(`${s.name}: squeeze-excite weights need fc2`);
     return packSqueezeExciteWeights(s.K, s.hidden, p.weight, p.bias, p.fc2.weight, p.fc2.bias);
   }
+  if (s.kind === 'eca') return p.weight;
   if (s.kind === 'linear') {
     const op = await Linear.create(ctx, { batch: 1, inFeatures: s.C, outFeatures: s.K }, s.name);
     return op.packWeights(p.weight, p.bias);
@@ -102,7 +105,7 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
 export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
   const label = `${s.name} weights`;
   if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(convDesc(s, 1)), packed);
-  if (s.kind === 'linear' || s.kind === 'squeeze-excite' || (s.kind === 'avgpool' && s.norm)) return uploadBuffer(ctx, label, packed);
+  if (s.kind === 'linear' || s.kind === 'squeeze-excite' || s.kind === 'eca' || (s.kind === 'avgpool' && s.norm)) return uploadBuffer(ctx, label, packed);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
 
@@ -137,6 +140,11 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
         pad: s.pad, ceilMode: s.ceil }, label);
       return { bind: ([x], out) => op.bind(x, out) };
     }
+    case 'avgpool2d': {
+      const op = await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.kernel, stride: s.stride,
+        pad: s.pad, ceilMode: s.ceil, countIncludePad: s.countIncludePad }, label);
+      return { bind: ([x], out) => op.bind(x, out) };
+    }
     case 'avgpool': {
       const preAct = s.norm !== null;
       const op = s.window === 'global'
@@ -163,6 +171,15 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       return {
         bind: ([x], out, w) => {
           if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: squeeze-excite weights must be a buffer`);
+          return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
+        },
+      };
+    }
+    case 'eca': {
+      const op = await Eca.create(ctx, { N, H: s.H, W: s.W, K: s.K, kernel: s.kernel }, label);
+      return {
+        bind: ([x], out, w) => {
+          if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: eca weights must be a buffer`);
           return op.bind(x, { buffer: w, shape: op.weightsShape }, out);
         },
       };

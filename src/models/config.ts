@@ -36,6 +36,40 @@ export interface ResNetConfig {
    * before the residual add; fc1 has K / reduction outputs.
    */
   se?: { reduction: number };
+  // timm's ResNet variants (timm/models/resnet.py; the names are timm's). Each is absent when off.
+  /**
+   * A deep stem (timm's stem_type 'deep' / 'deep_tiered'): three 3x3 convs conv1.0 -> conv1.3 -> conv1.6 of
+   * widths deepStem[0], deepStem[1] and stemChannels, each followed by BN + ReLU (conv1.1, conv1.4, bn1).
+   * `stem` is the first conv's geometry (timm: kernel 3, stride 2, pad 1); the other two are 3x3, stride 1.
+   */
+  deepStem?: [number, number];
+  /**
+   * What follows the stem in place of the max pool (`maxpool` is then null), under timm's name `maxpool`:
+   * 'avg' AvgPool2d(2) (anti-aliased networks), 'conv' a 3x3 stride-2 conv + BN + ReLU (maxpool.0,
+   * maxpool.1: ResNet-RS's replace_stem_pool).
+   */
+  stemPool?: 'avg' | 'conv';
+  /**
+   * timm's avg_down: where a projection shortcut strides it is AvgPool2d(2, stride, ceil_mode=True,
+   * count_include_pad=False) (downsample.0), then the 1x1 conv downsample.1 and its BN downsample.2.
+   */
+  avgDown?: boolean;
+  /** Kernel of a projection shortcut's conv where it strides, padding (stride - 1 + kernel - 1) / 2 (SENet-154: 3). Default 1. */
+  downsampleKernel?: number;
+  /** Divides the width of every block's first conv (timm's block_reduce_first; SENet-154: 2). Default 1. */
+  reduceFirst?: number;
+  /**
+   * timm's channel attention `se`, after each block's last conv + BN and before the residual add:
+   * 'se' SEModule (se.fc1 / se.fc2, 1x1 convs with bias, ReLU between, sigmoid gate; hidden =
+   * make_divisible(K * ratio, 8): seHidden), 'eca' EcaModule (se.conv, a 1-D conv across the channel
+   * means of timm's kernel size for K (ecaKernelSize), no bias, sigmoid gate).
+   */
+  attn?: { kind: 'se'; ratio: number } | { kind: 'eca' };
+  /**
+   * Anti-aliasing with an average pool (timm's aa_layer nn.AvgPool2d): a block's strided 3x3 conv runs at
+   * stride 1 and AvgPool2d(stride) follows its ReLU (`aa`, no weights).
+   */
+  antiAlias?: boolean;
   inputChannels: number;
   inputSize: number;
   numClasses: number;
@@ -44,12 +78,14 @@ export interface ResNetConfig {
 /** Every field of a ResNetConfig (the compiler checks that none is left out). */
 const CONFIG_FIELDS: Record<keyof ResNetConfig, true> = {
   name: true, block: true, layers: true, widths: true, groups: true, widthPerGroup: true, strideOn: true,
-  stemChannels: true, stem: true, maxpool: true, convBias: true, avgpool: true, bnEps: true, se: true, inputChannels: true,
+  stemChannels: true, stem: true, maxpool: true, convBias: true, avgpool: true, bnEps: true, se: true, deepStem: true,
+  stemPool: true, avgDown: true, downsampleKernel: true, reduceFirst: true, attn: true, antiAlias: true, inputChannels: true,
   inputSize: true, numClasses: true,
 };
 export const CONFIG_KEYS = Object.keys(CONFIG_FIELDS) as (keyof ResNetConfig)[];
 /** The fields a config may leave out (absent means the feature is off). */
-export const OPTIONAL_CONFIG_KEYS: ReadonlySet<keyof ResNetConfig> = new Set(['se']);
+export const OPTIONAL_CONFIG_KEYS: ReadonlySet<keyof ResNetConfig> = new Set(['se', 'deepStem', 'stemPool', 'avgDown',
+  'downsampleKernel', 'reduceFirst', 'attn', 'antiAlias']);
 
 export const BOTTLENECK_EXPANSION = 4;
 
@@ -114,12 +150,37 @@ export const ARCHITECTURES: Record<string, ResNetConfig> = Object.fromEntries([
   arch('fbresnet152', 'bottleneck', [3, 8, 36, 3], 1, 64, { strideOn: 'conv1', convBias: true, avgpool: { kernel: 7 } }),
   ...['se_resnext50_32x4d', 'se_resnext101_32x4d'].map((name, i) =>
     arch(name, 'bottleneck', [3, 4, i === 0 ? 6 : 23, 3], 32, 4, CADENE_SE_RESNEXT)),
+  // Cadene's SEResNetBottleneck: the stride on the 1x1 conv1.
+  arch('se_resnet50', 'bottleneck', [3, 4, 6, 3], 1, 64, { ...CADENE_SE_RESNEXT, strideOn: 'conv1' }),
+  arch('se_resnet101', 'bottleneck', [3, 4, 23, 3], 1, 64, { ...CADENE_SE_RESNEXT, strideOn: 'conv1' }),
+  arch('se_resnet152', 'bottleneck', [3, 8, 36, 3], 1, 64, { ...CADENE_SE_RESNEXT, strideOn: 'conv1' }),
+  // Cadene's senet154 (SEBottleneck, input_3x3): a three-conv 3x3 stem of 64, 64, 128 channels (layer0.conv1..3,
+  // canonical conv1.0 / conv1.3 / conv1.6), 64 groups with conv1 at half the 3x3's width (planes * 2 of planes * 4),
+  // 3x3 shortcut convs with padding 1 where they stride.
+  arch('senet154', 'bottleneck', [3, 8, 36, 3], 64, 4, { ...CADENE_SE_RESNEXT, stemChannels: 128, stem: { kernel: 3, stride: 2, pad: 1 },
+    deepStem: [64, 64], reduceFirst: 2, downsampleKernel: 3 }),
 ].map((c) => [c.name, c]));
 
 export function getArchitecture(name: string): ResNetConfig {
   const c = ARCHITECTURES[name];
   if (!c) throw new Error(`unknown architecture '${name}'; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
   return structuredClone(c);
+}
+
+/** timm's make_divisible(v, divisor, round_limit=0): v rounded to the nearest multiple of divisor, at least divisor. */
+export function makeDivisible(v: number, divisor = 8): number {
+  return Math.max(divisor, Math.floor(Math.trunc(v + divisor / 2) / divisor) * divisor);
+}
+
+/** fc1's outputs of timm's SEModule on K channels with rd_ratio `ratio` (rd_divisor 8). */
+export function seHidden(K: number, ratio: number): number {
+  return makeDivisible(K * ratio, 8);
+}
+
+/** timm's EcaModule kernel size for K channels (gamma 2, beta 1): t = int(|log2(K) + 1| / 2), made odd, at least 3. */
+export function ecaKernelSize(K: number): number {
+  const t = Math.floor(Math.abs(Math.log2(K) + 1) / 2);
+  return Math.max(t % 2 ? t : t + 1, 3);
 }
 
 /** Bottleneck width (channels of conv1/conv2) for a stage with `planes`. */

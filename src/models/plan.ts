@@ -10,16 +10,30 @@
 // expectedTensors), the parameter count and the validity of a config (configProblems) all derive
 // from it.
 //
-//   [preprocess | layout] -> conv1 (+bn1 +relu) -> [maxpool] -> layer1..L blocks -> avgpool -> [fc
-//   -> [softmax -> topk]]
+//   [preprocess | layout] -> stem -> [stem pool] -> layer1..L blocks -> avgpool -> [fc -> [softmax -> topk]]
+//
+// buildPlan assembles the network from small pieces, one per concern, in the spirit of timm's ResNet
+// and make_blocks: inputPiece, stemPiece (+ stemPoolPiece), stagePiece, residualBlock / preActBlock,
+// stridedConv (anti-aliasing), downsamplePiece, blockEnd (+ attentionPiece), headPiece. A variant is a
+// config field read by one piece.
+//
+// Stem: conv1 7x7/2 +bn1+relu, or timm's deep stem conv1.0 3x3/2 +conv1.1+relu -> conv1.3 +conv1.4+relu
+//   -> conv1.6 +bn1+relu; then maxpool (MaxPool2d), timm's AvgPool2d(2) `maxpool` (anti-aliased), or
+//   ResNet-RS's maxpool.0 3x3/2 conv +maxpool.1+relu.
 //
 // Bottleneck block (torchvision / Cadene ResNeXt: stride on conv2; fbresnet: stride on conv1):
 //   conv1 1x1 +bn+relu -> conv2 3x3 (groups G) +bn+relu -> [downsample.0 1x1 +bn on the block
 //   input] -> conv3 1x1 +bn, + residual (block input or downsample), relu: fused in conv3's store.
 // Basic block: conv1 3x3 (stride) +bn+relu -> [downsample] -> conv2 3x3 +bn + residual + relu.
+// timm's variants of both: conv1's width divided by reduceFirst; with antiAlias the strided 3x3 conv runs
+//   at stride 1 and `aa` (AvgPool2d(stride)) follows; the shortcut's conv is kxk where it strides
+//   (downsampleKernel), or with avgDown downsample.0 AvgPool2d(2, stride, ceil_mode, count_include_pad
+//   False) -> downsample.1 1x1 conv + downsample.2 BN.
 // Squeeze-excitation bottleneck (config.se, Cadene's SENet): conv3 1x1 +bn stores without epilogue
 //   -> se_module (per image: mean over H x W, fc1 + relu, fc2 + sigmoid: the channel scales s)
-//   -> the block step `layerL.B`: relu(conv3 * s + residual), elementwise.
+//   -> the block step `layerL.B`: relu(conv3 * s + residual), elementwise. timm's attention (config.attn,
+//   after the last conv + BN of bottleneck and basic blocks alike) is the same with `se` (SEModule:
+//   se.fc1 / se.fc2) or `se` as an 'eca' step (EcaModule: se.conv) for the scales.
 //
 // Pre-activation blocks (timm's ResNetV2 with BatchNorm, block 'preact-*') use timm's names: stem.conv
 // (no BN: the first block's norm1 normalises its output), stem.pool, stages.S.blocks.B.{norm1, conv1,
@@ -33,7 +47,8 @@
 //   block has one only where the stride or the channel count changes.
 
 import { windowOutputSize } from '../ops/common.js';
-import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, isBottleneck, isPreAct, OPTIONAL_CONFIG_KEYS, type ResNetConfig } from './config.js';
+import { BOTTLENECK_EXPANSION, bottleneckWidth, CONFIG_KEYS, ecaKernelSize, isBottleneck, isPreAct, OPTIONAL_CONFIG_KEYS, seHidden,
+  type ResNetConfig } from './config.js';
 
 /** Per-sample activation shape, NHWC without N: [H, W, C]. Logits and probabilities: [K]. */
 export type SampleShape = number[];
@@ -83,6 +98,17 @@ export interface MaxPoolStep extends StepBase {
   kind: 'maxpool';
   H: number; W: number; C: number;
   kernel: number; stride: number; pad: number; ceil: boolean;
+}
+
+/**
+ * AvgPool2d with a spatial output (PyTorch's semantics): timm's anti-aliasing pool `aa` and anti-aliased
+ * stem pool (kernel = stride, count_include_pad), and the avg_down shortcut's pool (kernel 2, ceil_mode,
+ * count_include_pad False).
+ */
+export interface WindowAvgPoolStep extends StepBase {
+  kind: 'avgpool2d';
+  H: number; W: number; C: number;
+  kernel: number; stride: number; pad: number; ceil: boolean; countIncludePad: boolean;
 }
 
 export interface AvgPoolStep extends StepBase {
@@ -135,24 +161,34 @@ export interface SqueezeExciteStep extends StepBase {
   se: string;
 }
 
+/** Efficient channel attention (timm's EcaModule): the block's last conv output (H, W, K) -> channel scales (K). */
+export interface EcaStep extends StepBase {
+  kind: 'eca';
+  H: number; W: number; K: number;
+  /** Taps of the 1-D conv across channels (odd). */
+  kernel: number;
+  /** Module prefix: `${eca}.conv.weight` (1, 1, kernel). */
+  eca: string;
+}
+
 /** The SE block's store: inputs [conv3 (H, W, K), scales (K), residual (H, W, K)] -> relu(conv3 * scales + residual). */
 export interface ScaleResidualStep extends StepBase {
   kind: 'scale-residual';
   H: number; W: number; K: number;
 }
 
-export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | AvgPoolStep | LinearStep | SqueezeExciteStep
-  | ScaleResidualStep | SoftmaxStep | TopKStep;
+export type Step = PreprocessStep | LayoutStep | ConvStep | MaxPoolStep | WindowAvgPoolStep | AvgPoolStep | LinearStep
+  | SqueezeExciteStep | EcaStep | ScaleResidualStep | SoftmaxStep | TopKStep;
 
 /** A step whose own tensors are listed in Plan.weights (stepWeights). */
-export type WeightedStep = ConvStep | LinearStep | SqueezeExciteStep;
+export type WeightedStep = ConvStep | LinearStep | SqueezeExciteStep | EcaStep;
 
 /**
  * Whether step `s` reads weights on the GPU (packed and uploaded once at load): convs, linear,
  * squeeze-excite, and an average pool with a norm prologue (a pre-activation network's final norm).
  */
 export function hasWeights(s: Step): boolean {
-  return s.kind === 'conv' || s.kind === 'linear' || s.kind === 'squeeze-excite' || (s.kind === 'avgpool' && s.norm !== null);
+  return s.kind === 'conv' || s.kind === 'linear' || s.kind === 'squeeze-excite' || s.kind === 'eca' || (s.kind === 'avgpool' && s.norm !== null);
 }
 
 /**
@@ -272,6 +308,7 @@ export function configProblems(c: unknown): string[] {
     check(typeof x.bnEps === 'number' && Number.isFinite(x.bnEps) && x.bnEps > 0, `bnEps must be a positive number, got ${show(x.bnEps)}`);
   }
   if (has('se')) problems.push(...seProblems(x));
+  problems.push(...timmProblems(x));
   if ((x.block === 'basic' || x.block === 'preact-basic') && (x.groups !== 1 || x.widthPerGroup !== 64)) {
     problems.push(`basic blocks support only groups 1 and widthPerGroup 64 (torchvision's rule), got ${show(x.groups)} and ${show(x.widthPerGroup)}`);
   }
@@ -312,6 +349,62 @@ function seProblems(x: Record<string, unknown>): string[] {
     ? [`stage ${i + 1}: se fc1 would have floor(${planes * BOTTLENECK_EXPANSION} / ${r}) = 0 channels`] : []);
 }
 
+/** Problems of timm's variant fields (deepStem, stemPool, avgDown, downsampleKernel, reduceFirst, attn, antiAlias), where present. */
+function timmProblems(x: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const check = (ok: boolean, msg: string) => { if (!ok) problems.push(msg); };
+  const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+  const present = (['deepStem', 'stemPool', 'avgDown', 'downsampleKernel', 'reduceFirst', 'attn', 'antiAlias'] as const)
+    .filter((k) => x[k] !== undefined);
+  if (present.length && isPreAct(x.block as ResNetConfig['block'])) {
+    return [`${present.join(', ')}: not supported with pre-activation blocks, got block ${show(x.block)}`];
+  }
+  if (x.deepStem !== undefined) {
+    check(Array.isArray(x.deepStem) && x.deepStem.length === 2 && x.deepStem.every(posInt),
+      `deepStem must be two positive integers (the widths of conv1.0 and conv1.3), got ${show(x.deepStem)}`);
+  }
+  if (x.stemPool !== undefined) {
+    check(x.stemPool === 'avg' || x.stemPool === 'conv', `stemPool must be 'avg' or 'conv', got ${show(x.stemPool)}`);
+    check(x.maxpool === null, `stemPool ${show(x.stemPool)} replaces the max pool: maxpool must be null, got ${show(x.maxpool)}`);
+  }
+  for (const k of ['avgDown', 'antiAlias'] as const) {
+    if (x[k] !== undefined) check(typeof x[k] === 'boolean', `${k} must be a boolean, got ${show(x[k])}`);
+  }
+  if (x.downsampleKernel !== undefined) {
+    check(posInt(x.downsampleKernel) && (x.downsampleKernel as number) % 2 === 1,
+      `downsampleKernel must be an odd positive integer, got ${show(x.downsampleKernel)}`);
+    check(x.avgDown !== true, 'downsampleKernel and avgDown exclude each other (avg_down shortcuts use a 1x1 conv)');
+  }
+  if (x.reduceFirst !== undefined) {
+    check(posInt(x.reduceFirst), `reduceFirst must be a positive integer, got ${show(x.reduceFirst)}`);
+    if (posInt(x.reduceFirst) && Array.isArray(x.widths) && posInt(x.groups) && posInt(x.widthPerGroup)) {
+      (x.widths as unknown[]).forEach((planes, i) => {
+        if (!posInt(planes)) return;
+        const w = isBottleneck(x.block as ResNetConfig['block']) ? bottleneckWidth(x as unknown as ResNetConfig, planes as number) : planes as number;
+        const first = Math.floor(w / (x.reduceFirst as number));
+        check(first >= 1 && first % (x.groups as number) === 0,
+          `stage ${i + 1}: conv1's width floor(${w} / reduceFirst ${show(x.reduceFirst)}) = ${first} must be a positive multiple of groups ${show(x.groups)}`);
+      });
+    }
+  }
+  if (x.attn !== undefined) {
+    const a = x.attn as Record<string, unknown> | null;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || (a.kind !== 'se' && a.kind !== 'eca')) {
+      problems.push(`attn must be { kind: 'se', ratio } or { kind: 'eca' }, got ${show(x.attn)}`);
+    } else if (a.kind === 'se') {
+      check(typeof a.ratio === 'number' && a.ratio > 0 && a.ratio <= 1, `attn.ratio must be a number in (0, 1], got ${show(a.ratio)}`);
+    }
+    check(x.se === undefined, "attn (timm's se) and se (Cadene's se_module) exclude each other");
+  }
+  if (x.attn !== undefined && Array.isArray(x.widths)) {
+    (x.widths as unknown[]).forEach((planes, i) => {
+      const K = posInt(planes) ? blockOutChannels(x as unknown as ResNetConfig, planes as number) : 4;
+      check(K % 4 === 0, `stage ${i + 1}: channel attention needs block outputs that are multiples of 4, got ${K}`);
+    });
+  }
+  return problems;
+}
+
 function show(v: unknown): string {
   return v === undefined ? 'undefined' : JSON.stringify(v);
 }
@@ -321,181 +414,303 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
   const c = config;
   const problems = configProblems(c);
   if (problems.length) throw new PlanError(`config${typeof c?.name === 'string' ? ` '${c.name}'` : ''}: ${problems.join('; ')}`);
-  const inputMode = options.input ?? 'nchw';
-  const head = options.head ?? 'logits';
-  const steps: Step[] = [];
-  const tensors = new Map<string, PlanTensor>();
-  let flops = 0;
-  const tensor = (name: string, shape: SampleShape, role: PlanTensor['role'] = 'activation') => {
-    if (tensors.has(name)) throw new PlanError(`tensor '${name}' defined twice`);
-    tensors.set(name, { name, shape, role });
-    return name;
-  };
-  const S0 = c.inputSize;
-  const C0 = c.inputChannels;
+  const b = new PlanBuilder(c);
+  const planInput = inputPiece(b, options.input ?? 'nchw');
+  let x = stemPiece(b, 'input');
+  let inplanes = c.stemChannels;
+  c.layers.forEach((blocks, s) => {
+    x = stagePiece(b, x, s, blocks, inplanes);
+    inplanes = blockOutChannels(c, c.widths[s]);
+  });
+  const out = headPiece(b, x, options);
+  b.tensors.get(out)!.role = 'output';
+  const params = b.weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((p, q) => p * q, 1), 0);
+  return { config: c, steps: b.steps, tensors: b.tensors, weights: b.weights, input: planInput, output: out, params, flops: b.flops };
+}
 
-  // Input: the first conv reads 'input' (H, W, C).
-  let planInput: string;
-  if (inputMode === 'nhwc') {
-    planInput = tensor('input', [S0, S0, C0], 'input');
-  } else if (inputMode === 'nchw') {
-    planInput = tensor('input.nchw', [C0, S0, S0], 'input');
-    tensor('input', [S0, S0, C0]);
-    steps.push({ kind: 'layout', name: 'layout', inputs: [planInput], output: 'input', H: S0, W: S0, C: C0 });
-  } else {
-    // The image is not a plan tensor of fixed shape: its size is known per call.
-    planInput = tensor('image', [0], 'input');
-    tensor('input', [S0, S0, C0]);
-    steps.push({ kind: 'preprocess', name: 'preprocess', inputs: [planInput], output: 'input', size: S0, channels: C0 });
+// ---- The builder's pieces, in the spirit of timm's ResNet / make_blocks: each variant is one piece. ----
+
+/** The plan under construction: steps in run order, tensors, weights in state-dict order, FLOPs. */
+class PlanBuilder {
+  readonly steps: Step[] = [];
+  readonly tensors = new Map<string, PlanTensor>();
+  readonly weights: TensorSpec[] = [];
+  flops = 0;
+
+  constructor(readonly c: ResNetConfig) {}
+
+  tensor(name: string, shape: SampleShape, role: PlanTensor['role'] = 'activation'): string {
+    if (this.tensors.has(name)) throw new PlanError(`tensor '${name}' defined twice`);
+    this.tensors.set(name, { name, shape, role });
+    return name;
   }
 
-  let cur = 'input';
-  let [H, W, C] = [S0, S0, C0];
-  const weights: TensorSpec[] = [];
+  shape(name: string): SampleShape {
+    return this.tensors.get(name)!.shape;
+  }
+
   /** Appends the weights of `weighted` to `weights`, in the order given. */
-  const weigh = (...weighted: (WeightedStep | undefined)[]) => {
-    for (const s of weighted) if (s) weights.push(...stepWeights(s));
-  };
-  const conv = (name: string, x: string, K: number, R: number, stride: number, pad: number, groups: number,
-    bn: string | null, epilogue: ConvStep['epilogue'], residual?: string, preNorm: string | null = null): ConvStep => {
-    const [h, w, ch] = tensors.get(x)!.shape;
+  weigh(...weighted: (WeightedStep | undefined)[]): void {
+    for (const s of weighted) if (s) this.weights.push(...stepWeights(s));
+  }
+
+  /** A conv step `name` on `x` (+ BN `bn` folded, the epilogue, a residual added, a pre-activation prologue). */
+  conv(name: string, x: string, K: number, R: number, stride: number, pad: number, groups: number,
+    bn: string | null, epilogue: ConvStep['epilogue'], residual?: string, preNorm: string | null = null): ConvStep {
+    const c = this.c;
+    const [h, w, ch] = this.shape(x);
     const P = windowOutputSize(h, R, stride, pad);
     const Q = windowOutputSize(w, R, stride, pad);
     if (P < 1 || Q < 1) {
       throw new PlanError(`config '${c.name}': ${name} (${R}x${R}, stride ${stride}, pad ${pad}) gets a ${h}x${w} input ` +
         `and would produce no output; inputSize ${c.inputSize} is too small for this network`);
     }
-    const inputs = residual ? [x, residual] : [x];
     if (residual) {
-      const rs = tensors.get(residual)!.shape;
+      const rs = this.shape(residual);
       if (rs[0] !== P || rs[1] !== Q || rs[2] !== K) {
         throw new PlanError(`config '${c.name}': ${name}'s residual ${residual} is [${rs}] but the conv gives [${P}, ${Q}, ${K}]`);
       }
     }
-    const step: ConvStep = { kind: 'conv', name, inputs, output: name, H: h, W: w, C: ch, K, R, S: R, stride, pad, groups,
-      epilogue, conv: name, bn, preNorm, convBias: c.convBias };
-    steps.push(step);
-    flops += 2 * P * Q * K * R * R * (ch / groups);
-    tensor(name, [P, Q, K]);
+    const step: ConvStep = { kind: 'conv', name, inputs: residual ? [x, residual] : [x], output: name, H: h, W: w, C: ch, K, R, S: R,
+      stride, pad, groups, epilogue, conv: name, bn, preNorm, convBias: c.convBias };
+    this.steps.push(step);
+    this.flops += 2 * P * Q * K * R * R * (ch / groups);
+    this.tensor(name, [P, Q, K]);
     return step;
-  };
-
-  /** The SE tail of bottleneck `p` after its conv3 (epilogue 'none'): se_module, then the block step `p`. */
-  const squeezeExcite = (p: string, c3: ConvStep, reduction: number, residual: string): SqueezeExciteStep => {
-    const [h, w, K] = tensors.get(c3.output)!.shape;
-    const hidden = Math.floor(K / reduction);
-    const name = `${p}.se_module`;
-    const se: SqueezeExciteStep = { kind: 'squeeze-excite', name, inputs: [c3.output], output: name, H: h, W: w, K, hidden, se: name };
-    steps.push(se);
-    flops += 2 * 2 * K * hidden;
-    tensor(name, [K]);
-    steps.push({ kind: 'scale-residual', name: p, inputs: [c3.output, name, residual], output: p, H: h, W: w, K });
-    tensor(p, [h, w, K]);
-    return se;
-  };
-
-  // Stem. A pre-activation stem conv has no BN (the first block's norm1 follows the pool).
-  const preAct = isPreAct(c.block);
-  const stem = preAct
-    ? conv('stem.conv', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, null, 'none')
-    : conv('conv1', cur, c.stemChannels, c.stem.kernel, c.stem.stride, c.stem.pad, 1, 'bn1', 'relu');
-  weigh(stem);
-  cur = stem.output;
-  [H, W, C] = tensors.get(cur)!.shape;
-  if (c.maxpool) {
-    const pool = preAct ? 'stem.pool' : 'maxpool';
-    const m = c.maxpool;
-    const P = windowOutputSize(H, m.kernel, m.stride, m.pad, m.ceil);
-    const Q = windowOutputSize(W, m.kernel, m.stride, m.pad, m.ceil);
-    if (P < 1 || Q < 1) throw new PlanError(`config '${c.name}': maxpool gets a ${H}x${W} map and would produce no output`);
-    steps.push({ kind: 'maxpool', name: pool, inputs: [cur], output: pool, H, W, C, ...m });
-    cur = tensor(pool, [P, Q, C]);
   }
 
-  // Stages. A block's weights are listed in torchvision's state-dict order, which has the
-  // downsample after the residual branch (it runs before the branch's last conv, which adds it).
-  let inplanes = c.stemChannels;
-  /** One pre-activation block (timm's PreActBottleneck / PreActBasic) reading `x`; returns its output. */
-  const preActBlock = (p: string, x: string, planes: number, outCh: number, stride: number, withDownsample: boolean): string => {
-    const norm1 = `${p}.norm1`;
-    const ds = withDownsample ? conv(`${p}.downsample.conv`, x, outCh, 1, stride, 0, 1, null, 'none', undefined, norm1) : undefined;
-    let last: ConvStep;
-    if (c.block === 'preact-bottleneck') {
-      const w = bottleneckWidth(c, planes);
-      const a = conv(`${p}.conv1`, x, w, 1, 1, 0, 1, `${p}.norm2`, 'relu', undefined, norm1);
-      const m = conv(`${p}.conv2`, a.output, w, 3, stride, 1, c.groups, `${p}.norm3`, 'relu');
-      last = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, null, 'residual', ds?.output ?? x);
-      weigh(ds);
-      weights.push(...bnWeights(norm1, tensors.get(x)!.shape[2]));
-      weigh(a, m, last);
-    } else {
-      const a = conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.norm2`, 'relu', undefined, norm1);
-      last = conv(`${p}.conv2`, a.output, planes, 3, 1, 1, 1, null, 'residual', ds?.output ?? x);
-      weigh(ds);
-      weights.push(...bnWeights(norm1, tensors.get(x)!.shape[2]));
-      weigh(a, last);
-    }
-    return last.output;
-  };
-  c.layers.forEach((blocks, s) => {
-    const planes = c.widths[s];
-    const outCh = isBottleneck(c.block) ? planes * BOTTLENECK_EXPANSION : planes;
-    for (let b = 0; b < blocks; b++) {
-      if (preAct) {
-        const stride = b === 0 && s > 0 ? 2 : 1;
-        const withDownsample = b === 0 && (c.block === 'preact-bottleneck' || stride !== 1 || inplanes !== outCh);
-        cur = preActBlock(`stages.${s}.blocks.${b}`, cur, planes, outCh, stride, withDownsample);
-        inplanes = outCh;
-        continue;
-      }
-      const p = `layer${s + 1}.${b}`;
-      const stride = b === 0 && s > 0 ? 2 : 1;
-      const x = cur;
-      const needsDownsample = b === 0 && (stride !== 1 || inplanes !== outCh);
-      const downsample = () => needsDownsample
-        ? conv(`${p}.downsample.0`, x, outCh, 1, stride, 0, 1, `${p}.downsample.1`, 'none')
-        : undefined;
-      if (c.block === 'bottleneck') {
-        const w = bottleneckWidth(c, planes);
-        const s1 = c.strideOn === 'conv1' ? stride : 1;
-        const s2 = c.strideOn === 'conv2' ? stride : 1;
-        const a = conv(`${p}.conv1`, x, w, 1, s1, 0, 1, `${p}.bn1`, 'relu');
-        const m = conv(`${p}.conv2`, a.output, w, 3, s2, 1, c.groups, `${p}.bn2`, 'relu');
-        const ds = downsample();
-        if (c.se) {
-          const c3 = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'none');
-          const se = squeezeExcite(p, c3, c.se.reduction, ds?.output ?? x);
-          weigh(a, m, c3, se, ds);
-          cur = p;
-        } else {
-          const out = conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, `${p}.bn3`, 'residual-relu', ds?.output ?? x);
-          weigh(a, m, out, ds);
-          cur = out.output;
-        }
-      } else {
-        const a = conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.bn1`, 'relu');
-        const ds = downsample();
-        const out = conv(`${p}.conv2`, a.output, planes, 3, 1, 1, 1, `${p}.bn2`, 'residual-relu', ds?.output ?? x);
-        weigh(a, out, ds);
-        cur = out.output;
-      }
-      inplanes = outCh;
-    }
-  });
+  /** A max or average pool `name` on `x` with a spatial output (PyTorch's MaxPool2d / AvgPool2d). */
+  pool(name: string, x: string, mode: 'max' | 'avg', kernel: number, stride: number, pad: number, ceil: boolean,
+    countIncludePad = true): string {
+    const [H, W, C] = this.shape(x);
+    const P = windowOutputSize(H, kernel, stride, pad, ceil);
+    const Q = windowOutputSize(W, kernel, stride, pad, ceil);
+    if (P < 1 || Q < 1) throw new PlanError(`config '${this.c.name}': ${name} gets a ${H}x${W} map and would produce no output`);
+    this.steps.push(mode === 'max'
+      ? { kind: 'maxpool', name, inputs: [x], output: name, H, W, C, kernel, stride, pad, ceil }
+      : { kind: 'avgpool2d', name, inputs: [x], output: name, H, W, C, kernel, stride, pad, ceil, countIncludePad });
+    return this.tensor(name, [P, Q, C]);
+  }
+}
 
-  // Head. A pre-activation network's final norm (BN + ReLU) is the pool's prologue. `finish` marks the
-  // current tensor as the plan's output.
-  const finish = (): Plan => {
-    tensors.get(cur)!.role = 'output';
-    const params = weights.filter((t) => t.learnable).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-    return { config: c, steps, tensors, weights, input: planInput, output: cur, params, flops };
-  };
-  [H, W, C] = tensors.get(cur)!.shape;
+/** The plan's input and the step that makes 'input' (H, W, C) from it; returns the plan's input tensor. */
+function inputPiece(b: PlanBuilder, mode: NonNullable<PlanOptions['input']>): string {
+  const S0 = b.c.inputSize;
+  const C0 = b.c.inputChannels;
+  if (mode === 'nhwc') return b.tensor('input', [S0, S0, C0], 'input');
+  if (mode === 'nchw') {
+    const planInput = b.tensor('input.nchw', [C0, S0, S0], 'input');
+    b.tensor('input', [S0, S0, C0]);
+    b.steps.push({ kind: 'layout', name: 'layout', inputs: [planInput], output: 'input', H: S0, W: S0, C: C0 });
+    return planInput;
+  }
+  // The image is not a plan tensor of fixed shape: its size is known per call.
+  const planInput = b.tensor('image', [0], 'input');
+  b.tensor('input', [S0, S0, C0]);
+  b.steps.push({ kind: 'preprocess', name: 'preprocess', inputs: [planInput], output: 'input', size: S0, channels: C0 });
+  return planInput;
+}
+
+/**
+ * The stem: conv1 + bn1 + relu, timm's deep stem (conv1.0 .. conv1.6 + bn1), or a pre-activation
+ * network's stem.conv (no BN: the first block's norm1 follows the pool); then the stem pool.
+ */
+function stemPiece(b: PlanBuilder, x: string): string {
+  const c = b.c;
+  const { kernel, stride, pad } = c.stem;
+  if (isPreAct(c.block)) {
+    const stem = b.conv('stem.conv', x, c.stemChannels, kernel, stride, pad, 1, null, 'none');
+    b.weigh(stem);
+    return c.maxpool ? b.pool('stem.pool', stem.output, 'max', c.maxpool.kernel, c.maxpool.stride, c.maxpool.pad, c.maxpool.ceil) : stem.output;
+  }
+  let out: string;
+  if (c.deepStem) {
+    const [w0, w1] = c.deepStem;
+    const a = b.conv('conv1.0', x, w0, kernel, stride, pad, 1, 'conv1.1', 'relu');
+    const m = b.conv('conv1.3', a.output, w1, 3, 1, 1, 1, 'conv1.4', 'relu');
+    const z = b.conv('conv1.6', m.output, c.stemChannels, 3, 1, 1, 1, 'bn1', 'relu');
+    b.weigh(a, m, z);
+    out = z.output;
+  } else {
+    const stem = b.conv('conv1', x, c.stemChannels, kernel, stride, pad, 1, 'bn1', 'relu');
+    b.weigh(stem);
+    out = stem.output;
+  }
+  return stemPoolPiece(b, out);
+}
+
+/** After the stem: MaxPool2d (`maxpool`), timm's AvgPool2d(2) (anti-aliased) or 3x3/2 conv + BN + ReLU (ResNet-RS). */
+function stemPoolPiece(b: PlanBuilder, x: string): string {
+  const c = b.c;
+  if (c.stemPool === 'avg') return b.pool('maxpool', x, 'avg', 2, 2, 0, false);
+  if (c.stemPool === 'conv') {
+    const conv = b.conv('maxpool.0', x, c.stemChannels, 3, 2, 1, 1, 'maxpool.1', 'relu');
+    b.weigh(conv);
+    return conv.output;
+  }
+  const m = c.maxpool;
+  return m ? b.pool('maxpool', x, 'max', m.kernel, m.stride, m.pad, m.ceil) : x;
+}
+
+/** Output channels of a block of stage width `planes`. */
+function blockOutChannels(c: ResNetConfig, planes: number): number {
+  return isBottleneck(c.block) ? planes * BOTTLENECK_EXPANSION : planes;
+}
+
+/** Stage s (`layer{s+1}`, timm's `stages.{s}` for pre-activation blocks): `blocks` blocks, the first strides (s > 0). */
+function stagePiece(b: PlanBuilder, x: string, s: number, blocks: number, inplanes: number): string {
+  const c = b.c;
+  const planes = c.widths[s];
+  const outCh = blockOutChannels(c, planes);
+  for (let i = 0; i < blocks; i++) {
+    const stride = i === 0 && s > 0 ? 2 : 1;
+    const first = i === 0;
+    if (isPreAct(c.block)) {
+      const withDownsample = first && (c.block === 'preact-bottleneck' || stride !== 1 || inplanes !== outCh);
+      x = preActBlock(b, `stages.${s}.blocks.${i}`, x, planes, outCh, stride, withDownsample);
+    } else {
+      const withDownsample = first && (stride !== 1 || inplanes !== outCh);
+      x = residualBlock(b, `layer${s + 1}.${i}`, x, planes, outCh, stride, withDownsample);
+    }
+  }
+  return x;
+}
+
+/**
+ * One post-activation block (torchvision's / timm's BasicBlock and Bottleneck, Cadene's SE blocks):
+ * its residual branch, the shortcut (downsamplePiece) and the block's end (blockEnd). The shortcut's
+ * steps run before the branch's last conv, which adds it; its weights come after the branch's, as in
+ * the state dicts.
+ */
+function residualBlock(b: PlanBuilder, p: string, x: string, planes: number, outCh: number, stride: number, withDownsample: boolean): string {
+  const c = b.c;
+  const first = Math.floor((isBottleneck(c.block) ? bottleneckWidth(c, planes) : planes) / (c.reduceFirst ?? 1));
+  const branch: ConvStep[] = [];
+  let y: string;
+  if (c.block === 'bottleneck') {
+    const w = bottleneckWidth(c, planes);
+    const a = b.conv(`${p}.conv1`, x, first, 1, c.strideOn === 'conv1' ? stride : 1, 0, 1, `${p}.bn1`, 'relu');
+    const m = stridedConv(b, p, 'conv2', 'bn2', a.output, w, c.strideOn === 'conv2' ? stride : 1, c.groups);
+    branch.push(a, m.conv);
+    y = m.output;
+  } else {
+    const a = stridedConv(b, p, 'conv1', 'bn1', x, first, stride, 1);
+    branch.push(a.conv);
+    y = a.output;
+  }
+  const ds = withDownsample ? downsamplePiece(b, p, x, outCh, stride) : undefined;
+  const lastName = c.block === 'bottleneck' ? 'conv3' : 'conv2';
+  const lastBn = c.block === 'bottleneck' ? 'bn3' : 'bn2';
+  const end = blockEnd(b, p, y, outCh, `${p}.${lastName}`, `${p}.${lastBn}`, ds?.output ?? x);
+  b.weigh(...branch, end.conv, end.attention, ds?.conv);
+  return end.output;
+}
+
+/**
+ * The block's strided 3x3 conv + BN + ReLU; with antiAlias and stride > 1 it runs at stride 1 and
+ * AvgPool2d(stride) follows (`aa`, timm's aa_layer nn.AvgPool2d).
+ */
+function stridedConv(b: PlanBuilder, p: string, name: string, bn: string, x: string, K: number, stride: number,
+  groups: number): { conv: ConvStep; output: string } {
+  const aa = b.c.antiAlias === true && stride > 1;
+  const conv = b.conv(`${p}.${name}`, x, K, 3, aa ? 1 : stride, 1, groups, `${p}.${bn}`, 'relu');
+  return { conv, output: aa ? b.pool(`${p}.aa`, conv.output, 'avg', stride, stride, 0, false) : conv.output };
+}
+
+/**
+ * The projection shortcut on the block input `x`: downsample.0 (kxk conv, stride) + downsample.1 (BN);
+ * with avgDown, timm's downsample_avg: downsample.0 AvgPool2d(2, stride, ceil_mode, count_include_pad
+ * False) where it strides, downsample.1 1x1 conv, downsample.2 BN.
+ */
+function downsamplePiece(b: PlanBuilder, p: string, x: string, outCh: number, stride: number): { conv: ConvStep; output: string } {
+  const c = b.c;
+  if (c.avgDown) {
+    const pooled = stride > 1 ? b.pool(`${p}.downsample.0`, x, 'avg', 2, stride, 0, true, false) : x;
+    const conv = b.conv(`${p}.downsample.1`, pooled, outCh, 1, 1, 0, 1, `${p}.downsample.2`, 'none');
+    return { conv, output: conv.output };
+  }
+  const k = stride > 1 ? c.downsampleKernel ?? 1 : 1;
+  const conv = b.conv(`${p}.downsample.0`, x, outCh, k, stride, Math.floor((stride - 1 + k - 1) / 2), 1, `${p}.downsample.1`, 'none');
+  return { conv, output: conv.output };
+}
+
+/**
+ * The block's last 1x1 / 3x3 conv + BN with the shortcut added and ReLU fused into its store; with
+ * channel attention (Cadene's se_module, timm's se), the conv stores without epilogue, the attention
+ * step computes per-channel scales and the block step `p` stores relu(conv * scales + shortcut).
+ */
+function blockEnd(b: PlanBuilder, p: string, y: string, outCh: number, conv: string, bn: string,
+  shortcut: string): { conv: ConvStep; attention?: WeightedStep; output: string } {
+  const c = b.c;
+  const K = c.block === 'bottleneck' ? 1 : 3;
+  const pad = K === 3 ? 1 : 0;
+  if (!c.se && !c.attn) {
+    const last = b.conv(conv, y, outCh, K, 1, pad, 1, bn, 'residual-relu', shortcut);
+    return { conv: last, output: last.output };
+  }
+  const last = b.conv(conv, y, outCh, K, 1, pad, 1, bn, 'none');
+  const attention = attentionPiece(b, p, last.output);
+  const [h, w] = b.shape(last.output);
+  b.steps.push({ kind: 'scale-residual', name: p, inputs: [last.output, attention.output, shortcut], output: p, H: h, W: w, K: outCh });
+  b.tensor(p, [h, w, outCh]);
+  return { conv: last, attention, output: p };
+}
+
+/** Channel scales (K) of `x` (H, W, K): Cadene's se_module, timm's SEModule or EcaModule (both `se`). */
+function attentionPiece(b: PlanBuilder, p: string, x: string): SqueezeExciteStep | EcaStep {
+  const c = b.c;
+  const [H, W, K] = b.shape(x);
+  let step: SqueezeExciteStep | EcaStep;
+  if (c.attn?.kind === 'eca') {
+    const kernel = ecaKernelSize(K);
+    step = { kind: 'eca', name: `${p}.se`, inputs: [x], output: `${p}.se`, H, W, K, kernel, eca: `${p}.se` };
+    b.flops += 2 * K * kernel;
+  } else {
+    const name = c.se ? `${p}.se_module` : `${p}.se`;
+    const hidden = c.se ? Math.floor(K / c.se.reduction) : seHidden(K, (c.attn as { ratio: number }).ratio);
+    step = { kind: 'squeeze-excite', name, inputs: [x], output: name, H, W, K, hidden, se: name };
+    b.flops += 2 * 2 * K * hidden;
+  }
+  b.steps.push(step);
+  b.tensor(step.name, [K]);
+  return step;
+}
+
+/** One pre-activation block (timm's PreActBottleneck / PreActBasic) reading `x`; returns its output. */
+function preActBlock(b: PlanBuilder, p: string, x: string, planes: number, outCh: number, stride: number, withDownsample: boolean): string {
+  const c = b.c;
+  const norm1 = `${p}.norm1`;
+  const ds = withDownsample ? b.conv(`${p}.downsample.conv`, x, outCh, 1, stride, 0, 1, null, 'none', undefined, norm1) : undefined;
+  const norm1Weights = bnWeights(norm1, b.shape(x)[2]);
+  let branch: ConvStep[];
+  if (c.block === 'preact-bottleneck') {
+    const w = bottleneckWidth(c, planes);
+    const a = b.conv(`${p}.conv1`, x, w, 1, 1, 0, 1, `${p}.norm2`, 'relu', undefined, norm1);
+    const m = b.conv(`${p}.conv2`, a.output, w, 3, stride, 1, c.groups, `${p}.norm3`, 'relu');
+    branch = [a, m, b.conv(`${p}.conv3`, m.output, outCh, 1, 1, 0, 1, null, 'residual', ds?.output ?? x)];
+  } else {
+    const a = b.conv(`${p}.conv1`, x, planes, 3, stride, 1, 1, `${p}.norm2`, 'relu', undefined, norm1);
+    branch = [a, b.conv(`${p}.conv2`, a.output, planes, 3, 1, 1, 1, null, 'residual', ds?.output ?? x)];
+  }
+  b.weigh(ds);
+  b.weights.push(...norm1Weights);
+  b.weigh(...branch);
+  return branch.at(-1)!.output;
+}
+
+/**
+ * The head: the average pool (global, or Cadene's fixed window; a pre-activation network's final norm
+ * as its prologue), then fc, then softmax and top-k for head 'topk'. Returns the last tensor.
+ */
+function headPiece(b: PlanBuilder, x: string, options: PlanOptions): string {
+  const c = b.c;
+  const preAct = isPreAct(c.block);
+  const [H, W, C] = b.shape(x);
   const pool = preAct ? 'head.global_pool' : 'avgpool';
   const norm = preAct ? 'norm' : null;
-  if (norm) weights.push(...bnWeights(norm, C));
+  if (norm) b.weights.push(...bnWeights(norm, C));
   if (c.avgpool === 'global') {
-    steps.push({ kind: 'avgpool', name: pool, inputs: [cur], output: pool, H, W, C, window: 'global', norm });
+    b.steps.push({ kind: 'avgpool', name: pool, inputs: [x], output: pool, H, W, C, window: 'global', norm });
   } else {
     const k = c.avgpool.kernel;
     if (H - k + 1 !== 1 || W - k + 1 !== 1) {
@@ -503,26 +718,26 @@ export function buildPlan(config: ResNetConfig, options: PlanOptions = {}): Plan
         `${Math.max(0, H - k + 1)}x${Math.max(0, W - k + 1)}, but fc needs 1x1: the input must be sized so the final ` +
         `map is ${k}x${k} (inputSize ${c.inputSize} gives ${H}x${W})`);
     }
-    steps.push({ kind: 'avgpool', name: pool, inputs: [cur], output: pool, H, W, C, window: k, norm });
+    b.steps.push({ kind: 'avgpool', name: pool, inputs: [x], output: pool, H, W, C, window: k, norm });
   }
-  cur = tensor(pool, [C]);
-  if (head === 'features') return finish();
+  let cur = b.tensor(pool, [C]);
+  if ((options.head ?? 'logits') === 'features') return cur;
   const K = c.numClasses;
   const fcName = preAct ? 'head.fc' : 'fc';
   const fc: LinearStep = { kind: 'linear', name: fcName, inputs: [cur], output: fcName, C, K, weights: fcName, conv1x1: preAct };
-  steps.push(fc);
-  weigh(fc);
-  flops += 2 * C * K;
-  cur = tensor(fcName, [K]);
-  if (head === 'topk') {
+  b.steps.push(fc);
+  b.weigh(fc);
+  b.flops += 2 * C * K;
+  cur = b.tensor(fcName, [K]);
+  if (options.head === 'topk') {
     const k = options.topK ?? 5;
     if (!Number.isInteger(k) || k < 1 || k > K) throw new PlanError(`topK must be an integer in 1..${K} (classes), got ${k}`);
-    steps.push({ kind: 'softmax', name: 'softmax', inputs: [cur], output: 'softmax', K });
-    cur = tensor('softmax', [K]);
-    steps.push({ kind: 'topk', name: 'topk', inputs: [cur], output: 'topk', K, k });
-    cur = tensor('topk', [2, k]);
+    b.steps.push({ kind: 'softmax', name: 'softmax', inputs: [cur], output: 'softmax', K });
+    cur = b.tensor('softmax', [K]);
+    b.steps.push({ kind: 'topk', name: 'topk', inputs: [cur], output: 'topk', K, k });
+    cur = b.tensor('topk', [2, k]);
   }
-  return finish();
+  return cur;
 }
 
 const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({ name, shape, learnable });
@@ -533,6 +748,7 @@ const spec = (name: string, shape: number[], learnable = true): TensorSpec => ({
  * timm lists it).
  */
 function stepWeights(step: WeightedStep): TensorSpec[] {
+  if (step.kind === 'eca') return [spec(`${step.eca}.conv.weight`, [1, 1, step.kernel])];
   if (step.kind === 'squeeze-excite') {
     const { se, K, hidden } = step;
     return [spec(`${se}.fc1.weight`, [hidden, K, 1, 1]), spec(`${se}.fc1.bias`, [hidden]),
@@ -616,7 +832,9 @@ export function describePlan(plan: Plan): string {
     if (s.kind === 'conv') what = `conv ${s.R}x${s.S}/${s.stride}${s.groups > 1 ? ` G${s.groups}` : ''} ${s.epilogue}`;
     if (s.kind === 'maxpool') what = `maxpool ${s.kernel}x${s.kernel}/${s.stride}`;
     if (s.kind === 'avgpool') what = `avgpool ${s.window === 'global' ? 'global' : `${s.window}x${s.window}`}`;
+    if (s.kind === 'avgpool2d') what = `avgpool ${s.kernel}x${s.kernel}/${s.stride}`;
     if (s.kind === 'squeeze-excite') what = `squeeze-excite ${s.K}->${s.hidden}->${s.K}`;
+    if (s.kind === 'eca') what = `eca k${s.kernel}`;
     return `${s.name.padEnd(24)} ${what.padEnd(28)} ${inShape} -> ${outShape}`;
   }).join('\n');
 }

@@ -154,18 +154,10 @@ export class UnsupportedArchitectureError extends Error {
   }
 }
 
-/** Pieces of timm's ResNet that the runtime does not have yet (each removed as it lands). */
+/** Pieces of timm's ResNet that the runtime does not have. */
 const NOT_YET: ((a: TimmArgs) => string | null)[] = [
   (a) => a.unsupported ?? null,
   (a) => a.aaLayer === 'blur' ? 'anti-aliasing with BlurPool2d (aa_layer=BlurPool2d)' : null,
-  (a) => a.stemType ? `the ${a.stemType} stem (conv1.0 / conv1.1 / conv1.3 / conv1.4 / conv1.6)` : null,
-  (a) => a.replaceStemPool ? 'the conv stem pool (replace_stem_pool: maxpool.0 / maxpool.1)' : null,
-  (a) => a.avgDown ? 'the average-pool shortcut (avg_down: downsample.1 / downsample.2)' : null,
-  (a) => a.aaLayer === 'avg' ? 'anti-aliasing with AvgPool2d (aa_layer=nn.AvgPool2d)' : null,
-  (a) => a.attn === 'se' ? "timm's squeeze-excitation (se.fc1 / se.fc2)" : null,
-  (a) => a.attn === 'eca' ? 'efficient channel attention (se.conv)' : null,
-  (a) => (a.blockReduceFirst ?? 1) !== 1 ? `block_reduce_first ${a.blockReduceFirst}` : null,
-  (a) => (a.downKernelSize ?? 1) !== 1 ? `${a.downKernelSize}x${a.downKernelSize} shortcut convs (down_kernel_size)` : null,
 ];
 
 export interface TimmConfigOptions {
@@ -199,9 +191,14 @@ export function isSupportedTimmArchitecture(architecture: string): boolean {
   return args !== undefined && NOT_YET.every((check) => check(args) === null);
 }
 
-/** timm's ResNet(...) as a ResNetConfig: torchvision's layout with timm's defaults. */
+/**
+ * timm's ResNet(...) as a ResNetConfig, the way ResNet.__init__ and make_blocks build it: torchvision's
+ * layout, plus each variant's field only where the arguments turn it on.
+ */
 function timmArgsConfig(name: string, a: TimmArgs, numClasses: number, o: TimmConfigOptions): ResNetConfig {
-  return {
+  const deep = a.stemType === 'deep' || a.stemType === 'deep_tiered';
+  const stemWidth = a.stemWidth ?? 64;
+  const c: ResNetConfig = {
     name,
     block: a.block,
     layers: [...a.layers],
@@ -209,8 +206,9 @@ function timmArgsConfig(name: string, a: TimmArgs, numClasses: number, o: TimmCo
     groups: a.cardinality ?? 1,
     widthPerGroup: a.baseWidth ?? 64,
     strideOn: 'conv2',
-    stemChannels: 64,
-    stem: { kernel: 7, stride: 2, pad: 3 },
+    // A deep stem ends in stem_width * 2 channels; the 7x7 stem has 64 whatever stem_width says (ecaresnetlight).
+    stemChannels: deep ? stemWidth * 2 : 64,
+    stem: deep ? { kernel: 3, stride: 2, pad: 1 } : { kernel: 7, stride: 2, pad: 3 },
     maxpool: { kernel: 3, stride: 2, pad: 1, ceil: false },
     convBias: false,
     avgpool: 'global',
@@ -219,4 +217,16 @@ function timmArgsConfig(name: string, a: TimmArgs, numClasses: number, o: TimmCo
     inputSize: o.inputSize ?? 224,
     numClasses,
   };
+  if (deep) c.deepStem = a.stemType === 'deep_tiered' ? [3 * Math.floor(stemWidth / 4), stemWidth] : [stemWidth, stemWidth];
+  // replace_stem_pool wins over the anti-aliased stem pool (ResNet.__init__ checks it first).
+  if (a.replaceStemPool) c.stemPool = 'conv';
+  else if (a.aaLayer === 'avg') c.stemPool = 'avg';
+  if (c.stemPool) c.maxpool = null;
+  if (a.avgDown) c.avgDown = true;
+  if ((a.downKernelSize ?? 1) !== 1) c.downsampleKernel = a.downKernelSize;
+  if ((a.blockReduceFirst ?? 1) !== 1) c.reduceFirst = a.blockReduceFirst;
+  if (a.attn === 'se') c.attn = { kind: 'se', ratio: a.seRatio ?? 1 / 16 };
+  if (a.attn === 'eca') c.attn = { kind: 'eca' };
+  if (a.aaLayer === 'avg') c.antiAlias = true;
+  return c;
 }

@@ -17,12 +17,6 @@ export interface EcaDesc {
 /** Invocations per workgroup (WGSL override WG). */
 const WG = 256;
 
-/** timm's EcaModule kernel size for K channels (gamma 2, beta 1): t = int(|log2(K) + 1| / 2), odd, at least 3. */
-export function ecaKernelSize(K: number): number {
-  const t = Math.floor(Math.abs(Math.log2(K) + 1) / 2);
-  return Math.max(t % 2 ? t : t + 1, 3);
-}
-
 export class Eca {
   /** [N, K]. */
   readonly outputShape: readonly number[];

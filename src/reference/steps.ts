@@ -10,6 +10,7 @@ import { nchwToNhwc } from './layout.js';
 import { linear } from './linear.js';
 import { pool2d } from './pool2d.js';
 import { scaleResidualRelu, squeezeExcite } from './se.js';
+import { eca } from './eca.js';
 import { softmax } from './softmax.js';
 
 /** The CPU reference of step `s` on `inputs` (batch N, the shapes of stepTensorShape). */
@@ -22,6 +23,9 @@ export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: Fol
     case 'maxpool':
       return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'max', kernel: [s.kernel, s.kernel], stride: [s.stride, s.stride],
         pad: [s.pad, s.pad], ceilMode: s.ceil, countIncludePad: true }).data;
+    case 'avgpool2d':
+      return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'avg', kernel: [s.kernel, s.kernel], stride: [s.stride, s.stride],
+        pad: [s.pad, s.pad], ceilMode: s.ceil, countIncludePad: s.countIncludePad }).data;
     case 'avgpool': {
       const k: [number, number] = s.window === 'global' ? [s.H, s.W] : [s.window, s.window];
       return pool2d(inputs[0], [N, s.H, s.W, s.C], { mode: 'avg', kernel: k, stride: [1, 1], pad: [0, 0], ceilMode: false,
@@ -31,6 +35,8 @@ export function referenceStep(s: Step, N: number, inputs: Float32Array[], p: Fol
       return linear(inputs[0], p!.weight, p!.bias, N, s.C, s.K);
     case 'squeeze-excite':
       return squeezeExcite(inputs[0], N, s.H * s.W, s.K, s.hidden, p!.weight, p!.bias, p!.fc2!.weight, p!.fc2!.bias);
+    case 'eca':
+      return eca(inputs[0], N, s.H * s.W, s.K, p!.weight);
     case 'scale-residual':
       return scaleResidualRelu(inputs[0], inputs[1], inputs[2], N, s.H * s.W, s.K);
     case 'softmax':

@@ -101,6 +101,7 @@ export function foldStepWeights(step: Step, tensor: (name: string) => Float32Arr
     return { weight: tensor(`${se}.fc1.weight`), bias: tensor(`${se}.fc1.bias`),
       fc2: { weight: tensor(`${se}.fc2.weight`), bias: tensor(`${se}.fc2.bias`) } };
   }
+  if (step.kind === 'eca') return { weight: tensor(`${step.eca}.conv.weight`), bias: new Float32Array(0) };
   if (step.kind === 'avgpool' && step.norm) {
     const { scale, shift } = affine(step.norm);
     return { weight: scale, bias: shift };

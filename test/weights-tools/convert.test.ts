@@ -55,7 +55,8 @@ test('architectures are named from the names and shapes of real PyTorch models',
 test('what inference reads from shapes: groups, widths, blocks, stem, classes, conv bias', () => {
   const inf = detectArchitecture(canonicalShapes('cadene:resnext101_32x4d')).inferred;
   assert.deepEqual(inf, { block: 'bottleneck', layers: [3, 4, 23, 3], widths: [64, 128, 256, 512], groups: 32,
-    bottleneckWidths: [128, 256, 512, 1024], stemChannels: 64, stemKernel: 7, inputChannels: 3, numClasses: 1000, convBias: false, seReduction: null });
+    bottleneckWidths: [128, 256, 512, 1024], stemChannels: 64, stemKernel: 7, inputChannels: 3, numClasses: 1000, convBias: false, seReduction: null,
+    deepStem: null, stemConvPool: false, avgDown: false, downsampleKernel: 1, reduceFirst: 1, attn: null, attnSize: null });
   assert.equal(detectArchitecture(canonicalShapes('cadene:fbresnet152')).inferred.convBias, true);
 });
 
