@@ -10,7 +10,7 @@ import { ConversionError } from '../convert/errors.js';
 import { mapKeys } from '../convert/keymaps.js';
 import type { ResNetConfig } from '../models/config.js';
 import { buildPlan, PlanError } from '../models/plan.js';
-import { timmArchConfig } from '../models/timm.js';
+import { TIMM_ARCHITECTURES, timmArchConfig } from '../models/timm.js';
 import { encodeMetadata, parseHeader, WeightsFormatError, type ModelMetadata } from '../weights/safetensors.js';
 import { HubError } from './errors.js';
 import type { TimmHubConfig } from './timm-config.js';
@@ -32,6 +32,12 @@ export function hubNetwork(cfg: TimmHubConfig, what: string): ResNetConfig {
   if (a.channels) config.widths = [...a.channels];
   if (a.cardinality !== undefined) config.groups = a.cardinality;
   if (a.base_width !== undefined) config.widthPerGroup = a.base_width;
+  if (a.stem_width !== undefined && config.deepStem) {
+    // timm's ResNet: a deep stem of stem_width, stem_width (3/4 of it first when tiered), then 2 x stem_width.
+    const w = a.stem_width;
+    config.deepStem = TIMM_ARCHITECTURES[cfg.architecture]?.stemType === 'deep_tiered' ? [3 * Math.floor(w / 4), w] : [w, w];
+    config.stemChannels = 2 * w;
+  }
   if (config.layers.length !== config.widths.length) {
     throw new HubError(`${what}: model_args give ${config.layers.length} stages of blocks and ${config.widths.length} stage widths`);
   }

@@ -38,8 +38,10 @@ export interface TimmModelArgs {
   channels?: number[];
   cardinality?: number;
   base_width?: number;
+  /** The deep stems' width (the 7x7 stem has 64 channels whatever it says, as in timm). */
+  stem_width?: number;
 }
-const MODEL_ARGS: readonly (keyof TimmModelArgs)[] = ['layers', 'channels', 'cardinality', 'base_width'];
+const MODEL_ARGS: readonly (keyof TimmModelArgs)[] = ['layers', 'channels', 'cardinality', 'base_width', 'stem_width'];
 
 /** timm's DEFAULT_CROP_PCT. */
 const DEFAULT_CROP_PCT = 0.875;
