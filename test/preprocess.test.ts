@@ -132,7 +132,7 @@ test('preprocess: Pillow BICUBIC / BILINEAR resize matches Pillow (timm\'s eval 
     submitDispatches(ctx, 'pillow', [dispatch]);
     // One byte step is 1 / 255 / std >= 0.017: the tolerance admits f32 rounding, not a byte off.
     assertClose(await readTensor(ctx, output), c.output, { atol: 2e-5, rtol: 1e-5, what: `${c.name} (${c.image} -> ${c.resizeTo} -> ${c.size})` });
-    assert.equal(dispatch.buffers.length, 2, 'the dispatch owns its uniform and coefficient buffers');
+    assert.equal(dispatch.buffers.length, 4, 'the dispatch owns its two uniform buffers, the coefficients and the intermediate rows');
     dispatch.destroy();
     op.dispose();
   }

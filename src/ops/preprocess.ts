@@ -152,10 +152,11 @@ export function pillowCoefficients(inSize: number, outSize: number, resample: 'p
 
 /**
  * The coefficient table the shader reads (binding 3, i32): per crop column x, [start, used, taps
- * weights]; then from word `rowTable`, per crop row y, [start, used, taps weights].
+ * weights]; then from word `rowTable`, per crop row y, [start, used, taps weights]. Also the source
+ * rows the vertical taps read (rowFirst, rowCount): the rows the horizontal pass resamples.
  */
 function coefficientTable(g: PreprocessGeometry, width: number, height: number, S: number, resample: 'pil-bilinear' | 'pil-bicubic'):
-  { table: Int32Array; kx: number; ky: number; rowTable: number } {
+  { table: Int32Array; kx: number; ky: number; rowTable: number; rowFirst: number; rowCount: number } {
   const cols = pillowCoefficients(width, g.resizedW, resample, g.left, S);
   const rows = pillowCoefficients(height, g.resizedH, resample, g.top, S);
   const rowTable = S * (2 + cols.taps);
@@ -168,7 +169,10 @@ function coefficientTable(g: PreprocessGeometry, width: number, height: number, 
       table.set(c.weights.subarray(i * c.taps, (i + 1) * c.taps), o + 2);
     }
   }
-  return { table, kx: cols.taps, ky: rows.taps, rowTable };
+  // The source rows the crop's vertical taps read (starts rise with the output row; so do the ends).
+  const rowFirst = rows.start[0];
+  const rowCount = rows.start[S - 1] + rows.used[S - 1] - rowFirst;
+  return { table, kx: cols.taps, ky: rows.taps, rowTable, rowFirst, rowCount };
 }
 
 export class Preprocess {
@@ -181,6 +185,8 @@ export class Preprocess {
     readonly desc: PreprocessDesc,
     readonly label: string,
     private readonly pipeline: GPUComputePipeline,
+    /** Pillow's horizontal pass (HPASS), for the pil-* filters. */
+    private readonly horizontal?: GPUComputePipeline,
   ) {
     this.outputShape = [desc.batch, desc.size, desc.size, desc.channels];
   }
@@ -200,9 +206,12 @@ export class Preprocess {
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`${label}: range [${lo}, ${hi}] must be finite`);
     const resample = desc.resample ?? 'tensor-bilinear';
     if (!RESAMPLES.includes(resample)) throw new Error(`${label}: resample must be one of ${RESAMPLES.join(', ')}, got ${String(resample)}`);
-    const pipeline = await getPipeline(ctx, { shader: 'preprocess', defines: { GREY: desc.channels === 1, PILLOW: resample !== 'tensor-bilinear' },
-      overrides: { TILE } });
-    return new Preprocess(ctx, desc, label, pipeline);
+    const pillow = resample !== 'tensor-bilinear';
+    const [pipeline, horizontal] = await Promise.all([
+      getPipeline(ctx, { shader: 'preprocess', defines: { GREY: desc.channels === 1, PILLOW: pillow, HPASS: false }, overrides: { TILE } }),
+      pillow ? getPipeline(ctx, { shader: 'preprocess', defines: { GREY: false, PILLOW: true, HPASS: true }, overrides: { TILE } }) : undefined,
+    ]);
+    return new Preprocess(ctx, desc, label, pipeline, horizontal);
   }
 
   /**
@@ -229,7 +238,8 @@ export class Preprocess {
 
   /**
    * image (height, width) RGBA8 -> output (N, S, S, C), batch slot `batchIndex`. With a Pillow
-   * filter the Dispatch also owns the image size's coefficient table.
+   * filter the Dispatch runs the horizontal and the vertical pass and owns the image size's
+   * coefficient table and the intermediate rows.
    */
   bind(image: GpuImage, output: GpuTensor, batchIndex = 0): Dispatch {
     const { ctx, label, pipeline, desc } = this;
@@ -248,7 +258,7 @@ export class Preprocess {
       throw new Error(`${label}: a ${width}x${height} image resized to ${g.resizedW}x${g.resizedH} is smaller than the ${S}x${S} crop`);
     }
     const [lo, hi] = desc.range ?? [0, 1];
-    const data = new ArrayBuffer(96);
+    const data = new ArrayBuffer(112);
     const u = new Uint32Array(data);
     const f = new Float32Array(data);
     u.set([width, height, g.resizedW, g.resizedH, S, g.top, g.left, batchIndex, desc.resizeTo, 0]);
@@ -263,17 +273,30 @@ export class Preprocess {
     ];
     const resample = desc.resample ?? 'tensor-bilinear';
     if (resample === 'tensor-bilinear') return pipelineDispatch(ctx, label, pipeline, data, resources, [groups, groups]);
-    const { table, kx, ky, rowTable } = coefficientTable(g, width, height, S, resample);
+    const { table, kx, ky, rowTable, rowFirst, rowCount } = coefficientTable(g, width, height, S, resample);
     u[9] = kx;
     u[14] = ky;
     u[15] = rowTable;
+    u[24] = rowFirst;
+    u[25] = rowCount;
     checkBindingSize(ctx, table.byteLength, `${label} filter coefficients`);
+    checkBindingSize(ctx, rowCount * S * 4, `${label} resized rows`);
     const coefficients = ctx.device.createBuffer({ label: `${label} filter coefficients`, size: Math.ceil(table.byteLength / 16) * 16,
       usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
     ctx.device.queue.writeBuffer(coefficients, 0, table.buffer as ArrayBuffer, table.byteOffset, table.byteLength);
-    const d = pipelineDispatch(ctx, label, pipeline, data, [...resources, { buffer: coefficients }], [groups, groups]);
-    const buffers = [...d.buffers, coefficients];
-    return { ...d, buffers, destroy() { for (const b of buffers) b.destroy(); } };
+    const rows = ctx.device.createBuffer({ label: `${label} resized rows`, size: Math.ceil((rowCount * S * 4) / 16) * 16,
+      usage: BufferUsage.STORAGE });
+    const h = pipelineDispatch(ctx, `${label} (horizontal)`, this.horizontal!, data, [resources[0], { buffer: rows }, { buffer: coefficients }],
+      [groups, Math.ceil(rowCount / TILE)]);
+    const v = pipelineDispatch(ctx, label, pipeline, data, [{ buffer: rows }, resources[1], { buffer: coefficients }], [groups, groups]);
+    const buffers = [...h.buffers, ...v.buffers, coefficients, rows];
+    return {
+      label,
+      buffers,
+      // Two dispatches of one pass: WebGPU makes the first one's writes visible to the second.
+      encode(pass) { h.encode(pass); v.encode(pass); },
+      destroy() { for (const b of buffers) b.destroy(); },
+    };
   }
 
   /** Frees the image buffer made by upload(). */
