@@ -22,6 +22,10 @@ export const HUB_MODELS: readonly HubModel[] = [
   { id: 'hf-hub:timm/resnet50.tv2_in1k', paramsM: 25.56, inputSize: 176, top1: 79.434, test: { size: 224, top1: 80.846 } },
   { id: 'hf-hub:timm/resnext50_32x4d.a1h_in1k', paramsM: 25.03, inputSize: 224, top1: 81.140, test: { size: 288, top1: 82.016 } },
   { id: 'hf-hub:timm/resnet101.a1h_in1k', paramsM: 44.55, inputSize: 224, top1: 81.950, test: { size: 288, top1: 82.796 } },
+  { id: 'hf-hub:timm/resnet50d.ra2_in1k', paramsM: 25.58, inputSize: 224, top1: 80.546, test: { size: 288, top1: 81.354 } },
+  { id: 'hf-hub:timm/seresnext50_32x4d.racm_in1k', paramsM: 27.56, inputSize: 224, top1: 81.268, test: { size: 288, top1: 82.186 } },
+  { id: 'hf-hub:timm/ecaresnet50d.miil_in1k', paramsM: 25.58, inputSize: 224, top1: 80.634, test: { size: 288, top1: 81.648 } },
+  { id: 'hf-hub:timm/resnetaa50d.sw_in12k_ft_in1k', paramsM: 25.58, inputSize: 224, top1: 81.782, test: { size: 288, top1: 82.656 } },
 ];
 
 /** The option text: name, download size (f32: 4 bytes a parameter), top-1. */

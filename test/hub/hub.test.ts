@@ -197,3 +197,12 @@ test('hub: a bad id, a missing repo or file, an HTML page, an unknown architectu
   repo('pth', { 'config.json': JSON.stringify(config('timm/resnet18.tiny_in1k')), 'model.safetensors': new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0]) });
   await fails('hf-hub:test/pth', /model\.safetensors is not a \.safetensors file/);
 });
+
+test('hub: every model the demo offers has an architecture the runtime builds', async () => {
+  const { HUB_MODELS } = await import('../../demo/hub-models.js');
+  const { isSupportedTimmArchitecture } = await import('../../src/models/timm.js');
+  for (const m of HUB_MODELS) {
+    const arch = parseHubId(m.id).repo.split('/')[1].split('.')[0];
+    assert.ok(isSupportedTimmArchitecture(arch), `${m.id}: ${arch}`);
+  }
+});
