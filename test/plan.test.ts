@@ -259,3 +259,45 @@ test("resnetv2_50 / resnetv2_18: timm's pre-activation layout, three dispatches 
     /multiples of 4, got 6/);
   assert.match(configProblems({ ...getArchitecture('resnetv2_50'), strideOn: 'conv1' }).join('; '), /stride on conv2/);
 });
+
+test("configProblems: timm's variant fields", () => {
+  const base = getArchitecture('resnet50');
+  const problems = (extra: Record<string, unknown>) => configProblems({ ...base, ...extra });
+  assert.deepEqual(problems({ deepStem: [32, 32], stem: { kernel: 3, stride: 2, pad: 1 }, avgDown: true, attn: { kind: 'eca' } }), []);
+  assert.match(problems({ deepStem: [32] }).join(), /deepStem must be two positive integers/);
+  assert.match(problems({ stemPool: 'avg' }).join(), /stemPool "avg" replaces the max pool: maxpool must be null/);
+  assert.match(problems({ stemPool: 'blur', maxpool: null }).join(), /stemPool must be 'avg' or 'conv'/);
+  assert.match(problems({ avgDown: 1 }).join(), /avgDown must be a boolean/);
+  assert.match(problems({ downsampleKernel: 2 }).join(), /downsampleKernel must be an odd positive integer/);
+  assert.match(problems({ downsampleKernel: 3, avgDown: true }).join(), /exclude each other/);
+  assert.match(problems({ reduceFirst: 3, groups: 32, widthPerGroup: 4 }).join(), /stage 1: conv1's width floor\(128 \/ reduceFirst 3\) = 42 must be a positive multiple of groups 32/);
+  assert.match(problems({ attn: { kind: 'se' } }).join(), /attn.ratio must be a number in \(0, 1\]/);
+  assert.match(problems({ attn: { kind: 'cbam' } }).join(), /attn must be \{ kind: 'se', ratio \} or \{ kind: 'eca' \}/);
+  assert.match(problems({ attn: { kind: 'eca' }, se: { reduction: 16 } }).join(), /exclude each other/);
+  assert.match(problems({ antiAlias: 'yes' }).join(), /antiAlias must be a boolean/);
+  assert.match(configProblems({ ...getArchitecture('resnetv2_50'), avgDown: true }).join(), /avgDown: not supported with pre-activation blocks/);
+  assert.match(configProblems({ ...getArchitecture('resnet18'), widths: [6, 128, 256, 512], attn: { kind: 'eca' } }).join(),
+    /stage 1: channel attention needs block outputs that are multiples of 4, got 6/);
+  assert.throws(() => buildPlan({ ...base, reduceFirst: 0 } as ResNetConfig), PlanError);
+});
+
+test('the pieces: a deep stem, an average-pool shortcut, attention and anti-aliasing change only their own steps', () => {
+  const base = getArchitecture('resnet50');
+  const plain = buildPlan(base).steps.map((s) => s.name);
+  // avgDown: stage 1's shortcut is a bare 1x1 conv + BN (downsample.1 / .2, no pool: stride 1), stage 2's pools first.
+  const d = buildPlan({ ...base, avgDown: true });
+  const names = d.steps.map((s) => s.name);
+  assert.ok(names.includes('layer1.0.downsample.1') && !names.includes('layer1.0.downsample.0'));
+  const pool = d.steps.find((s) => s.name === 'layer2.0.downsample.0')!;
+  assert.ok(pool.kind === 'avgpool2d' && pool.kernel === 2 && pool.stride === 2 && pool.ceil && !pool.countIncludePad);
+  assert.equal(d.params, buildPlan(base).params, 'the same weights under other names');
+  // Attention: the block's last conv stores raw, `se` computes the scales, the block step adds the shortcut.
+  const se = buildPlan({ ...base, attn: { kind: 'se', ratio: 1 / 16 } });
+  const at = se.steps.findIndex((s) => s.name === 'layer1.0.conv3');
+  assert.deepEqual(se.steps.slice(at, at + 3).map((s) => `${s.name}:${s.kind}`), ['layer1.0.conv3:conv', 'layer1.0.se:squeeze-excite',
+    'layer1.0:scale-residual']);
+  // timm's seresnet50 (28,088,024 in PyTorch, test/fixtures/timm/param_counts.json) less torchvision's resnet50 (25,557,032).
+  assert.equal(se.params - buildPlan(base).params, 28088024 - 25557032, 'SE adds fc1 + fc2 with biases');
+  // The unchanged parts keep torchvision's names and order.
+  assert.deepEqual(buildPlan({ ...base, antiAlias: true }).steps.map((s) => s.name).filter((n) => !n.endsWith('.aa')), plain);
+});

@@ -13,7 +13,7 @@ import { decodeMetadata, defaultResizeSize, encodeMetadata, FORMAT_VERSION, writ
 import { readCheckpoint, type ContainerFormat, type LoadedCheckpoint, type StateDict } from './checkpoint.js';
 import { ConversionError } from './errors.js';
 import { mapKeys, type Layout } from './keymaps.js';
-import { isSupportedTimmArchitecture, TIMM_ARCHITECTURES, timmArchConfig, UnsupportedArchitectureError } from '../models/timm.js';
+import { isSupportedTimmArchitecture, isTorchvisionLayout, TIMM_ARCHITECTURES, timmArchConfig, UnsupportedArchitectureError } from '../models/timm.js';
 
 // ---- Custom model configs -----------------------------------------------------------------------
 
@@ -158,7 +158,9 @@ export function inferConfig(shapes: Shapes): InferredConfig {
       if (c3[0] % 4 !== 0) throw new ConversionError(`cannot infer the architecture: ${p}.conv3 has ${c3[0]} outputs, not a multiple of 4`);
       widths.push(c3[0] / 4);
       bottleneckWidths.push(c2[0]);
-      const g = c2[1] > 0 && c2[0] % c2[1] === 0 ? c2[0] / c2[1] : NaN;
+      // conv2 reads conv1's outputs (c2[0] / reduceFirst of them) in groups of c2[1].
+      const c1 = need(`${p}.conv1.weight`, 4);
+      const g = c2[1] > 0 && c1[0] % c2[1] === 0 ? c1[0] / c2[1] : NaN;
       if (!Number.isInteger(g)) throw new ConversionError(`cannot infer the groups of ${p}.conv2 from its shape ${shapeStr(c2)}`);
       if (s === n.first) groups = g;
       else if (g !== groups) throw new ConversionError(`groups differ between stages (${groups} in ${n.stage(n.first)}, ${g} in ${n.stage(s)})`);
@@ -270,11 +272,12 @@ export function detectArchitecture(shapes: Shapes): { arch: string; inferred: In
 }
 
 /**
- * The supported timm architectures (src/models/timm.ts) outside ARCHITECTURES (whose names are torchvision's
- * networks) whose names and shapes `inferred` has, with `numClasses` classes.
+ * The supported timm architectures (src/models/timm.ts) whose names and shapes `inferred` has, with `numClasses`
+ * classes; not those that are ARCHITECTURES' torchvision networks under the same name (resnet50: the table's,
+ * with its fine-tuned-head rule), but timm's senet154, which differs from Cadene's.
  */
 function timmMatches(inferred: InferredConfig, numClasses: number): string[] {
-  return Object.keys(TIMM_ARCHITECTURES).filter((name) => !ARCHITECTURES[name] && isSupportedTimmArchitecture(name) &&
+  return Object.keys(TIMM_ARCHITECTURES).filter((name) => isSupportedTimmArchitecture(name) && !(ARCHITECTURES[name] && isTorchvisionLayout(name)) &&
     differences(inferred, timmArchConfig(name, numClasses)).length === 0);
 }
 

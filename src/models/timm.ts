@@ -142,6 +142,7 @@ export const TIMM_ARCHITECTURES: Readonly<Record<string, TimmArgs>> = {
   resnetblur50d: { block: B, layers: L50, ...D, aaLayer: 'blur' },
   resnetblur101d: { block: B, layers: L101, ...D, aaLayer: 'blur' },
   resnet50_gn: { block: B, layers: L50, unsupported: 'GroupNorm (norm_layer groupnorm)' },
+  test_resnet: { block: BASIC, layers: [1, 1, 1, 1], unsupported: 'a different block type per stage (block=[BasicBlock, BasicBlock, Bottleneck, BasicBlock])' },
   ecaresnet50d_pruned: { block: B, layers: L50, ...D, attn: 'eca', unsupported: "pruned per-layer widths (timm's adapt_model_from_file)" },
   ecaresnet101d_pruned: { block: B, layers: L101, ...D, attn: 'eca', unsupported: "pruned per-layer widths (timm's adapt_model_from_file)" },
 };
@@ -189,6 +190,13 @@ export function timmArchConfig(architecture: string, numClasses = 1000, options:
 export function isSupportedTimmArchitecture(architecture: string): boolean {
   const args = TIMM_ARCHITECTURES[architecture];
   return args !== undefined && NOT_YET.every((check) => check(args) === null);
+}
+
+/** Whether timm's `architecture` is torchvision's layout (no variant: resnet50, wide_resnet50_2, resnext101_32x8d, ...). */
+export function isTorchvisionLayout(architecture: string): boolean {
+  const a = TIMM_ARCHITECTURES[architecture];
+  return a !== undefined && !a.stemType && !a.replaceStemPool && !a.avgDown && !a.aaLayer && !a.attn && !a.unsupported &&
+    (a.blockReduceFirst ?? 1) === 1 && (a.downKernelSize ?? 1) === 1;
 }
 
 /**
