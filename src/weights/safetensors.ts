@@ -293,9 +293,13 @@ export function decodeMetadata(raw: Record<string, string>): ModelMetadata {
   if (testResizeSize !== undefined && !(Number.isInteger(testResizeSize) && testInputSize !== undefined && testResizeSize >= testInputSize)) {
     throw new WeightsFormatError(`metadata 'test_resize_size' ${raw.test_resize_size} must be an integer >= test_input_size ${raw.test_input_size}`);
   }
+  // The optional fields appear only when the file has them (a decoded file equals its metadata object).
+  const optional: Partial<ModelMetadata> = {};
+  if (raw.interpolation !== undefined) optional.interpolation = raw.interpolation as ModelMetadata['interpolation'];
+  if (testInputSize !== undefined) optional.testInputSize = testInputSize;
+  if (testResizeSize !== undefined) optional.testResizeSize = testResizeSize;
   return {
-    interpolation: raw.interpolation as ModelMetadata['interpolation'],
-    testInputSize, testResizeSize,
+    ...optional,
     formatVersion: version,
     arch: raw.arch ?? 'unknown',
     config: raw.config,
