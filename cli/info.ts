@@ -99,6 +99,7 @@ function formatInfo(i: WeightsInfo, meta: ModelMetadata | string): string {
       ? `resized to ${meta.inputSize} x ${meta.inputSize} (shorter side), centre-cropped`
       : `shorter side resized to ${meta.resizeSize}, centre crop ${meta.inputSize} x ${meta.inputSize}`);
     const labels = meta.labels === 'imagenet' ? 'ImageNet-1k (the shipped list)'
+      : meta.labels === 'imagenet-12k' ? "ImageNet-12k (timm's list, shipped)"
       : `${meta.labels.length}: ${meta.labels.slice(0, 10).join(', ')}${meta.labels.length > 10 ? ', ...' : ''}`;
     row('labels', labels);
   }

@@ -13,7 +13,8 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--kernels F]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--resolution test] [--adapter X] [--kernels F]
+//       (W: a .safetensors file or a Hub model, hf-hub:timm/resnet50.a1_in1k)
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
 //   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
@@ -55,7 +56,8 @@ function kernelsOption(): Option {
 
 // The options every command that runs a model takes.
 function weightsOption(): Option {
-  return new Option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)');
+  return new Option('--weights <file>', '.safetensors weights, or a Hub model hf-hub:<owner>/<name>[@<revision>] such as ' +
+    'hf-hub:timm/resnet50.a1_in1k (endpoint: env HF_ENDPOINT, default https://huggingface.co) (default: the embedded Fashion-MNIST model)');
 }
 
 function archOption(): Option {
@@ -76,6 +78,8 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
+    .addOption(new Option('--resolution <r>', "'test': the weights' evaluation size (a timm model's test_input_size), best accuracy")
+      .choices(['default', 'test']))
     .addOption(adapterOption())
     .addOption(kernelsOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));

@@ -51,7 +51,7 @@ export function convertProgressBar(): { update: (p: ConvertProgress) => void; st
 
 /** The loader's progress bar (LoadProgress events: reading weights, uploading them, compiling kernels). */
 export function loadProgressBar(): { update: (p: LoadProgress) => void; stop: () => void } {
-  const names: Record<string, string> = { download: 'reading weights', upload: 'uploading weights', compile: 'compiling kernels' };
+  const names: Record<string, string> = { download: 'reading weights', convert: 'converting (Hub model)', upload: 'uploading weights', compile: 'compiling kernels' };
   return phasedBar((p: LoadProgress) => {
     const total = Math.max(1, p.total, p.loaded);
     // 'download' and 'upload' count bytes; other phases ('compile': pipelines) count steps.

@@ -1,11 +1,13 @@
 // What the commands that read .safetensors weights share: the header checked against the
-// architecture before any tensor data is read, then the model loaded with a progress bar.
+// architecture before any tensor data is read, then the model loaded with a progress bar. Weights
+// are a file or a Hugging Face Hub id (hf-hub:timm/resnet50.a1_in1k, converted as it downloads).
 
 import { stat } from 'node:fs/promises';
-import { loadModel, type Model } from '../src/classify.js';
+import { loadModel, type Model, type Resolution } from '../src/classify.js';
 import { GpuLimitError } from '../src/gpu/buffers.js';
 import { acquireDevice, type AdapterChoice } from '../src/gpu/device.js';
 import { checkBatch } from '../src/graph/limits.js';
+import { isHubId } from '../src/hub/id.js';
 import { toRgba, type RgbaImage } from '../src/image/decode.js';
 import type { KernelChoice } from '../src/ops/conv2d.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
@@ -35,7 +37,8 @@ export interface WeightsSummary {
 }
 
 export async function readWeightsSummary(path: string, arch?: string): Promise<WeightsSummary> {
-  await checkFile(path, 'weights');
+  const hub = isHubId(path); // a Hub model: config.json and the weights' header are fetched, converted, checked
+  if (!hub) await checkFile(path, 'weights');
   checkArch(arch);
   let reader;
   try {
@@ -49,7 +52,7 @@ export async function readWeightsSummary(path: string, arch?: string): Promise<W
   }
   await reader.close();
   const { header } = reader;
-  const fileBytes = (await stat(path)).size;
+  const fileBytes = hub ? header.dataOffset + reader.dataBytes : (await stat(path)).size;
   const attempt = <T>(f: () => T): T | { error: string } => {
     try {
       return f();
@@ -111,6 +114,8 @@ export interface ModelCliOptions {
   adapter?: AdapterChoice;
   /** The convolution kernel family (--kernels). */
   kernels?: KernelChoice;
+  /** classify: 'test' runs at the weights' evaluation size (loadModel's resolution). */
+  resolution?: Resolution;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -134,7 +139,8 @@ export async function openModel(opts: ModelCliOptions, config: ResNetConfig, bat
   }
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels,
+      resolution: opts.resolution, onProgress: bar.update }));
   } catch (e) {
     ctx.device.destroy();
     throw e;

@@ -16,6 +16,7 @@ import { formatBytes, renderResults, renderTimings, type TimingRow } from './cha
 import { decodeImage, drawPreview, fetchImage, isImageFile, Webcam } from './images.js';
 import { cachedBytes, cacheSummary, fetchWeights, storeBytes } from './weights-cache.js';
 import { convertToSafetensors, generateRandomWeights, isSafetensors } from './convert.js';
+import { HUB_MODELS, hubModelLabel } from './hub-models.js';
 import { KNOWN_WEIGHTS } from './known-weights.js';
 import { Teacher } from './teach.js';
 
@@ -50,6 +51,7 @@ const ui = {
   errors: $('errors'),
   modelSelect: $<HTMLSelectElement>('model-select'),
   imagenetOptions: $<HTMLOptGroupElement>('imagenet-options'),
+  hubOptions: $<HTMLOptGroupElement>('hub-options'),
   weightsFieldset: $<HTMLFieldSetElement>('weights-fieldset'),
   weightsArch: $('weights-arch'),
   weightsUrl: $<HTMLInputElement>('weights-url'),
@@ -195,7 +197,8 @@ async function initGpu(): Promise<boolean> {
 // ---- Loading ------------------------------------------------------------------------------------
 
 const PHASE_TEXT: Record<string, string> = {
-  download: 'Downloading', cache: 'Reading from cache', convert: 'Converting .pth', generate: 'Generating random weights',
+  download: 'Downloading', cache: 'Reading from cache', convert: 'Converting .pth', 'hub-convert': 'Converting from timm\'s layout',
+  generate: 'Generating random weights',
   parse: 'Reading tensors', upload: 'Uploading to the GPU', compile: 'Compiling GPU pipelines', done: 'Ready',
 };
 
@@ -233,7 +236,8 @@ function onLoadProgress(p: LoadProgress): void {
     showProgress(p.fromCache ? 'cache' : 'download', p.loaded, p.total);
     return;
   }
-  showProgress(p.phase === 'download' ? 'parse' : p.phase, p.loaded, p.total);
+  // The library's 'convert' is a Hub model's (renaming timm's tensors while they download).
+  showProgress(p.phase === 'download' ? 'parse' : p.phase === 'convert' ? 'hub-convert' : p.phase, p.loaded, p.total);
 }
 
 interface LoadRequest {
@@ -305,7 +309,7 @@ function loadBytes(bytes: Uint8Array, ctx: GpuContext, arch: string | undefined)
 async function loadUrl(url: string, ctx: GpuContext, arch: string | undefined): Promise<Model> {
   let model: Model;
   try {
-    model = await loadModel({ weights: url, device: ctx, onProgress: onLoadProgress });
+    model = await loadModel({ weights: url, device: ctx, onProgress: onLoadProgress, hubEndpoint: HUB_ENDPOINT });
   } catch (e) {
     if (!arch || !(e instanceof WeightsFormatError) || !/no architecture given/.test(e.message)) throw e;
     return loadModel({ weights: url, arch, device: ctx, onProgress: onLoadProgress });
@@ -365,7 +369,19 @@ function isCheckpointUrl(url: string): boolean {
 
 function selectedArch(): string | undefined {
   const v = ui.modelSelect.value;
-  return v === EMBEDDED || v === 'file' ? undefined : v;
+  return v === EMBEDDED || v === 'file' || isHubModel(v) ? undefined : v;
+}
+
+function isHubModel(v: string): boolean {
+  return v.startsWith('hf-hub:');
+}
+
+/** The Hub's address: https://huggingface.co unless the page's query names a mirror (?hub-endpoint=URL). */
+const HUB_ENDPOINT = new URLSearchParams(location.search).get('hub-endpoint') ?? undefined;
+
+/** A Hub model by id: the library downloads, converts and caches it (offline from the cache). */
+function loadHub(id: string): Promise<void> {
+  return loadWeights({ name: id.slice('hf-hub:'.length), bytes: async () => id });
 }
 
 function loadFromUrl(): void {
@@ -434,6 +450,12 @@ function loadRandom(): void {
 // ---- Model picker -------------------------------------------------------------------------------
 
 function fillModelPicker(): void {
+  for (const m of HUB_MODELS) {
+    const o = document.createElement('option');
+    o.value = m.id;
+    o.textContent = hubModelLabel(m);
+    ui.hubOptions.append(o);
+  }
   for (const name of Object.keys(ARCHITECTURES)) {
     const o = document.createElement('option');
     o.value = name;
@@ -445,6 +467,11 @@ function fillModelPicker(): void {
 function onModelSelected(): void {
   const v = ui.modelSelect.value;
   const embedded = v === EMBEDDED;
+  if (isHubModel(v)) {
+    ui.weightsFieldset.hidden = true;
+    void loadHub(v);
+    return;
+  }
   ui.weightsFieldset.hidden = embedded;
   ui.weightsArch.textContent = v;
   if (!embedded) ui.weightsUrl.value = KNOWN_WEIGHTS[v] ?? '';

@@ -7,6 +7,10 @@
 // modules the URL that dist/src/models/default-model.js has beside it: the model then resolves to
 // dist/assets/, where scripts/copy-assets.mjs put it. The bundle is checked to use import.meta.url
 // nowhere else.
+//
+// timm's ImageNet-12k class names (src/labels/imagenet-12k.ts, about 300 kB) stay out of the bundle: its
+// dynamic import is left to the browser, pointing at dist/src/labels/imagenet-12k.js beside the bundle,
+// so only a page that loads an ImageNet-12k model fetches them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +31,13 @@ const result = await build({
   define: { 'import.meta.url': 'MODELS_MODULE_URL' },
   banner: { js: "const MODELS_MODULE_URL = new URL('./src/models/default-model.js', import.meta.url).href;" },
   logLevel: 'warning',
+  plugins: [{
+    name: 'imagenet-12k-labels-on-demand',
+    setup(b) {
+      b.onResolve({ filter: /\/imagenet-12k\.js$/ }, (args) => args.kind === 'dynamic-import'
+        ? { path: './src/labels/imagenet-12k.js', external: true } : undefined);
+    },
+  }],
 });
 const misplaced = Object.keys(result.metafile.inputs)
   .filter((path) => !path.endsWith('/default-model.js') && readFileSync(join(root, path), 'utf8').includes('import.meta.url'));

@@ -40,6 +40,8 @@ if (args.has('--mesa') && !(hasLibrary('libEGL_mesa.so.0') && hasLibrary('libGLE
 }
 if (args.has('--torch')) {
   try { execSync('/usr/bin/python3 -c "import torch"', { stdio: 'ignore' }); } catch { apt.push('python3-torch', 'python3-torchvision'); }
+  // Pillow: the resize goldens of timm's evaluation transform (make_pillow_resize_golden.py, make_hub_fixtures.py).
+  try { execSync('/usr/bin/python3 -c "import PIL"', { stdio: 'ignore' }); } catch { apt.push('python3-pil'); }
 }
 if (apt.length) {
   const sudo = process.getuid?.() === 0 ? '' : 'sudo ';

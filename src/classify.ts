@@ -19,14 +19,14 @@ import { toRgba, type ImageInput } from './image/decode.js';
 import { nodePlatform } from './platform.js';
 import type { ResNetConfig } from './models/config.js';
 import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
-import { IMAGENET_LABELS } from './models/imagenet-labels.js';
+import { labelSet } from './labels/index.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
 import { checkKernelChoice, checkKernelsOnDevice, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
-import { decodeMetadata, resizeSizeFor, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
+import { decodeMetadata, defaultResizeSize, resizeSizeFor, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
 
 export interface LoadModelOptions {
@@ -49,9 +49,27 @@ export interface LoadModelOptions {
   device?: GpuContext | GPUDevice;
   /** Which adapter to acquire when no device is given (Node: 'default' | 'swiftshader' | 'llvmpipe'). */
   adapter?: AdapterChoice;
-  /** Bytes read ('download') and bytes uploaded ('upload'). */
+  /**
+   * Bytes read ('download'), a Hub model's tensors converted ('convert'), bytes uploaded ('upload'),
+   * pipelines compiled ('compile').
+   */
   onProgress?: ProgressCallback;
-  /** Class names, overriding the file's (default: its metadata, 'imagenet' = the shipped ImageNet-1k list). */
+  /**
+   * Hub models ('hf-hub:owner/name[@revision]'): the endpoint (default: the HF_ENDPOINT environment
+   * variable in Node, else https://huggingface.co).
+   */
+  hubEndpoint?: string;
+  /**
+   * 'test': run at the larger evaluation size the weights were validated at (a timm model's
+   * pretrained_cfg test_input_size and test_crop_pct, metadata 'test_input_size'), for the best
+   * accuracy at more compute; 'default': the training size (input_size, crop_pct). Weights without
+   * a test size run at their size either way.
+   */
+  resolution?: Resolution;
+  /**
+   * Class names, overriding the file's (default: its metadata: 'imagenet' = the shipped ImageNet-1k
+   * list, 'imagenet-12k' = timm's ImageNet-12k list, loaded on demand).
+   */
   labels?: readonly string[];
   /** Keep the folded weights on the CPU so model.validate() can compare every step with the reference. */
   validate?: boolean;
@@ -77,6 +95,8 @@ export interface LoadModelOptions {
   kernels?: KernelChoice;
 }
 
+
+export type Resolution = 'default' | 'test';
 
 export interface ModelInfo {
   arch: string;
@@ -177,25 +197,37 @@ function contextOf(device: GpuContext | GPUDevice): GpuContext {
   return ctx;
 }
 
-function labelsFor(meta: ModelMetadata, numClasses: number, override: readonly string[] | undefined, what: string): readonly string[] {
-  const labels = override ?? (meta.labels === 'imagenet' ? IMAGENET_LABELS : meta.labels);
+async function labelsFor(meta: ModelMetadata, numClasses: number, override: readonly string[] | undefined, what: string): Promise<readonly string[]> {
+  const labels = override ?? (typeof meta.labels === 'string' ? await labelSet(meta.labels) : meta.labels);
   if (labels.length !== numClasses) {
     if (override) throw new RangeError(`labels: ${labels.length} names given for ${numClasses} classes`);
-    if (meta.labels === 'imagenet') return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+    if (typeof meta.labels === 'string') return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
     throw new WeightsFormatError(`${what}: metadata 'labels' has ${labels.length} names for ${numClasses} classes`);
   }
   return labels;
 }
 
-function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: string): Normalization {
+function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: string, resolution: Resolution): Normalization {
   const channels = config.inputChannels;
   const { mean, std, inputRange } = meta;
+  const resample = meta.interpolation ? `pil-${meta.interpolation}` as const : undefined;
+  if (resolution === 'test' && meta.testInputSize !== undefined && config.inputSize === meta.testInputSize) {
+    return { mean, std, inputRange, resizeTo: meta.testResizeSize ?? defaultResizeSize(meta.testInputSize), resample };
+  }
   if (mean.length !== channels || std.length !== channels) {
     throw new WeightsFormatError(`${what}: metadata mean/std have ${mean.length}/${std.length} values for ${channels} input channels`);
   }
   if (std.some((s) => !(s > 0))) throw new WeightsFormatError(`${what}: metadata std ${JSON.stringify(std)} must be positive`);
   const resizeTo = resizeSizeFor(meta, config.inputSize);
-  return { mean, std, inputRange, resizeTo };
+  return { mean, std, inputRange, resizeTo, resample };
+}
+
+/** `config` at input side `size`: a network that pools globally runs at any size. */
+function atTestSize(config: ResNetConfig, size: number, what: string): ResNetConfig {
+  if (config.avgpool !== 'global') {
+    throw new WeightsFormatError(`${what}: resolution 'test' needs a network that pools globally; ${config.name} pools a fixed window`);
+  }
+  return { ...config, inputSize: size };
 }
 
 /**
@@ -215,7 +247,10 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let normalization: Normalization;
   try {
     checkKernelsOnDevice(ctx, options.kernels);
-    const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
+    const resolution = options.resolution ?? 'default';
+    if (resolution !== 'default' && resolution !== 'test') throw new RangeError(`resolution must be 'default' or 'test', got ${String(resolution)}`);
+    const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress,
+      { cache: options.cache, hubEndpoint: options.hubEndpoint });
     try {
       config = resolveConfig(reader.header.metadata, reader.what, options.arch, options.config, reader.header.tensors.size);
       // The plan classify() runs (throws PlanError on a config that builds no network); its weights,
@@ -223,8 +258,12 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
       plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
       checkTensors(reader.header, plan, reader.what);
       meta = decodeMetadata(reader.header.metadata, config);
-      labels = labelsFor(meta, config.numClasses, options.labels, reader.what);
-      normalization = normalizationFor(meta, config, reader.what);
+      if (resolution === 'test' && meta.testInputSize !== undefined && !options.config) {
+        config = atTestSize(config, meta.testInputSize, reader.what);
+        plan = buildPlan(config, { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses) });
+      }
+      labels = await labelsFor(meta, config.numClasses, options.labels, reader.what);
+      normalization = normalizationFor(meta, config, reader.what, resolution);
     } catch (e) {
       await reader.close();
       throw e;

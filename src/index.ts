@@ -1,7 +1,10 @@
 // The package's browser entry (export conditions "browser" and "default"; src/node.ts adds the Node
 // platform): the public API and the pieces a caller may want to name (errors, types, tables).
 
-export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type ClassifyOptions, type RunOptions } from './classify.js';
+export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type ClassifyOptions, type RunOptions, type Resolution } from './classify.js';
+export { HubError } from './hub/errors.js';
+export { parseHubId, DEFAULT_HUB_ENDPOINT, type HubRef } from './hub/id.js';
+export { labelSet, type LabelSet } from './labels/index.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { GpuError, GpuOutOfMemoryError, GpuValidationError } from './gpu/errors.js';

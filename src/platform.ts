@@ -19,6 +19,17 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/**
+ * Cached responses by key: the Cache API's Cache has this shape; in Node the platform keeps them as
+ * files in the user's cache folder.
+ */
+export interface ResponseStore {
+  match(key: string): Promise<Response | undefined>;
+  /** Stores the response once its whole body arrived (rejects, storing nothing, when the body fails). */
+  put(key: string, response: Response): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
 export interface Platform {
   /** The adapter choice when the caller names none (Node: env WEBGPU_ADAPTER). */
   defaultAdapter(): AdapterChoice;
@@ -37,6 +48,15 @@ export interface Platform {
   decodeImage(bytes: Uint8Array, what: string, maxShorterSide?: number): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
+  /** An environment variable (Node: process.env), e.g. HF_ENDPOINT. */
+  env(name: string): string | undefined;
+  /**
+   * The response store `name` in the user's cache folder (Node: $WEBGPU_RESNEXT_CACHE, else
+   * $XDG_CACHE_HOME/webgpu-resnext or ~/.cache/webgpu-resnext); undefined when it cannot be made.
+   */
+  openResponseStore?(name: string): Promise<ResponseStore | undefined>;
+  /** Deletes the store `name` in the cache folder; false when there was none. */
+  clearResponseStore?(name: string): Promise<boolean>;
 }
 
 let installed: Platform | undefined;

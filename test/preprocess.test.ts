@@ -8,7 +8,7 @@ import { testContext } from './helpers/gpu.js';
 import { assertClose, rng } from './helpers/compare.js';
 import { createTensor, readTensor } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
-import { Preprocess, preprocessGeometry, type PreprocessDesc } from '../src/ops/preprocess.js';
+import { pillowCoefficients, Preprocess, preprocessGeometry, type PreprocessDesc } from '../src/ops/preprocess.js';
 import { preprocess as refPreprocess } from '../src/reference/preprocess.js';
 
 interface GoldenCase {
@@ -111,4 +111,41 @@ test('preprocess: bad arguments throw before dispatch', async () => {
   assert.throws(() => op.bind(image, createTensor(ctx, 'o', [2, 14, 14, 1])), /p5: output has shape/);
   assert.throws(() => op.bind({ ...image, width: 100 }, output), /p5: image buffer .* needs 8000/);
   op.dispose();
+});
+
+interface PillowCase {
+  name: string; image: string; size: number; cropPct: number; resizeTo: number; interpolation: 'bicubic' | 'bilinear';
+  mean: number[]; std: number[]; output: number[];
+}
+const pillow = JSON.parse(readFileSync(new URL('./fixtures/pillow_resize_golden.json', import.meta.url), 'utf8')) as {
+  images: Record<string, { width: number; height: number; rgba: number[] }>; cases: PillowCase[];
+};
+
+test('preprocess: Pillow BICUBIC / BILINEAR resize matches Pillow (timm\'s eval transform) byte for byte', async () => {
+  const ctx = await testContext();
+  for (const c of pillow.cases) {
+    const { width: w, height: h, rgba } = pillow.images[c.image];
+    const op = await Preprocess.create(ctx, { size: c.size, resizeTo: c.resizeTo, channels: 3, batch: 1, range: [0, 1],
+      mean: c.mean, std: c.std, resample: c.interpolation === 'bicubic' ? 'pil-bicubic' : 'pil-bilinear' }, 'pillow');
+    const output = createTensor(ctx, 'input', op.outputShape);
+    const dispatch = op.bind(op.upload(Uint8Array.from(rgba), w, h), output, 0);
+    submitDispatches(ctx, 'pillow', [dispatch]);
+    // One byte step is 1 / 255 / std >= 0.017: the tolerance admits f32 rounding, not a byte off.
+    assertClose(await readTensor(ctx, output), c.output, { atol: 2e-5, rtol: 1e-5, what: `${c.name} (${c.image} -> ${c.resizeTo} -> ${c.size})` });
+    assert.equal(dispatch.buffers.length, 4, 'the dispatch owns its two uniform buffers, the coefficients and the intermediate rows');
+    dispatch.destroy();
+    op.dispose();
+  }
+});
+
+test('preprocess: Pillow coefficients sum to 2^22 and follow the downscale factor', () => {
+  // 61 -> 13 bicubic: support 2 * 61 / 13 = 9.38 -> 2 * 10 + 1 taps.
+  const c = pillowCoefficients(61, 13, 'pil-bicubic');
+  assert.equal(c.taps, 21);
+  for (let i = 0; i < 13; i++) {
+    const row = c.weights.subarray(i * c.taps, i * c.taps + c.used[i]);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 2 ** 22) <= c.used[i], `row ${i} sums to 2^22 within rounding`);
+  }
+  // Upscaling keeps the filter's own support: bilinear 2 * 1 + 1 taps.
+  assert.equal(pillowCoefficients(9, 23, 'pil-bilinear').taps, 3);
 });

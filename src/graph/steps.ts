@@ -16,7 +16,7 @@ import { firstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { packPreAct, Pool2d } from '../ops/pool2d.js';
-import { Preprocess, type GpuImage } from '../ops/preprocess.js';
+import { Preprocess, type GpuImage, type Resample } from '../ops/preprocess.js';
 import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
 import { Eca } from '../ops/eca.js';
 import { Softmax } from '../ops/softmax.js';
@@ -30,6 +30,8 @@ export interface Normalization {
   std: number[];
   /** The shorter image side is resized to this before the centre crop (metadata 'resize_size'). */
   resizeTo: number;
+  /** The resize filter (metadata 'interpolation'; default 'tensor-bilinear'). */
+  resample?: Resample;
 }
 
 /** An RGBA8 image, row-major, 4 bytes per pixel. */
@@ -202,7 +204,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     case 'preprocess': {
       const op = await Preprocess.create(ctx, {
         size: s.size, resizeTo: norm.resizeTo, channels: s.channels as 1 | 3, batch: N,
-        range: norm.inputRange, mean: norm.mean, std: norm.std,
+        range: norm.inputRange, mean: norm.mean, std: norm.std, resample: norm.resample,
       }, label);
       return {
         bind: () => { throw new Error(`${label}: bind images with bindImage()`); },

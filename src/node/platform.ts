@@ -1,6 +1,7 @@
 // The Node platform (src/platform.ts): Dawn's adapters, files through node:fs (regular files only:
-// never a device, FIFO or directory), PNG/JPEG decoding (src/node/image.ts), and the CPU count
-// (LP_NUM_THREADS when set, as llvmpipe itself reads it).
+// never a device, FIFO or directory), PNG/JPEG decoding (src/node/image.ts), the CPU count
+// (LP_NUM_THREADS when set, as llvmpipe itself reads it), the environment, and cached responses
+// (converted Hub models) in the user's cache folder.
 
 import { constants } from 'node:fs';
 import { open, type FileHandle as NodeFileHandle } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Platform } from '../platform.js';
 import { adapterChoiceFromEnv, nodeAdapter } from './device.js';
 import { decodeImage } from './image.js';
+import { clearNodeResponseStore, openNodeResponseStore } from './response-store.js';
 
 /** The error for a path that is not a regular file; `code` ENOTREG (EISDIR for a directory). */
 function notRegular(path: string, isDirectory: boolean): NodeJS.ErrnoException {
@@ -74,4 +76,7 @@ export const NODE_PLATFORM: Platform = {
     const env = Number(process.env.LP_NUM_THREADS);
     return env >= 1 ? env : availableParallelism();
   },
+  env: (name) => process.env[name],
+  openResponseStore: openNodeResponseStore,
+  clearResponseStore: clearNodeResponseStore,
 };

@@ -10,6 +10,13 @@
 //
 // Where there is no Cache API (Node, pages served over plain http from another host) the weights are
 // fetched as they are, every time. The cache is best effort: a full quota only means no caching.
+//
+// The same revalidation serves entries derived from several files (src/hub/: a Hub model converted
+// from its config.json and model.safetensors): such an entry stores the validators of each source
+// file, is checked with a HEAD request per source, and lives in the Cache API, or in Node in the
+// user's cache folder (the platform's response store).
+
+import { nodePlatform, type ResponseStore } from '../platform.js';
 
 /** The Cache API cache that holds the weights (see clearWeightsCache). */
 export const WEIGHTS_CACHE_NAME = 'webgpu-resnext-weights-v1';
@@ -36,7 +43,7 @@ function cacheStorage(): CacheStorage | undefined {
 }
 
 /** The validators of a response, as stored in VERSION_HEADER: a JSON object (a header value holds no newline). */
-function versionOf(headers: Headers): string {
+export function versionOf(headers: Headers): string {
   return JSON.stringify(Object.fromEntries(VALIDATORS.flatMap((h) => { const v = headers.get(h); return v === null ? [] : [[h, v]]; })));
 }
 
@@ -55,18 +62,54 @@ async function openCache(): Promise<Cache | undefined> {
   }
 }
 
-/** The cached response for `url` when it is still the server's version. */
-async function cachedResponse(cache: Cache, url: string): Promise<Response | undefined> {
-  const cached = await cache.match(url);
-  if (!cached) return undefined;
-  let head: Response;
+/**
+ * The store for entries derived from other files (a converted Hub model): the Cache API where there
+ * is one, else the platform's (Node: the user's cache folder); undefined when neither exists.
+ */
+export async function openDerivedStore(): Promise<ResponseStore | undefined> {
+  return (await openCache()) ?? await nodePlatform()?.openResponseStore?.(WEIGHTS_CACHE_NAME);
+}
+
+/** The stored validators of each source of an entry: VERSION_HEADER holds one object, or an array of them. */
+function storedVersions(header: string): string[] {
   try {
-    head = await fetch(url, { method: 'HEAD' });
+    const v = JSON.parse(header) as unknown;
+    return Array.isArray(v) ? v.map((x) => JSON.stringify(x)) : [header];
+  } catch {
+    return [];
+  }
+}
+
+/** The value of VERSION_HEADER for an entry made from responses with these headers. */
+export function versionHeader(sources: readonly Headers[]): string {
+  return sources.length === 1 ? versionOf(sources[0]) : `[${sources.map(versionOf).join(',')}]`;
+}
+
+/**
+ * The entry `key` of `store` when each of its `sources` (URLs) is still the server's version: a HEAD
+ * request per source, compared by ETag, Last-Modified and Content-Length. Offline (a HEAD fails) the
+ * entry is used as it is.
+ */
+export async function cachedEntry(store: ResponseStore, key: string, sources: readonly string[]): Promise<Response | undefined> {
+  const cached = await store.match(key);
+  if (!cached) return undefined;
+  let heads: Response[];
+  try {
+    heads = await Promise.all(sources.map((url) => fetch(url, { method: 'HEAD' })));
   } catch {
     return cached; // offline: the cached copy is the best there is
   }
-  if (!head.ok || sameVersion(cached.headers.get(VERSION_HEADER) ?? '', versionOf(head.headers))) return cached;
+  const stored = storedVersions(cached.headers.get(VERSION_HEADER) ?? '');
+  if (heads.every((head, i) => !head.ok || sameVersion(stored[i] ?? '', versionOf(head.headers)))) return cached;
+  await cached.body?.cancel().catch(() => {});
   return undefined;
+}
+
+/** A stored entry's headers: its content type and length and VERSION_HEADER. */
+export function entryHeaders(contentType: string, version: string, length?: number): Headers {
+  const headers = new Headers({ 'content-type': contentType, [VERSION_HEADER]: version });
+  if (length !== undefined) headers.set('content-length', String(length));
+  return headers;
 }
 
 /**
@@ -79,24 +122,27 @@ export async function fetchWithCache(url: string, cache: boolean, isStorable: (r
   const done = Promise.resolve();
   const discard = async () => { await store?.delete(url); };
   if (store) {
-    const hit = await cachedResponse(store, url);
+    const hit = await cachedEntry(store, url, [url]);
     if (hit) return { response: hit, fromCache: true, stored: done, discard };
   }
   const response = await fetch(url);
   if (!store || !response.ok || !response.body || !isStorable(response)) return { response, fromCache: false, stored: done, discard: async () => {} };
   const [forCaller, forCache] = response.body.tee();
-  const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream',
-    [VERSION_HEADER]: versionOf(response.headers) });
   const length = response.headers.get('content-length');
-  if (length !== null && (response.headers.get('content-encoding') ?? 'identity') === 'identity') headers.set('content-length', length);
+  const headers = entryHeaders(response.headers.get('content-type') ?? 'application/octet-stream', versionHeader([response.headers]),
+    length !== null && (response.headers.get('content-encoding') ?? 'identity') === 'identity' ? Number(length) : undefined);
   // A body that errors (a broken download) makes put() reject: nothing is stored.
   const stored = store.put(url, new Response(forCache, { headers })).catch(() => {});
   const copy = new Response(forCaller, { status: response.status, statusText: response.statusText, headers: response.headers });
   return { response: copy, fromCache: false, stored, discard: async () => { await stored; await discard(); } };
 }
 
-/** Empties the weights cache. Resolves to false when there was none (or no Cache API). */
+/**
+ * Empties the weights cache (and in Node the converted Hub models in the user's cache folder).
+ * Resolves to false when there was none.
+ */
 export async function clearWeightsCache(): Promise<boolean> {
   const storage = cacheStorage();
-  return storage ? storage.delete(WEIGHTS_CACHE_NAME) : false;
+  if (storage) return storage.delete(WEIGHTS_CACHE_NAME);
+  return (await nodePlatform()?.clearResponseStore?.(WEIGHTS_CACHE_NAME)) ?? false;
 }

@@ -232,8 +232,23 @@ export interface ModelMetadata {
   /** 'mean', 'std': JSON arrays, one value per input channel */
   mean: number[];
   std: number[];
-  /** 'labels': 'imagenet' for the shipped ImageNet list, or a JSON array of class names */
-  labels: 'imagenet' | string[];
+  /**
+   * 'labels': 'imagenet' for the shipped ImageNet-1k list, 'imagenet-12k' for timm's ImageNet-12k
+   * list (11821 classes, loaded on demand), or a JSON array of class names
+   */
+  labels: 'imagenet' | 'imagenet-12k' | string[];
+  /**
+   * 'interpolation': 'bilinear' or 'bicubic' for Pillow's antialiased resize (timm's evaluation
+   * transform); absent: PyTorch's bilinear on a float tensor, no antialiasing.
+   */
+  interpolation?: 'bilinear' | 'bicubic';
+  /**
+   * 'test_input_size', 'test_resize_size': a larger evaluation size the weights were validated at
+   * (timm's pretrained_cfg test_input_size and test_crop_pct), used with loadModel's
+   * `resolution: 'test'`.
+   */
+  testInputSize?: number;
+  testResizeSize?: number;
 }
 
 export function encodeMetadata(m: ModelMetadata): Record<string, string> {
@@ -247,9 +262,12 @@ export function encodeMetadata(m: ModelMetadata): Record<string, string> {
     input_range: JSON.stringify(m.inputRange),
     mean: JSON.stringify(m.mean),
     std: JSON.stringify(m.std),
-    labels: m.labels === 'imagenet' ? 'imagenet' : JSON.stringify(m.labels),
+    labels: typeof m.labels === 'string' ? m.labels : JSON.stringify(m.labels),
   };
   if (m.config !== undefined) out.config = m.config;
+  if (m.interpolation !== undefined) out.interpolation = m.interpolation;
+  if (m.testInputSize !== undefined) out.test_input_size = String(m.testInputSize);
+  if (m.testResizeSize !== undefined) out.test_resize_size = String(m.testResizeSize);
   if (m.source !== undefined) out.source = m.source;
   return out;
 }
@@ -280,10 +298,12 @@ export interface MetadataExpectations {
 /**
  * Decodes and validates `__metadata__`: missing keys get ImageNet defaults, anything malformed
  * throws a WeightsFormatError naming the key. Checked here, once, for every reader: labels are
- * 'imagenet' or a JSON array of strings (exactly `expect.numClasses` of them when given), mean and
+ * 'imagenet', 'imagenet-12k' or a JSON array of strings (exactly `expect.numClasses` of them when
+ * given), mean and
  * std are finite with one entry per input channel (std > 0), input_range is two finite numbers
  * lo < hi, input_size and resize_size are integers with input_size <= resize_size <= 4 x input_size
- * (at most MAX_INPUT_SIZE), color_space fits input_channels.
+ * (at most MAX_INPUT_SIZE), likewise test_input_size and test_resize_size, interpolation is
+ * 'bilinear' or 'bicubic', color_space fits input_channels.
  */
 export function decodeMetadata(raw: Record<string, string>, expect?: MetadataExpectations): ModelMetadata {
   const bad = (key: string, why: string) =>
@@ -328,16 +348,31 @@ export function decodeMetadata(raw: Record<string, string>, expect?: MetadataExp
   const std = numbers('std', [0.229, 0.224, 0.225], channels, `finite numbers > 0 (one per input channel)`, (x) => x > 0);
   const inputRange = numbers('input_range', [0, 1], 2, 'finite numbers [lo, hi]', () => true) as [number, number];
   if (!(inputRange[0] < inputRange[1])) throw bad('input_range', 'must be [lo, hi] with lo < hi');
-  let labels: 'imagenet' | string[] = 'imagenet';
-  if (raw.labels !== undefined && raw.labels !== 'imagenet') {
+  let labels: ModelMetadata['labels'] = 'imagenet';
+  if (raw.labels === 'imagenet-12k') {
+    labels = 'imagenet-12k';
+  } else if (raw.labels !== undefined && raw.labels !== 'imagenet') {
     const v = json('labels');
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad('labels', "must be 'imagenet' or a JSON array of strings");
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad('labels', "must be 'imagenet', 'imagenet-12k' or a JSON array of strings");
     if (expect && v.length !== expect.numClasses) {
       throw new WeightsFormatError(`metadata 'labels' has ${v.length} names for ${expect.numClasses} classes`);
     }
     labels = v as string[];
   }
+  if (raw.interpolation !== undefined && raw.interpolation !== 'bilinear' && raw.interpolation !== 'bicubic') {
+    throw bad('interpolation', "must be 'bilinear' or 'bicubic'");
+  }
+  const testInputSize = raw.test_input_size === undefined ? undefined : int('test_input_size', 0, 1, MAX_INPUT_SIZE);
+  if (raw.test_resize_size !== undefined && testInputSize === undefined) throw bad('test_resize_size', 'needs test_input_size');
+  const testResizeSize = raw.test_resize_size === undefined || testInputSize === undefined ? undefined
+    : int('test_resize_size', 0, testInputSize, Math.min(4 * testInputSize, 2 * MAX_INPUT_SIZE));
+  // The optional fields appear only when the file has them (a decoded file equals its metadata object).
+  const optional: Partial<ModelMetadata> = {};
+  if (raw.interpolation !== undefined) optional.interpolation = raw.interpolation as ModelMetadata['interpolation'];
+  if (testInputSize !== undefined) optional.testInputSize = testInputSize;
+  if (testResizeSize !== undefined) optional.testResizeSize = testResizeSize;
   return {
+    ...optional,
     formatVersion: version,
     arch: raw.arch ?? 'unknown',
     config: raw.config,

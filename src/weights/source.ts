@@ -1,54 +1,36 @@
 // Streaming .safetensors reader: the header first (so the tensor list can be checked before the
 // bulk of the file is read or any GPU memory is touched), then the data section, with progress in
 // bytes. Sources: a URL string or URL (fetch), a fetch Response, a Blob / File, an ArrayBuffer or
-// a typed array, and in Node a file path or file: URL (read in chunks through the Node platform,
-// never whole up front). URLs go through the weights cache (./cache.ts) where there is a Cache API.
+// a typed array, in Node a file path or file: URL (read in chunks through the Node platform,
+// never whole up front), and a Hugging Face Hub id 'hf-hub:owner/name[@rev]' (src/hub/: converted
+// from timm's layout while it downloads). URLs go through the weights cache (./cache.ts) where there is a Cache API.
 // Every stream is read to its end, never cancelled after a successful load (a cancelled fetch
 // shows in the browser's network log as a failed request). Bytes that are not a .safetensors file
 // are named for what they look like (an HTML page, a PyTorch checkpoint, ...).
 
 import { fetchWithCache } from './cache.js';
+import { isHubId } from '../hub/id.js';
+import { openHubStream } from '../hub/open.js';
+import { fromResponse, isHtml, type ByteStream, type ProgressCallback } from './stream.js';
+
+export type { LoadProgress, ProgressCallback } from './stream.js';
 import { nodePlatform, type FileHandle, type Platform } from '../platform.js';
 import { headerLength, parseHeader, toFloat32, WeightsFormatError, type SafetensorsHeader } from './safetensors.js';
 
 export type WeightsSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
 
-export interface LoadProgress {
-  /** Bytes done so far in this phase ('compile': steps). */
-  loaded: number;
-  /** Bytes of this phase in all (the file size for 'download'; 0 when the server gives no length). */
-  total: number;
-  /**
-   * 'download': bytes of the file read (network or disk); 'upload': weight bytes written to the
-   * GPU; 'compile': plan steps whose GPU pipelines are built (counted in steps, not bytes).
-   */
-  phase: 'download' | 'upload' | 'compile';
-  /** 'download' from a URL: true when the bytes come from the weights cache, not the network. */
-  fromCache?: boolean;
-}
-
 export interface OpenOptions {
-  /** Use the weights cache for URL sources (default true; see ./cache.ts). */
+  /** Use the weights cache for URL sources and Hub models (default true; see ./cache.ts). */
   cache?: boolean;
+  /** Hub models ('hf-hub:owner/name'): the endpoint (default: $HF_ENDPOINT in Node, else https://huggingface.co). */
+  hubEndpoint?: string;
 }
 
-export type ProgressCallback = (p: LoadProgress) => void;
 
 /** Bytes read per chunk from a file in Node. */
 const FILE_CHUNK = 4 * 2 ** 20;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-interface ByteStream {
-  /** What the bytes are, for error messages: a path, a URL or 'an ArrayBuffer'. */
-  what: string;
-  /** Total bytes when known up front. */
-  size?: number;
-  chunks: AsyncIterator<Uint8Array>;
-  close(): Promise<void>;
-  /** A URL read through the weights cache: whether it was a hit, the store of a miss, dropping the entry. */
-  cached?: { fromCache: boolean; stored: Promise<void>; discard(): Promise<void> };
-}
 
 /** Buffers an async sequence of chunks and hands out exact byte counts. */
 class ChunkReader {
@@ -143,44 +125,6 @@ const HOW_TO_GET_WEIGHTS = 'Give the URL or path of a .safetensors file: convert
   '`webgpu-resnext convert model.pth model.safetensors` (or convertCheckpoint() in the browser), ' +
   'or call loadModel() without weights for the embedded Fashion-MNIST model';
 
-/** The error for a response that is a web page: a missing file that a dev server answers with its index.html, or an error page. */
-function htmlPageError(what: string, status: number): WeightsFormatError {
-  return new WeightsFormatError(`${what}: got an HTML page (HTTP ${status}), not a .safetensors file: is the path right? ` +
-    '(a development server answers a missing file with its index.html)');
-}
-
-function isHtml(r: Response): boolean {
-  return /^\s*(text\/html|application\/xhtml)/i.test(r.headers.get('content-type') ?? '');
-}
-
-async function fromResponse(r: Response, what: string): Promise<ByteStream> {
-  if (!r.ok) {
-    await r.body?.cancel().catch(() => {});
-    throw new WeightsFormatError(`${what}: HTTP ${r.status} ${r.statusText}`.trim() +
-      (r.status === 404 ? ': no file at that address, is the path right?' : ''));
-  }
-  if (isHtml(r)) {
-    await r.body?.cancel().catch(() => {});
-    throw htmlPageError(what, r.status);
-  }
-  if (!r.body) throw new WeightsFormatError(`${what}: the response has no body`);
-  // Content-Length counts the encoded bytes; only trust it when the body is not re-encoded.
-  const len = r.headers.get('content-length');
-  const encoded = (r.headers.get('content-encoding') ?? 'identity') !== 'identity';
-  const size = len !== null && !encoded && /^\d+$/.test(len) ? Number(len) : undefined;
-  const reader = r.body.getReader();
-  return {
-    what, size,
-    chunks: {
-      async next() {
-        const { done, value } = await reader.read();
-        return done ? { done: true, value: undefined } : { done: false, value };
-      },
-    },
-    close: async () => { await reader.cancel().catch(() => {}); },
-  };
-}
-
 function fromBytes(bytes: Uint8Array, what: string): ByteStream {
   let sent = false;
   return {
@@ -202,7 +146,8 @@ async function fromFile(platform: Platform, path: string): Promise<ByteStream> {
     handle = await platform.openFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new WeightsFormatError(code === 'ENOENT' ? `weights file not found: ${path}` : `cannot open weights file ${path}: ${(e as Error).message}`);
+    const hubHint = /^[\w.-]+\/[\w.-]+$/.test(path) ? ` (a Hugging Face Hub model is named hf-hub:${path})` : '';
+    throw new WeightsFormatError(code === 'ENOENT' ? `weights file not found: ${path}${hubHint}` : `cannot open weights file ${path}: ${(e as Error).message}`);
   }
   const size = handle.size;
   let position = 0;
@@ -221,7 +166,8 @@ async function fromFile(platform: Platform, path: string): Promise<ByteStream> {
   };
 }
 
-async function openStream(source: WeightsSource, options: OpenOptions): Promise<ByteStream> {
+async function openStream(source: WeightsSource, options: OpenOptions, onProgress?: ProgressCallback): Promise<ByteStream> {
+  if (typeof source === 'string' && isHubId(source)) return openHubStream(source, { ...options, onProgress });
   if (typeof source === 'string' || source instanceof URL) {
     const s = source.toString();
     const platform = nodePlatform();
@@ -314,7 +260,7 @@ export interface SafetensorsReader {
  * arrive, with total = the file size when known.
  */
 export async function openSafetensors(source: WeightsSource, onProgress?: ProgressCallback, options: OpenOptions = {}): Promise<SafetensorsReader> {
-  const stream = await openStream(source, options);
+  const stream = await openStream(source, options, onProgress);
   const fromCache = stream.cached ? { fromCache: stream.cached.fromCache } : {};
   const reader = new ChunkReader(stream, (loaded) => onProgress?.({ loaded, total: Math.max(total, loaded), phase: 'download', ...fromCache }));
   let total = stream.size ?? 0;
