@@ -1,9 +1,9 @@
 // A timm Hub model.safetensors -> this runtime's .safetensors, by rewriting the header only: the
 // tensors are renamed to the canonical names (src/convert/keymaps.ts), checked by name and shape
 // against the network timm's `architecture` builds (src/models/timm.ts), and given this project's
-// metadata; num_batches_tracked counters are dropped from the header. The data section is passed on
-// byte for byte (F32, F16 or BF16 as the Hub stores it: the weights reader decodes them), so the
-// conversion streams: the converted file is the new header followed by the download's data section.
+// metadata. The data section is passed on byte for byte (F32, F16 or BF16 as the Hub stores it: the
+// weights reader decodes them), less the bytes of num_batches_tracked counters, so the conversion
+// streams: the converted file is the new header followed by the kept ranges of the download's data.
 
 import { checkShapes } from '../convert/convert.js';
 import { ConversionError } from '../convert/errors.js';
@@ -55,7 +55,14 @@ export interface ConvertedHeader {
   head: Uint8Array;
   /** Tensors in the converted header. */
   tensors: number;
+  /**
+   * The source data section's byte ranges that make up the converted one, in order (keepRanges):
+   * every converted tensor's, with the dropped counters' left out.
+   */
+  keep: Array<{ begin: number; end: number }>;
 }
+
+const BN_COUNTER = /(^|\.)num_batches_tracked$/;
 
 /**
  * Converts the JSON header of a Hub model.safetensors (`json`, the bytes after the u64 length) for
@@ -71,11 +78,10 @@ export function convertHubHeader(json: Uint8Array, dataBytes: number | undefined
     throw new HubError(`${what}: the .safetensors header is not JSON (${(e as Error).message})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new HubError(`${what}: the .safetensors header is not a JSON object`);
-  // BatchNorm's step counters (I64) are no weights: dropped before the header is checked.
-  const kept = Object.fromEntries(Object.entries(raw).filter(([name]) => name !== '__metadata__' && !/(^|\.)num_batches_tracked$/.test(name)));
+  // BatchNorm's step counters (I64) are no weights: left out of the header and of the data.
   let header;
   try {
-    header = parseHeader(new TextEncoder().encode(JSON.stringify(kept)), dataBytes);
+    header = parseHeader(json, dataBytes, (name) => BN_COUNTER.test(name));
   } catch (e) {
     if (e instanceof WeightsFormatError) throw new HubError(`${what}: ${e.message}`);
     throw e;
@@ -96,9 +102,15 @@ export function convertHubHeader(json: Uint8Array, dataBytes: number | undefined
     throw e;
   }
   const out: Record<string, unknown> = { __metadata__: encodeMetadata(metadata) };
-  for (const w of plan.weights) {
-    const t = header.tensors.get(canonical.get(w.name)!)!;
-    out[w.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [t.begin, t.end] };
+  const sources = plan.weights.map((w) => ({ name: w.name, t: header.tensors.get(canonical.get(w.name)!)! }))
+    .sort((a, b) => a.t.begin - b.t.begin);
+  const keep: ConvertedHeader['keep'] = [];
+  let at = 0;
+  for (const { name, t } of sources) {
+    out[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + t.end - t.begin] };
+    at += t.end - t.begin;
+    const last = keep[keep.length - 1];
+    if (last && last.end === t.begin) last.end = t.end; else keep.push({ begin: t.begin, end: t.end });
   }
   let text = JSON.stringify(out);
   text += ' '.repeat((8 - (new TextEncoder().encode(text).byteLength % 8)) % 8); // keep the data section 8-byte aligned
@@ -106,5 +118,5 @@ export function convertHubHeader(json: Uint8Array, dataBytes: number | undefined
   const head = new Uint8Array(8 + body.byteLength);
   new DataView(head.buffer).setBigUint64(0, BigInt(body.byteLength), true);
   head.set(body, 8);
-  return { head, tensors: plan.weights.length };
+  return { head, tensors: plan.weights.length, keep };
 }

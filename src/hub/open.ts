@@ -109,10 +109,11 @@ export async function openHubStream(id: string, options: HubOpenOptions = {}): P
     await source.close();
     throw e;
   }
-  const size = source.size !== undefined ? converted.head.byteLength + source.size - sourceHeaderBytes : undefined;
+  const keep = converted.keep;
+  const size = source.size !== undefined ? converted.head.byteLength + keep.reduce((n, r) => n + r.end - r.begin, 0) : undefined;
   // 'convert' is reported when the reader takes the first bytes, after its 'download' start.
   const tensors = converted.tensors;
-  const chunks = prepend(converted.head, prepend(rest, source.chunks),
+  const chunks = prepend(converted.head, keepRanges(prepend(rest, source.chunks), keep),
     () => options.onProgress?.({ phase: 'convert', loaded: tensors, total: tensors }));
   if (!store) return { what, size, chunks, close: () => source.close() };
 
@@ -143,6 +144,39 @@ export async function openHubStream(id: string, options: HubOpenOptions = {}): P
       await source.close();
     },
     cached: { fromCache: false, stored, discard: async () => { await stored; await store.delete(key); } },
+  };
+}
+
+/** The bytes of `data` (a data section) inside `ranges` (sorted, disjoint), in order; the rest is skipped. */
+function keepRanges(data: AsyncIterator<Uint8Array>, ranges: ReadonlyArray<{ begin: number; end: number }>): AsyncIterator<Uint8Array> {
+  let at = 0; // offset of the next byte `data` yields
+  let i = 0;
+  return {
+    async next() {
+      for (;;) {
+        if (i === ranges.length) return { done: true, value: undefined };
+        const r = await data.next();
+        if (r.done) return r;
+        const chunk = r.value;
+        const start = at;
+        at += chunk.byteLength;
+        const parts: Uint8Array[] = [];
+        while (i < ranges.length && ranges[i].begin < at) {
+          const lo = Math.max(ranges[i].begin, start) - start;
+          const hi = Math.min(ranges[i].end, at) - start;
+          if (hi > lo) parts.push(chunk.subarray(lo, hi));
+          if (ranges[i].end > at) break;
+          i++;
+        }
+        if (parts.length === 1) return { done: false, value: parts[0] };
+        if (parts.length > 1) {
+          const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+          let o = 0;
+          for (const p of parts) { out.set(p, o); o += p.byteLength; }
+          return { done: false, value: out };
+        }
+      }
+    },
   };
 }
 

@@ -41,8 +41,12 @@ export function headerLength(first8: Uint8Array, fileBytes?: number): number {
   return n;
 }
 
-/** Parses and bounds-checks the JSON header. `dataBytes` is the size of the data section when known. */
-export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHeader {
+/**
+ * Parses and bounds-checks the JSON header. `dataBytes` is the size of the data section when known.
+ * Entries whose name `ignore` accepts (a Hub file's I64 BatchNorm counters) are not returned and
+ * their dtype is not checked, but their data_offsets are: they count in the exact coverage check.
+ */
+export function parseHeader(json: Uint8Array, dataBytes?: number, ignore?: (name: string) => boolean): SafetensorsHeader {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
@@ -54,6 +58,7 @@ export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHe
   }
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, TensorEntry>();
+  const ignored: Array<[string, { begin: number; end: number }]> = [];
   for (const [name, v] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new WeightsFormatError('__metadata__ is not a JSON object');
@@ -65,6 +70,15 @@ export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHe
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) throw new WeightsFormatError(`tensor '${name}': entry is not an object`);
+    if (ignore?.(name)) {
+      const o = e.data_offsets;
+      if (!Array.isArray(o) || o.length !== 2 || !o.every((d) => Number.isSafeInteger(d) && d >= 0) || o[0] > o[1] ||
+        (dataBytes !== undefined && o[1] > dataBytes)) {
+        throw new WeightsFormatError(`tensor '${name}': bad data_offsets ${JSON.stringify(o)}`);
+      }
+      ignored.push([name, { begin: o[0], end: o[1] }]);
+      continue;
+    }
     if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) {
       throw new WeightsFormatError(`tensor '${name}': dtype ${String(e.dtype)} is not supported (F32, F16, BF16, F64)`);
     }
@@ -88,7 +102,7 @@ export function parseHeader(json: Uint8Array, dataBytes?: number): SafetensorsHe
   }
   // The data section is covered exactly once, in order: sorted by offset, each tensor starts where
   // the previous one ends, the first at 0, the last at the end of the file (when its size is known).
-  const ordered = [...tensors].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  const ordered = [...tensors, ...ignored].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
   let end = 0;
   for (const [name, t] of ordered) {
     if (t.begin !== end) {
