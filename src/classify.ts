@@ -27,6 +27,9 @@ import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, defaultResizeSize, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
+import { cpuThreads } from './ops/conv2d-tuning.js';
+import { defaultTuningBudgetMs, defaultTuningMode, ModelTuning, TUNING_MODES, type TuningMode, type TuningReport } from './tuning/model-tuning.js';
+import { defaultTuningStore, type TuningStore } from './tuning/store.js';
 
 export interface LoadModelOptions {
   /** A name from ARCHITECTURES; default: the file's metadata. */
@@ -67,6 +70,25 @@ export interface LoadModelOptions {
    * tuned kernels from the start, compiled before loadModel returns.
    */
   warmup?: Warmup;
+  /**
+   * The on-device tuner (src/tuning/): 'auto' times a few launch geometries for each conv layer shape
+   * that has no stored pick for this adapter and kernel version, in the background after loadModel
+   * returns (the first inferences run on the heuristic's picks; progress phase 'tune'), keeps the
+   * fastest in `tuningStore` and swaps them in between two inferences (model.tuning() and model.ready()
+   * tell when). A later load uses the stored picks from the start and tunes nothing. 'heuristic': the
+   * built-in picks (a cost model on CPU-backed adapters, a rule on GPUs). Default: 'auto' on hardware
+   * GPUs, 'heuristic' on SwiftShader and llvmpipe (where each candidate takes seconds to compile).
+   */
+  tuning?: TuningMode;
+  /** The tuner's time budget in ms (default 2000 on hardware GPUs, 60000 on CPU-backed adapters). */
+  tuningBudgetMs?: number;
+  /** Stops the tuner before its next measurement (the layers tuned so far are kept); dispose() does too. */
+  tuningSignal?: AbortSignal;
+  /**
+   * Where the tuner's picks are kept: default a file in the user's cache folder in Node
+   * ($XDG_CACHE_HOME or ~/.cache, webgpu-resnext/tuning), the Cache API in browsers; null: nowhere.
+   */
+  tuningStore?: TuningStore | null;
 }
 
 
@@ -138,6 +160,11 @@ export interface Model {
    * background compilation; at once otherwise). Rejects if that compilation failed or dispose() stopped it.
    */
   ready(): Promise<void>;
+  /**
+   * What the on-device tuner did (loadModel's `tuning`): resolves once its run is over and its picks are
+   * handed to the runner (at once when there was nothing to tune).
+   */
+  tuning(): Promise<TuningReport>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
   /** Debugging and benchmarks: the packed weights of a conv (Conv2dWeights) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
@@ -197,6 +224,12 @@ function normalizationFor(meta: ModelMetadata, config: ResNetConfig, what: strin
  * machine without WebGPU fails at once instead of after the download.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  if (options.tuning !== undefined && !TUNING_MODES.includes(options.tuning)) {
+    throw new RangeError(`tuning must be one of ${TUNING_MODES.join(', ')}, got ${String(options.tuning)}`);
+  }
+  if (options.tuningBudgetMs !== undefined && !(options.tuningBudgetMs >= 0)) {
+    throw new RangeError(`tuningBudgetMs must be a number >= 0, got ${String(options.tuningBudgetMs)}`);
+  }
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -204,6 +237,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let meta: ModelMetadata;
   let labels: readonly string[];
   let runner: Runner;
+  let tuner: ModelTuning;
   try {
     const reader = await openSafetensors(options.weights ?? DEFAULT_WEIGHTS_URL, options.onProgress, { cache: options.cache });
     let normalization: Normalization;
@@ -222,8 +256,13 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     const tensor = await reader.readData();
     const c = config;
+    tuner = await ModelTuning.prepare(ctx, c, {
+      mode: options.tuning ?? defaultTuningMode(ctx),
+      store: options.tuningStore === null ? undefined : options.tuningStore ?? defaultTuningStore(),
+      threads: await cpuThreads(),
+    });
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
-      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, tuning: tuner.lookup,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {
@@ -243,6 +282,17 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
+
+  // The tuner runs after loadModel has returned, its measurements between the inferences.
+  const stopTuning = new AbortController();
+  const userSignal = options.tuningSignal;
+  const onAbort = () => stopTuning.abort();
+  if (userSignal?.aborted) stopTuning.abort();
+  userSignal?.addEventListener('abort', onAbort, { once: true });
+  const tuned = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => tuner.start(runner, {
+    budgetMs: options.tuningBudgetMs ?? defaultTuningBudgetMs(ctx), signal: stopTuning.signal, onProgress: options.onProgress,
+  })).finally(() => userSignal?.removeEventListener('abort', onAbort));
+  tuned.catch(() => {}); // reported by tuning() and ready()
 
   const batchOf = (input: Float32Array, batch?: number): number => {
     if (!(input instanceof Float32Array)) {
@@ -322,10 +372,15 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
       return runner.profile({ images: [await toRgba(input)], topK: kOf(o.topK) });
     },
     validate: async (input, o = {}) => runner.validate(input, batchOf(input, o.batch), o),
-    ready: () => runner.ready(),
+    ready: async () => {
+      await tuned;
+      await runner.ready();
+    },
+    tuning: () => tuned,
     gpuBytes: () => runner.totalBytes(),
     debug: { stepWeights: (step) => runner.stepWeights(step), firstUseInstances: () => runner.firstUseInstances() },
     dispose() {
+      stopTuning.abort();
       runner.dispose();
       if (owned) void runner.idle().then(() => ctx.device.destroy());
     },

@@ -19,6 +19,16 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/**
+ * A place for the on-device tuner's entries (src/tuning/store.ts): text by name. Best effort: a write
+ * may fail (quota, a read-only folder).
+ */
+export interface TuningStore {
+  /** The entry's text, or undefined when there is none. */
+  read(name: string): Promise<string | undefined>;
+  write(name: string, text: string): Promise<void>;
+}
+
 export interface Platform {
   /** The adapter choice when the caller names none (Node: env WEBGPU_ADAPTER). */
   defaultAdapter(): AdapterChoice;
@@ -33,6 +43,8 @@ export interface Platform {
   decodeImage(bytes: Uint8Array, what: string): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
+  /** Where the on-device tuner keeps its picks (src/tuning/store.ts): Node, a file in the user's cache folder. */
+  tuningStore?(): TuningStore;
 }
 
 let installed: Platform | undefined;

@@ -1,5 +1,6 @@
 // The Node platform (src/platform.ts): Dawn's adapters, files through node:fs, PNG/JPEG through
-// pure-JS decoders, and the CPU count (LP_NUM_THREADS when set, as llvmpipe itself reads it).
+// pure-JS decoders, the CPU count (LP_NUM_THREADS when set, as llvmpipe itself reads it) and the tuner's
+// file store (tuning-store.ts).
 
 import { open, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Platform } from '../platform.js';
 import { adapterChoiceFromEnv, nodeAdapter } from './device.js';
 import { decodeImage } from './image.js';
+import { fileTuningStore } from './tuning-store.js';
 
 export const NODE_PLATFORM: Platform = {
   defaultAdapter: adapterChoiceFromEnv,
@@ -27,4 +29,5 @@ export const NODE_PLATFORM: Platform = {
     const env = Number(process.env.LP_NUM_THREADS);
     return env >= 1 ? env : availableParallelism();
   },
+  tuningStore: () => fileTuningStore(),
 };

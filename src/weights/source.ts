@@ -20,9 +20,10 @@ export interface LoadProgress {
   total: number;
   /**
    * 'download': bytes of the file read (network or disk); 'upload': weight bytes written to the
-   * GPU; 'compile': plan steps whose GPU pipelines are built (counted in steps, not bytes).
+   * GPU; 'compile': plan steps whose GPU pipelines are built (counted in steps, not bytes); 'tune':
+   * layer shapes timed by the on-device tuner (src/tuning/), after loadModel returned.
    */
-  phase: 'download' | 'upload' | 'compile';
+  phase: 'download' | 'upload' | 'compile' | 'tune';
   /** 'download' from a URL: true when the bytes come from the weights cache, not the network. */
   fromCache?: boolean;
 }
