@@ -18,7 +18,7 @@ import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
 import { benchModels } from './model-bench.js';
 import type { BenchOptions } from './options.js';
 import {
-  computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
+  computeTargets, formatCeiling, formatMicro, formatModels, formatSteps, formatTargets, formatTuning, type BenchEnvironment, type BenchResult,
 } from './report.js';
 import { findVariants, tuningVariant } from './variants.js';
 
@@ -54,6 +54,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       log(formatCeiling(ceiling.result(), env.cpus));
       const { models, failed } = await benchModels({
         ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+        tunings: o.tuningModes, tuningBudgetMs: o.tuningBudgetMs,
         between: () => ceiling.sample(1),
       });
       if (failed.length) result.failed = failed;
@@ -66,6 +67,8 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       print(formatCeiling(result.ceiling, env.cpus));
       print('');
       print(formatModels(result));
+      const tuning = formatTuning(result);
+      if (tuning) print(`\n${tuning}`);
       for (const m of models) {
         print('');
         print(formatSteps(m, env.cpus));
@@ -89,6 +92,8 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`browser (headless Chromium): ${result.browser.environment.adapter.split('\n')[0]}`);
     if (result.browser.ceiling) print(formatCeiling(result.browser.ceiling, result.browser.environment.cpus));
     print(formatModels(result.browser));
+    const tuning = formatTuning(result.browser);
+    if (tuning) print(tuning);
     for (const m of result.browser.models) print(formatSteps(m, result.browser.environment.cpus));
     print(formatTargets(result.browser.targets));
   }

@@ -5,7 +5,7 @@ import { toRgba } from '../src/image/decode.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { checkFile, userErrors } from './errors.js';
 import { countBar } from './progress.js';
-import { adapterLine, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { adapterLine, closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 /** Images per GPU run in `classify` (one set of GPU buffers per batch size, created on first use). */
 const CLASSIFY_BATCH = 16;
@@ -63,7 +63,7 @@ export async function classifyCommand(files: string[], opts: ClassifyCliOptions)
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     }
   } finally {
-    model.dispose();
+    await closeModel(model);
   }
 }
 

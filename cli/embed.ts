@@ -7,7 +7,7 @@ import { toRgba } from '../src/image/decode.js';
 import { checkFile, checkOutputDir, CliError, userErrors } from './errors.js';
 import { LOGITS_BATCH, npyCommand, writeNpyOutput } from './logits.js';
 import { countBar } from './progress.js';
-import { openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 export interface EmbedCliOptions extends ModelCliOptions {
   input?: string;
@@ -43,7 +43,7 @@ export async function embedCommand(files: string[], opts: EmbedCliOptions): Prom
       bar?.stop();
     }
   } finally {
-    model.dispose();
+    await closeModel(model);
   }
   await writeNpyOutput(opts.output, out, [files.length, C]);
   process.stdout.write(`wrote ${opts.output}: float32 ${formatShape([files.length, C])} embeddings of ${config.name} ` +

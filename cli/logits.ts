@@ -6,7 +6,7 @@ import { formatShape, readNpyFloat32, writeNpyFloat32 } from '../src/io/npy.js';
 import { writeFileAtomic } from '../weights-tools/node-io.js';
 import { checkOutputDir, CliError, fsError, readInput, userErrors } from './errors.js';
 import { countBar } from './progress.js';
-import { openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
+import { closeModel, openModel, readWeightsSummary, runnableConfig, weightsOf, type ModelCliOptions } from './weights.js';
 
 /** Default images per GPU run in `logits`. */
 export const LOGITS_BATCH = 16;
@@ -69,7 +69,7 @@ export async function npyCommand(opts: LogitsCliOptions, c: NpyComputation): Pro
       bar?.stop();
     }
   } finally {
-    model.dispose();
+    await closeModel(model);
   }
   await writeNpyOutput(opts.output, out, [N, K]);
   const runs = Math.ceil(N / batch);

@@ -10,11 +10,11 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--tuning auto|heuristic]
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--tuning M]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
-//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--tuning M]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -22,6 +22,7 @@
 import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
+import { TUNING_MODES } from '../src/tuning/model-tuning.js';
 import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
@@ -53,6 +54,12 @@ function archOption(): Option {
   return new Option('--arch <name>', 'architecture (default: the weights\' metadata)');
 }
 
+function tuningOption(): Option {
+  return new Option('--tuning <mode>', 'auto: time a few kernel launch geometries per layer shape on this adapter once and keep ' +
+    'the fastest in the user\'s cache folder; heuristic: the built-in picks (default: auto on a hardware GPU, heuristic on SwiftShader and llvmpipe)')
+    .choices([...TUNING_MODES]);
+}
+
 function batchOption(): Option {
   return new Option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`).argParser(positiveInt('--batch'));
 }
@@ -68,6 +75,7 @@ function addModelCommands(program: Command): void {
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
     .addOption(adapterOption())
+    .addOption(tuningOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
     .command('logits')
@@ -78,6 +86,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(tuningOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
     .command('embed')
@@ -90,6 +99,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(tuningOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')

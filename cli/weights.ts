@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -89,6 +90,7 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  tuning?: TuningMode;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -96,13 +98,28 @@ export function weightsOf(opts: ModelCliOptions): string {
   return opts.weights ?? DEFAULT_WEIGHTS;
 }
 
-/** Loads the model (its header checked first with runnableConfig), with a progress bar on a terminal. */
+/**
+ * Loads the model (its header checked first with runnableConfig), with a progress bar on a terminal
+ * (for the load: the tuner, which runs after it, reports nothing there).
+ */
 export async function openModel(opts: ModelCliOptions): Promise<Model> {
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return await userErrors(() => loadModel({
+      weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, tuning: opts.tuning,
+      onProgress: (p) => { if (p.phase !== 'tune') bar.update(p); },
+    }));
   } finally {
     bar.stop();
+  }
+}
+
+/** Lets the on-device tuner finish (so that its picks are stored for the next run), then frees the model. */
+export async function closeModel(model: Model): Promise<void> {
+  try {
+    await model.tuning();
+  } finally {
+    model.dispose();
   }
 }
 

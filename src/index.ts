@@ -19,6 +19,7 @@ export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCa
 export { clearWeightsCache, WEIGHTS_CACHE_NAME } from './weights/cache.js';
 export { TUNING_MODES, type TuningMode, type TuningReport, type ShapePick } from './tuning/model-tuning.js';
 export { memoryTuningStore, KERNEL_VERSION, TUNING_CACHE_NAME, type TuningStore } from './tuning/store.js';
+export { describeTuning, sameTuning } from './tuning/candidates.js';
 export {
   convertCheckpoint, parseModelConfig, type ConvertOptions, type ConvertResult, type ConvertProgress, type ModelConfigFile,
 } from './convert/convert.js';

@@ -47,6 +47,11 @@ export function fitsDevice(ctx: GpuContext, desc: Conv2dDesc, t: Conv2dTuning): 
 export const sameTuning = (a: Conv2dTuning, b: Conv2dTuning): boolean =>
   a.wgX === b.wgX && a.wgY === b.wgY && a.tq === b.tq && a.jn === b.jn && a.direct === b.direct && a.channelLanes === b.channelLanes;
 
+/** A tuning in a few characters: block pixels x channels, path, lanes, workgroup ('32x32 direct wg 8x1'). */
+export function describeTuning(t: Conv2dTuning): string {
+  return `${4 * t.tq}x${4 * t.jn}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''} wg ${t.wgX}x${t.wgY}`;
+}
+
 /** The heuristic's pick and the rivals the tuner times for `desc` (the heuristic first, no two alike). */
 export function conv2dCandidates(ctx: GpuContext, desc: Conv2dDesc, threads: number): Conv2dTuning[] {
   const heuristic = defaultConv2dTuning(ctx, desc, threads);
