@@ -50,8 +50,8 @@ export class Ceiling {
     // (the cost model is an estimate): the faster of the two, by the best of 5 runs each taken in
     // alternation (so that other load hits both alike), is the ceiling.
     const candidates = [runtime];
-    if (ctx.cpuBacked) {
-      const t = runtime.tuning;
+    const t = runtime.tuning;
+    if (ctx.cpuBacked && t.family !== 'tiled') {
       candidates.push(await Conv2d.create(ctx, desc, label, { ...t, channelLanes: !t.channelLanes, wgX: t.wgY, wgY: t.wgX }));
     }
     const trials: Ceiling[] = [];

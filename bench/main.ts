@@ -8,6 +8,7 @@
 import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, Option } from 'commander';
 import { ADAPTER_CHOICES, WebGPUUnavailableError } from '../src/gpu/device.js';
+import { KERNEL_CHOICES } from '../src/ops/conv2d.js';
 import { DEFAULT_ARCHS, parseBenchOptions, type BenchCliOptions, type BenchOptions } from './options.js';
 import { runBench } from './run.js';
 
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .option('--batch <list>', 'batch sizes, comma-separated', '1,4')
     .option('--runs <n>', 'timed inferences per batch size (median and min are reported)', '3')
     .addOption(new Option('--adapter <name>', 'WebGPU adapter').choices([...ADAPTER_CHOICES]).default('default'))
+    .addOption(new Option('--kernels <family>', 'the models\' convolution kernel family').choices([...KERNEL_CHOICES]).default('auto'))
     .option('--ceiling-size <n>', 'S of the S x S x S matmul that gives the ceiling', '1024')
     .option('--json <file>', 'also write every figure as JSON')
     .addOption(new Option('--steps <mode>', 'per-step times: timestamp-query where available, else wall clock per step')

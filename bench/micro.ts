@@ -8,7 +8,7 @@ import { checkBindingSize, createTensor, readTensor, uploadBuffer, uploadTensor,
 import { boundDispatch, submitDispatches, uniformBuffer, type Dispatch } from '../src/gpu/dispatch.js';
 import { preprocess } from '../src/gpu/shaders.js';
 import { Conv2d, type Conv2dDesc } from '../src/ops/conv2d.js';
-import { conv2dFlops, conv2dOutputSize } from '../src/ops/conv2d-geometry.js';
+import { conv2dFlops, conv2dOutputSize, describeTuning } from '../src/ops/conv2d-geometry.js';
 import { cpuThreads, defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
 import { Conv2dWeights, packConv2dWeights } from '../src/ops/conv2d-weights.js';
 import { cpuMs, cpuRate } from './clock.js';
@@ -164,9 +164,8 @@ export async function benchShape(ctx: GpuContext, name: string, desc: Conv2dDesc
       }
     }
     const medianMs = median(e.wall);
-    const t = e.conv.tuning;
     results.push({
-      name: e.v.name, tuning: `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`, medianMs, gflops: flops / medianMs / 1e6,
+      name: e.v.name, tuning: describeTuning(e.conv.tuning), medianMs, gflops: flops / medianMs / 1e6,
       gflopsBest: flops / Math.min(...e.wall) / 1e6, cpuGflops: cpuRate(flops, e.cpu.length ? median(e.cpu) : undefined, cpus), maxDiff,
     });
   }

@@ -5,6 +5,7 @@
 // (bench/browser/), so it imports nothing from Node.
 
 import { loadModel, type Model } from '../src/classify.js';
+import type { KernelChoice } from '../src/ops/conv2d.js';
 import type { GpuContext } from '../src/gpu/device.js';
 import { f32Bytes } from '../src/gpu/buffers.js';
 import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
@@ -12,7 +13,8 @@ import { buildPlan } from '../src/models/plan.js';
 import { planBuffers } from '../src/graph/memory.js';
 import { stepTensorShape } from '../src/graph/steps.js';
 import { randomWeights } from '../src/weights/random.js';
-import { describeTuning, sameTuning } from '../src/tuning/candidates.js';
+import { sameTuning } from '../src/tuning/candidates.js';
+import { describeTuning } from '../src/ops/conv2d-geometry.js';
 import type { TuningMode, TuningReport } from '../src/tuning/model-tuning.js';
 import { memoryTuningStore } from '../src/tuning/store.js';
 import { cpuMs } from './clock.js';
@@ -26,6 +28,8 @@ export interface ModelBenchOptions {
   batches: number[];
   /** Timed inferences per batch size. */
   runs: number;
+  /** The conv kernel family (loadModel's `kernels`); default 'auto'. */
+  kernels?: KernelChoice;
   /** Per-step times: 'auto' (timestamp-query where the adapter has it, else wall clock per step), or 'none'. */
   steps: 'auto' | 'wall' | 'none';
   /** How many of the slowest steps to keep. */
@@ -305,7 +309,7 @@ async function loadOne(o: ModelBenchOptions, arch: string, label: string, mode: 
   // The tuner from scratch (an empty store), so that its time and picks are this run's; its run and the
   // swap finish before the next model loads (ready()), so that no other work overlaps its measurements.
   const model = await loadModel({
-    weights: bytes, config, device: o.ctx, warmup: 'tuned', tuning: mode, tuningStore: memoryTuningStore(), tuningBudgetMs: o.tuningBudgetMs,
+    weights: bytes, config, device: o.ctx, warmup: 'tuned', kernels: o.kernels, tuning: mode, tuningStore: memoryTuningStore(), tuningBudgetMs: o.tuningBudgetMs,
   }) as ModelWithDebug;
   const loadMs = performance.now() - t1;
   o.log?.(`${label}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);

@@ -5,7 +5,7 @@ import type { AdapterChoice } from '../src/gpu/device.js';
 import type { Warmup } from '../src/graph/runner.js';
 import { TUNING_MODES, type TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES } from '../src/models/config.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
+import { checkKernelChoice, type Conv2dDesc, type Conv2dTuningOverride, type KernelChoice } from '../src/ops/conv2d.js';
 import { EMBEDDED } from './first-prediction.js';
 import { parseShape } from './micro.js';
 import { findVariants, parseTuning } from './variants.js';
@@ -19,6 +19,8 @@ export interface BenchOptions {
   batches: number[];
   runs: number;
   adapter: AdapterChoice;
+  /** The models' conv kernel family (loadModel's `kernels`). */
+  kernels: KernelChoice;
   /** S of the S^3 ceiling matmul. */
   ceilingSize: number;
   json?: string;
@@ -30,7 +32,7 @@ export interface BenchOptions {
   shapes?: Conv2dDesc[];
   variants?: string[];
   /** Micro mode: the production kernel with these tunings, as extra variants ('tuning1', ...). */
-  tunings?: Partial<Conv2dTuning>[];
+  tunings?: Conv2dTuningOverride[];
   /** Time to the first prediction instead (bench/first-prediction.ts), per architecture and warmup. */
   first: boolean;
   warmups: Warmup[];
@@ -68,6 +70,7 @@ export interface BenchCliOptions {
   batch: string;
   runs: string;
   adapter: AdapterChoice;
+  kernels: string;
   ceilingSize: string;
   json?: string;
   steps: BenchOptions['steps'];
@@ -109,6 +112,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     batches,
     runs: int(c.runs, '--runs'),
     adapter: c.adapter,
+    kernels: checkKernelChoice(c.kernels),
     ceilingSize: int(c.ceilingSize, '--ceiling-size', 4),
     json: c.json,
     steps: c.steps,

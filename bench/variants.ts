@@ -6,25 +6,25 @@
 // production Conv2d's defines, overrides, Params and grid for the same shape and tuning.
 
 import type { GpuContext } from '../src/gpu/device.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
+import type { Conv2dDesc, Conv2dTuning, Conv2dTuningOverride, RegisterTuning } from '../src/ops/conv2d.js';
 
 export interface KernelVariant {
   name: string;
   /** bench/kernels/<file> (weights in a storage buffer); undefined = the production shaders/conv2d.wgsl. */
   file?: string;
   /** Tuning over the runtime's default for the shape (`runtime`); undefined = the default. */
-  tuning?: (ctx: GpuContext, desc: Conv2dDesc, runtime: Conv2dTuning) => Partial<Conv2dTuning> | undefined;
+  tuning?: (ctx: GpuContext, desc: Conv2dDesc, runtime: Conv2dTuning) => Conv2dTuningOverride | undefined;
   description: string;
 }
 
 /** One SIMD batch of lanes along pixels. */
-function pixelLanes(ctx: GpuContext): Partial<Conv2dTuning> {
+function pixelLanes(ctx: GpuContext): Partial<RegisterTuning> {
   return { channelLanes: false, wgX: ctx.source === 'llvmpipe' ? 8 : 4, wgY: 1 };
 }
 
 /** A forced register block of 4*tq pixels x 4*jn channels, one SIMD batch of lanes along pixels. */
 function block(tq: number, jn: number, direct = false) {
-  return (ctx: GpuContext, desc: Conv2dDesc): Partial<Conv2dTuning> => ({
+  return (ctx: GpuContext, desc: Conv2dDesc): Partial<RegisterTuning> => ({
     ...pixelLanes(ctx), tq, jn: Math.min(jn, Math.ceil(desc.K / desc.groups / 4)), direct,
   });
 }
@@ -43,10 +43,16 @@ export const VARIANTS: KernelVariant[] = [
   { name: '16x16', tuning: block(4, 4), description: '16 pixels x 16 channels, implicit' },
 ];
 
-const TUNING_KEYS = { wgX: 'number', wgY: 'number', tq: 'number', jn: 'number', direct: 'boolean', channelLanes: 'boolean' } as const;
+const TUNING_KEYS = {
+  family: 'string', wgX: 'number', wgY: 'number', tq: 'number', jn: 'number', direct: 'boolean', channelLanes: 'boolean',
+  bm: 'number', bn: 'number', bk: 'number', tm: 'number', tn: 'number', splitK: 'number',
+} as const;
 
-/** Parses a --tuning value: a JSON object with some of Conv2dTuning's fields (Conv2d.create checks the values). */
-export function parseTuning(text: string): Partial<Conv2dTuning> {
+/**
+ * Parses a --tuning value: a JSON object with some of Conv2dTuning's fields, those of the register family
+ * or, with "family": "tiled", the tiled family's (Conv2d.create checks the values).
+ */
+export function parseTuning(text: string): Conv2dTuningOverride {
   let t: unknown;
   try {
     t = JSON.parse(text);
@@ -59,12 +65,12 @@ export function parseTuning(text: string): Partial<Conv2dTuning> {
     if (!type) throw new Error(`--tuning: unknown field '${k}'; known: ${Object.keys(TUNING_KEYS).join(', ')}`);
     if (typeof v !== type) throw new Error(`--tuning: ${k} must be a ${type}, got ${JSON.stringify(v)}`);
   }
-  return t as Partial<Conv2dTuning>;
+  return t as Conv2dTuningOverride;
 }
 
 /** The production kernel with a given tuning over the runtime's (micro --tuning). */
-export function tuningVariant(t: Partial<Conv2dTuning>, n: number): KernelVariant {
-  return { name: `tuning${n}`, tuning: () => t, description: `shaders/conv2d.wgsl with ${JSON.stringify(t)}` };
+export function tuningVariant(t: Conv2dTuningOverride, n: number): KernelVariant {
+  return { name: `tuning${n}`, tuning: () => t, description: `${t.family === 'tiled' ? 'shaders/conv2d-tiled.wgsl' : 'shaders/conv2d.wgsl'} with ${JSON.stringify(t)}` };
 }
 
 export function findVariants(names: string[] | undefined): KernelVariant[] {

@@ -8,6 +8,7 @@ import { WebGPUUnavailableError } from '../src/gpu/device.js';
 import { ImageInputError } from '../src/image/decode.js';
 import { NpyFormatError } from '../src/io/npy.js';
 import { PlanError } from '../src/models/plan.js';
+import { KernelChoiceError } from '../src/ops/conv2d.js';
 import { WeightsFormatError } from '../src/weights/safetensors.js';
 
 /** An error whose message is the whole story (shown without a stack). */
@@ -42,7 +43,7 @@ export function fsError(e: unknown, context: string): unknown {
 /** Errors of the runtime that mean bad input or a missing driver, not a bug: shown as one line. */
 export function asUserError(e: unknown): unknown {
   if (e instanceof WeightsFormatError || e instanceof ImageInputError || e instanceof NpyFormatError ||
-    e instanceof WebGPUUnavailableError || e instanceof PlanError) {
+    e instanceof WebGPUUnavailableError || e instanceof PlanError || e instanceof KernelChoiceError) {
     return new CliError(e.message);
   }
   return e;

@@ -10,11 +10,11 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--tuning auto|heuristic]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--kernels F] [--tuning M]
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--tuning M]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
-//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--tuning M]
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -22,6 +22,7 @@
 import '../src/node/install.js'; // first: the runtime under src/ runs on the Node platform
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
+import { KERNEL_CHOICES } from '../src/ops/conv2d.js';
 import { TUNING_MODES } from '../src/tuning/model-tuning.js';
 import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
@@ -43,6 +44,11 @@ function positiveInt(what: string): (value: string) => number {
 function adapterOption(): Option {
   return new Option('--adapter <name>', 'WebGPU adapter (default: env WEBGPU_ADAPTER, else a hardware GPU, else SwiftShader)')
     .choices([...ADAPTER_CHOICES]);
+}
+
+function kernelsOption(): Option {
+  return new Option('--kernels <family>', 'convolution kernel family (default: auto, picked per adapter and layer)')
+    .choices([...KERNEL_CHOICES]);
 }
 
 // The options every command that runs a model takes.
@@ -75,6 +81,7 @@ function addModelCommands(program: Command): void {
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .addOption(tuningOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
@@ -86,6 +93,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .addOption(tuningOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
@@ -99,6 +107,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(kernelsOption())
     .addOption(tuningOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program

@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { KernelChoice } from '../src/ops/conv2d.js';
 import type { TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
@@ -90,6 +91,8 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  /** The convolution kernel family (--kernels). */
+  kernels?: KernelChoice;
   tuning?: TuningMode;
 }
 
@@ -106,7 +109,7 @@ export async function openModel(opts: ModelCliOptions): Promise<Model> {
   const bar = loadProgressBar();
   try {
     return await userErrors(() => loadModel({
-      weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, tuning: opts.tuning,
+      weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, kernels: opts.kernels, tuning: opts.tuning,
       onProgress: (p) => { if (p.phase !== 'tune') bar.update(p); },
     }));
   } finally {

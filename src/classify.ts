@@ -22,6 +22,7 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { IMAGENET_LABELS } from './models/imagenet-labels.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
+import { checkKernelChoice, kernelOverride, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
@@ -76,7 +77,8 @@ export interface LoadModelOptions {
    * returns (the first inferences run on the heuristic's picks; progress phase 'tune'), keeps the
    * fastest in `tuningStore` and swaps them in between two inferences (model.tuning() and model.ready()
    * tell when). A later load uses the stored picks from the start and tunes nothing. 'heuristic': the
-   * built-in picks (a cost model on CPU-backed adapters, a rule on GPUs). Default: 'auto' on hardware
+   * built-in picks (a cost model on CPU-backed adapters, a rule table on GPUs). With `kernels` forcing a
+   * family, the tuner times that family's candidates only. Default: 'auto' on hardware
    * GPUs, 'heuristic' on SwiftShader and llvmpipe (where each candidate takes seconds to compile).
    */
   tuning?: TuningMode;
@@ -89,6 +91,12 @@ export interface LoadModelOptions {
    * ($XDG_CACHE_HOME or ~/.cache, webgpu-resnext/tuning), the Cache API in browsers; null: nowhere.
    */
   tuningStore?: TuningStore | null;
+  /**
+   * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
+   * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
+   * every convolution, on any adapter. 'subgroup' is not available yet (an error).
+   */
+  kernels?: KernelChoice;
 }
 
 
@@ -230,6 +238,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   if (options.tuningBudgetMs !== undefined && !(options.tuningBudgetMs >= 0)) {
     throw new RangeError(`tuningBudgetMs must be a number >= 0, got ${String(options.tuningBudgetMs)}`);
   }
+  if (options.kernels !== undefined) kernelOverride(checkKernelChoice(options.kernels));   // a bad choice fails before anything loads
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -260,9 +269,11 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
       mode: options.tuning ?? defaultTuningMode(ctx),
       store: options.tuningStore === null ? undefined : options.tuningStore ?? defaultTuningStore(),
       threads: await cpuThreads(),
+      kernels: options.kernels ?? 'auto',
     });
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
-      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, tuning: tuner.lookup,
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, kernels: options.kernels,
+      tuning: tuner.lookup,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {

@@ -5,6 +5,7 @@ export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Clas
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
+export { KERNEL_CHOICES, KernelChoiceError, type KernelChoice } from './ops/conv2d.js';
 export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';
 export { IMAGENET_LABELS } from './models/imagenet-labels.js';
@@ -19,7 +20,8 @@ export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCa
 export { clearWeightsCache, WEIGHTS_CACHE_NAME } from './weights/cache.js';
 export { TUNING_MODES, type TuningMode, type TuningReport, type ShapePick } from './tuning/model-tuning.js';
 export { memoryTuningStore, KERNEL_VERSION, TUNING_CACHE_NAME, type TuningStore } from './tuning/store.js';
-export { describeTuning, sameTuning } from './tuning/candidates.js';
+export { sameTuning } from './tuning/candidates.js';
+export { describeTuning } from './ops/conv2d-geometry.js';
 export {
   convertCheckpoint, parseModelConfig, type ConvertOptions, type ConvertResult, type ConvertProgress, type ModelConfigFile,
 } from './convert/convert.js';

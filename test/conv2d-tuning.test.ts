@@ -7,24 +7,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GpuContext } from '../src/gpu/device.js';
-import { conv2dFlops, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d-geometry.js';
-import { defaultConv2dTuning, LLVMPIPE_COSTS, SWIFTSHADER_COSTS } from '../src/ops/conv2d-tuning.js';
+import { conv2dFlops, type Conv2dDesc, type RegisterTuning } from '../src/ops/conv2d-geometry.js';
+import { defaultConv2dTuning, LLVMPIPE_COSTS, registerConv2dTuning, SWIFTSHADER_COSTS } from '../src/ops/conv2d-tuning.js';
 
 /** The WebGPU default limits the search reads. */
-const LIMITS = { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256 };
+const LIMITS = { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupsPerDimension: 65535 };
 /** The threads of the machine the constants were fitted on (2 vCPUs). */
 const THREADS = 2;
 
 function fakeContext(source: GpuContext['source']): GpuContext {
-  return { source, cpuBacked: source === 'llvmpipe' || source === 'swiftshader', device: { limits: LIMITS } } as unknown as GpuContext;
+  return { source, cpuBacked: source === 'llvmpipe' || source === 'swiftshader', device: { limits: { ...LIMITS } } } as unknown as GpuContext;
 }
 
-function pick(source: GpuContext['source'], desc: Conv2dDesc): Conv2dTuning {
-  return defaultConv2dTuning(fakeContext(source), desc, THREADS);
+function pick(source: GpuContext['source'], desc: Conv2dDesc): RegisterTuning {
+  const t = defaultConv2dTuning(fakeContext(source), desc, THREADS);
+  assert.notEqual(t.family, 'tiled', 'the CPU-backed adapters keep the register family');
+  return t as RegisterTuning;
 }
 
 /** As bench --micro prints a tuning. */
-function text(t: Conv2dTuning): string {
+function text(t: RegisterTuning): string {
   return `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`;
 }
 
@@ -120,7 +122,11 @@ test('conv2d tuning: blocks and workgroups within the constants and the limits',
   }
 });
 
-test('conv2d tuning: hardware GPUs get 64 invocations and small blocks, untuned', () => {
-  const t = pick('hardware', { N: 1, ...LAYERS[1][1] });
-  assert.deepEqual(t, { wgX: 64, wgY: 1, tq: 1, jn: 2, direct: false, channelLanes: false });
+test('conv2d tuning: hardware GPUs get the tiled family; forced onto the register family, 64 invocations and small blocks', () => {
+  const ctx = fakeContext('hardware');
+  (ctx as { adapterInfo: Partial<GPUAdapterInfo> }).adapterInfo = { vendor: 'nvidia', architecture: '', device: '', description: '' };
+  (ctx.device.limits as unknown as Record<string, number>).maxComputeWorkgroupStorageSize = 16384;
+  const desc = { N: 1, ...LAYERS[1][1] };
+  assert.equal(defaultConv2dTuning(ctx, desc, THREADS).family, 'tiled');
+  assert.deepEqual(registerConv2dTuning(ctx, desc, THREADS), { wgX: 64, wgY: 1, tq: 1, jn: 2, direct: false, channelLanes: false });
 });

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
+import { Conv2d, type Conv2dDesc, type RegisterTuning } from '../src/ops/conv2d.js';
 import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../src/ops/conv2d-weights.js';
 import { foldBatchNorm } from '../src/weights/fold.js';
@@ -16,7 +16,7 @@ import { submitDispatches } from '../src/gpu/dispatch.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
 import { testContext } from './helpers/gpu.js';
 
-type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<Conv2dTuning> };
+type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<RegisterTuning> };
 
 const dense = { groups: 1, epilogue: 'none' } as const;
 const CASES: Case[] = [

@@ -14,7 +14,7 @@ import type { GpuContext } from '../src/gpu/device.js';
 import { Runner } from '../src/graph/runner.js';
 import type { TuningLookup } from '../src/graph/steps.js';
 import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
-import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d-geometry.js';
+import type { Conv2dDesc, Conv2dTuning, RegisterTuning } from '../src/ops/conv2d-geometry.js';
 import { cpuThreads, defaultConv2dTuning } from '../src/ops/conv2d-tuning.js';
 import { conv2dCandidates, CPU_CANDIDATES, fitsDevice, sameTuning } from '../src/tuning/candidates.js';
 import { ModelTuning } from '../src/tuning/model-tuning.js';
@@ -35,14 +35,16 @@ before(async () => { ctx = await testContext(); });
 
 const ADAPTER: AdapterIdentity = { vendor: 'acme', architecture: 'rdna9', device: '0x1234', description: 'Acme Radeon 9' };
 const DESC: Conv2dDesc = { N: 1, H: 14, W: 14, C: 64, K: 128, R: 3, S: 3, stride: 1, pad: 1, groups: 1, epilogue: 'relu' };
-const TUNING: Conv2dTuning = { wgX: 8, wgY: 1, tq: 2, jn: 4, direct: true, channelLanes: false };
+const TUNING: RegisterTuning = { wgX: 8, wgY: 1, tq: 2, jn: 4, direct: true, channelLanes: false };
 const pick = (desc: Conv2dDesc, tuning: Conv2dTuning, ms = 1): [string, StoredPick] => [shapeKey(desc), { desc, tuning, ms, heuristicMs: 2 }];
 
 // ---- store ----
 
 test('store: picks round-trip through an entry and a store', async () => {
   const other: Conv2dDesc = { ...DESC, C: 32, R: 1, S: 1, pad: 0, epilogue: 'residual-relu', preAct: true };
-  const picks = new Map([pick(DESC, TUNING), pick(other, { ...TUNING, direct: false, channelLanes: true, wgX: 1, wgY: 8 }, 0.5)]);
+  const tiledDesc = { ...DESC, K: 256 };
+  const picks = new Map([pick(DESC, TUNING), pick(other, { ...TUNING, direct: false, channelLanes: true, wgX: 1, wgY: 8 }, 0.5),
+    pick(tiledDesc, { family: 'tiled', bm: 32, bn: 32, bk: 16, tm: 4, tn: 4, splitK: 2 })]);
   assert.deepEqual(decodeEntry(encodeEntry(picks, ADAPTER), ADAPTER), picks);
   const store = memoryTuningStore();
   await writePicks(store, ADAPTER, new Map([pick(DESC, TUNING)]));
@@ -84,6 +86,9 @@ test('store: picks with a wrong key, an impossible tuning or a malformed shape a
   entry.picks[shapeKey({ ...DESC, C: 16 })] = { ...ok, desc: { ...DESC, C: 16 }, tuning: { ...TUNING, direct: 'yes' } };
   entry.picks[shapeKey({ ...DESC, C: 24 })] = { ...ok, desc: { ...DESC, C: 24, epilogue: 'gelu' } };
   entry.picks[shapeKey({ ...DESC, C: 28 })] = { ...ok, desc: { ...DESC, C: 28 }, ms: -1 };
+  entry.picks[shapeKey({ ...DESC, C: 32 })] = { ...ok, desc: { ...DESC, C: 32 }, tuning: { family: 'tiled', bm: 32, bn: 32, bk: 16, tm: 4, tn: 5, splitK: 1 } };
+  entry.picks[shapeKey({ ...DESC, C: 36 })] = { ...ok, desc: { ...DESC, C: 36 }, tuning: { ...TUNING, bm: 32 } };      // fields of two families
+  entry.picks[shapeKey({ ...DESC, C: 40 })] = { ...ok, desc: { ...DESC, C: 40 }, tuning: { ...TUNING, family: 'subgroup' } };
   const read = decodeEntry(JSON.stringify(entry), ADAPTER);
   assert.deepEqual([...read.keys()], [shapeKey(DESC)]);
 });
@@ -97,7 +102,7 @@ test('store: the Node file store keeps an entry per adapter in $XDG_CACHE_HOME/w
     const path = join(dir, 'webgpu-resnext', 'tuning', `${storeName(ADAPTER)}.json`);
     assert.equal(await store.read(storeName(ADAPTER)), undefined);
     await writePicks(store, ADAPTER, new Map([pick(DESC, TUNING)]));
-    assert.equal((await readPicks(fileTuningStore(), ADAPTER)).get(shapeKey(DESC))?.tuning.tq, TUNING.tq);
+    assert.deepEqual((await readPicks(fileTuningStore(), ADAPTER)).get(shapeKey(DESC))?.tuning, TUNING);
     await writeFile(path, '{"schema": 1, "adapter": {"vendor": "acme"');
     assert.equal((await readPicks(store, ADAPTER)).size, 0);
     await writePicks(store, ADAPTER, new Map([pick(DESC, TUNING)]));
@@ -125,7 +130,7 @@ test('tuner: the budget is checked before each measurement (a fake clock: 10 ms 
   const layers = fakeLayers(3);
   const r = await tuneLayers(layers, {
     budgetMs: 45, clock: () => now,
-    measure: async (l, t) => { seen.push(`${l.step}/${t.jn}`); now += 10; return 5 - t.jn; },
+    measure: async (l, t) => { const jn = (t as RegisterTuning).jn; seen.push(`${l.step}/${jn}`); now += 10; return 5 - jn; },
   });
   // Measurements start at 0, 10, 20, 30, 40 ms: five, then the budget is spent.
   assert.equal(r.measurements, 5);
@@ -133,7 +138,7 @@ test('tuner: the budget is checked before each measurement (a fake clock: 10 ms 
   assert.equal(r.stopped, 'budget');
   assert.equal(r.ms, 50);
   assert.deepEqual(r.picks.map((p) => p.step), ['layer2'], 'only the fully measured layer is tuned');
-  assert.equal(r.picks[0].pick.jn, 3);
+  assert.equal((r.picks[0].pick as RegisterTuning).jn, 3);
   assert.deepEqual(r.untuned, [layers[1].key, layers[0].key]);
 });
 
@@ -153,14 +158,14 @@ test('tuner: an abort stops it before the next measurement; the layers done are 
 test('tuner: a rival replaces the heuristic only when faster by the margin; a failed measurement is skipped', async () => {
   const [layer] = fakeLayers(1, 4);
   const times = (ms: number[]) => tuneLayers([layer], { budgetMs: Infinity, measure: async (_, t) => {
-    const v = ms[t.jn - 1];
+    const v = ms[(t as RegisterTuning).jn - 1];
     if (Number.isNaN(v)) throw new Error('pipeline rejected');
     return v;
   } });
   const close = await times([10, 10 * REPLACE_MARGIN + 0.01, 11, 12]);
   assert.ok(sameTuning(close.picks[0].pick, layer.candidates[0]), 'within the margin: the heuristic stays');
   const faster = await times([10, 9, NaN, 8]);
-  assert.equal(faster.picks[0].pick.jn, 4);
+  assert.equal((faster.picks[0].pick as RegisterTuning).jn, 4);
   assert.equal(faster.picks[0].measured[2].ms, Infinity);
   assert.equal(faster.picks[0].heuristicMs, 10);
   assert.equal(faster.measurements, 4);

@@ -98,6 +98,7 @@ async function withPage<T>(o: BenchOptions, log: (line: string) => void, extra: 
   use: (url: string) => Promise<T>): Promise<T> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (or set CHROMIUM_PATH)`);
   if (o.adapter !== 'default') log(`browser: --adapter ${o.adapter} does not apply; Chromium picks its own adapter`);
+  if (o.kernels !== 'auto') log(`browser: --kernels ${o.kernels} applies to the Node run only; the page uses 'auto'`);
   log('browser: bundling bench/browser with Vite');
   const dir = await bundle();
   const server = await serve(dir, extra);

@@ -15,6 +15,7 @@
 import { QuietWait, type GpuContext } from '../gpu/device.js';
 import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
+import type { KernelChoice } from '../ops/conv2d.js';
 import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
@@ -73,6 +74,8 @@ export interface Instance {
 export interface OpOptions {
   /** Convs on the first-use tuning (createStepOp). */
   firstUse?: boolean;
+  /** The conv kernel family (createStepOp); default 'auto'. */
+  kernels?: KernelChoice;
   /** Otherwise, convs on these picks where it has one for their shape (the on-device tuner's), else the heuristic's. */
   tuning?: TuningLookup;
   /**
@@ -91,7 +94,7 @@ export async function createOps(ctx: GpuContext, plan: Plan, N: number, normaliz
   const ops = new Map<string, StepOp>();
   const make = async (s: Step) => {
     o.beforeEach?.();
-    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.tuning));
+    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels, o.tuning));
     o.onOp?.();
   };
   if (o.oneAtATime) {

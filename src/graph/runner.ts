@@ -31,6 +31,7 @@ import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
 import type { ProgressCallback } from '../weights/source.js';
 import { fastFirstByDefault, hasFirstUseConv2dTuning } from '../ops/conv2d-tuning.js';
+import type { KernelChoice } from '../ops/conv2d.js';
 import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
   packedWeightBytes, packStepWeights, stepWeightBytes, uploadStepWeights,
@@ -53,6 +54,11 @@ export interface RunnerOptions {
   onProgress?: ProgressCallback;
   /** 'fast-first': instances start on the first-use conv pipelines (see above); default fastFirstByDefault. */
   warmup?: Warmup;
+  /**
+   * The conv kernel family of every instance: 'auto' (default) the tuning's pick per adapter and layer,
+   * else that family forced on every conv (no first-use pipelines then, except for 'register').
+   */
+  kernels?: KernelChoice;
   /**
    * Compile the pipelines of this instance (compile()) while the weights are folded, packed and
    * uploaded: the compilers run on the driver's threads (in a browser, the GPU process), so the two
@@ -123,9 +129,10 @@ export class Runner {
     private readonly cpuWeights: Map<string, FoldedParams> | undefined,
     private readonly normalization: Normalization,
     warmup: Warmup,
+    private readonly kernels: KernelChoice,
     tuning: TuningLookup | undefined,
   ) {
-    this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx);
+    this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx) && (kernels === 'auto' || kernels === 'register');
     this.tuning = tuning;
   }
 
@@ -146,7 +153,7 @@ export class Runner {
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     const runner = new Runner(ctx, config, weights, cpuWeights, options.normalization,
-      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.tuning);
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.kernels ?? 'auto', options.tuning);
     // Compile progress waits for the upload's end (then its start and where it is), so that the
     // phases come in order.
     let uploading = true;
@@ -213,7 +220,7 @@ export class Runner {
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
     await createOps(this.ctx, plan, key.batch, this.normalization, {
-      firstUse: this.fastFirst, tuning: this.tuning,
+      firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning,
       onOp: () => onProgress?.({ loaded: ++done, total, phase: 'compile' }),
     });
   }
@@ -225,7 +232,7 @@ export class Runner {
     let p = this.instances.get(id);
     if (!p) {
       p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step),
-        { firstUse: this.fastFirst, tuning: this.tuning });
+        { firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));
     }
@@ -254,7 +261,7 @@ export class Runner {
       const old = await this.instances.get(id)?.catch(() => undefined);
       if (!old || (!old.firstUse && old.tuning === target)) return;
       const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
-        { oneAtATime: true, beforeEach: () => this.checkUsable(), tuning: target });
+        { oneAtATime: true, beforeEach: () => this.checkUsable(), kernels: this.kernels, tuning: target });
       const swap = this.queue.then(async () => {
         if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
           destroyInstance(tuned);

@@ -44,8 +44,19 @@ export interface Conv2dDesc {
   preAct?: boolean;
 }
 
-/** Launch geometry of the kernel (the WGSL `override`s and the path defines). */
-export interface Conv2dTuning {
+/**
+ * The conv kernel families: 'register' is shaders/conv2d.wgsl (register blocks, no workgroup memory: what
+ * the CPU-backed adapters run fastest), 'tiled' shaders/conv2d-tiled.wgsl (tiles staged through workgroup
+ * memory, for hardware GPUs; src/ops/conv2d-tiled.ts), 'subgroup' (not written yet).
+ */
+export type Conv2dFamily = 'register' | 'tiled' | 'subgroup';
+
+export const CONV2D_FAMILIES: readonly Conv2dFamily[] = ['register', 'tiled', 'subgroup'];
+
+/** Launch geometry of the register family (shaders/conv2d.wgsl: the WGSL `override`s and the path defines). */
+export interface RegisterTuning {
+  /** Absent or 'register'. */
+  family?: 'register';
   /** Invocations per workgroup along pixels and along channel-column blocks. */
   wgX: number;
   wgY: number;
@@ -66,6 +77,52 @@ export interface Conv2dTuning {
   channelLanes: boolean;
 }
 
+/**
+ * Launch geometry of the tiled family (shaders/conv2d-tiled.wgsl, its overrides): a workgroup computes a
+ * bm-pixel x bn-channel output tile of one group, staging bk reduction steps at a time through workgroup
+ * memory; each invocation computes tm pixels x tn channels of it ((bm/tm) x (bn/tn) invocations).
+ */
+export interface TiledTuning {
+  family: 'tiled';
+  /** Output tile: pixels (1 to 256) and channels (a multiple of 4, at most 128). */
+  bm: number;
+  bn: number;
+  /** Reduction steps staged per barrier: a multiple of 4, 4 to 64. */
+  bk: number;
+  /** Pixels (1 to 8) and channels (4 or 8) per invocation; tm divides bm, tn divides bn. */
+  tm: number;
+  tn: number;
+  /**
+   * Split-K: the reduction is cut into this many slices (1 = none), each a workgroup writing partial sums
+   * to a scratch buffer, then a second pass adds them with the bias and the epilogue: for layers with few
+   * output tiles (7x7 and 14x14 maps at batch 1), so that the GPU has enough workgroups.
+   */
+  splitK: number;
+}
+
+/** Launch geometry of a convolution: the kernel family and that family's fields. */
+export type Conv2dTuning = RegisterTuning | TiledTuning;
+
+/**
+ * What Conv2d.create takes to override the default tuning: some register fields (the default family's
+ * default filled in), or a family with some of its fields (the rest from that family's default).
+ */
+export type Conv2dTuningOverride = Partial<RegisterTuning> | (Partial<TiledTuning> & { family: 'tiled' });
+
+/**
+ * A tuning in one line, as bench --micro prints it: register '32px x 16ch wg 8x1 direct ch-lanes', tiled
+ * 'tiled 32x32 k32 4x4/inv split-K 4'.
+ */
+export function describeTuning(t: Conv2dTuning): string {
+  if (t.family === 'tiled') return `tiled ${t.bm}x${t.bn} k${t.bk} ${t.tm}x${t.tn}/inv${t.splitK > 1 ? ` split-K ${t.splitK}` : ''}`;
+  return `${4 * t.tq}px x ${4 * t.jn}ch wg ${t.wgX}x${t.wgY}${t.direct ? ' direct' : ''}${t.channelLanes ? ' ch-lanes' : ''}`;
+}
+
+/** The family of a tuning ('register' when absent). */
+export function tuningFamily(t: { family?: Conv2dFamily }): Conv2dFamily {
+  return t.family ?? 'register';
+}
+
 /** Output height and width [P, Q]. */
 export function conv2dOutputSize(d: Pick<Conv2dDesc, 'H' | 'W' | 'R' | 'S' | 'stride' | 'pad'>): [number, number] {
   return [windowOutputSize(d.H, d.R, d.stride, d.pad), windowOutputSize(d.W, d.S, d.stride, d.pad)];
@@ -81,6 +138,6 @@ export function conv2dFlops(desc: Conv2dDesc): number {
  * Pixel tiles of the grid: 4*tq consecutive pixels of the N*P*Q, or (direct path) of one output row,
  * ceil(Q / (4*tq)) per row.
  */
-export function pixelTileCount(N: number, P: number, Q: number, t: Conv2dTuning): number {
+export function pixelTileCount(N: number, P: number, Q: number, t: RegisterTuning): number {
   return t.direct ? N * P * Math.ceil(Q / (4 * t.tq)) : Math.ceil((N * P * Q) / (4 * t.tq));
 }

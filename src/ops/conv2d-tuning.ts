@@ -6,7 +6,8 @@
 
 import type { GpuContext } from '../gpu/device.js';
 import { nodePlatform } from '../platform.js';
-import { conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
+import { conv2dFlops, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning, type RegisterTuning } from './conv2d-geometry.js';
+import { hardwareConv2dTuning } from './conv2d-hardware.js';
 
 /**
  * Relative costs of conv2d.wgsl's operations on the CPU-backed adapters, fitted to bench --micro runs of
@@ -72,7 +73,7 @@ export function cpuThreads(): Promise<number> {
  * SIMD batch of lanes costs what its slowest invocation costs (idle lanes included), and the
  * workgroups are shared among `threads` threads.
  */
-export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCosts, threads: number): number {
+export function cpuDispatchCost(desc: Conv2dDesc, t: RegisterTuning, costs: CpuCosts, threads: number): number {
   // As fitted: a load of the operand the lanes run along (a different address per lane) costs more than
   // one of the other operand (the same address in every lane).
   const c = t.channelLanes ? { ...costs, input: costs.weight, weight: costs.input } : costs;
@@ -104,16 +105,25 @@ export function cpuDispatchCost(desc: Conv2dDesc, t: Conv2dTuning, costs: CpuCos
 }
 
 /**
- * Default launch geometry.
+ * Default launch geometry: on the CPU-backed adapters the register family's (registerConv2dTuning), on
+ * hardware GPUs the tiled family's per vendor rule table (hardwareConv2dTuning, src/ops/conv2d-hardware.ts).
+ */
+export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads = 4): Conv2dTuning {
+  return ctx.cpuBacked ? registerConv2dTuning(ctx, desc, threads) : hardwareConv2dTuning(ctx, desc);
+}
+
+/**
+ * Launch geometry of the register family (shaders/conv2d.wgsl).
  * CPU-backed adapters (SwiftShader, llvmpipe): the tuning with the least estimated time
  * (cpuDispatchCost) among register blocks of 4 to 32 pixels x 4 to 32 channels (64 with the lanes along
  * channels on llvmpipe), the direct path where it applies (stride 1, C/G % 4 == 0, a kernel 3 wide), and 1 to 4 SIMD batches of lanes per workgroup, along pixels or along channels.
  * Large layers get 32 x 32 blocks, or 32 x 64 on llvmpipe where the output has 512 channels or more;
  * the 7x7 / 14x14 / 28x28 maps get 28-pixel tiles that divide them;
  * few-pixel layers (7x7 at batch 1) smaller tiles so that the SIMD lanes are not idle.
- * Hardware GPUs get a small block and 64 invocations (more invocations in flight); untuned so far.
+ * Hardware GPUs (where the register family is forced: kernels 'register') get a small block and 64
+ * invocations (more invocations in flight); untuned.
  */
-export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads = 4): Conv2dTuning {
+export function registerConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads = 4): RegisterTuning {
   const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
   const l = ctx.device.limits;
   const maxInv = l.maxComputeInvocationsPerWorkgroup;
@@ -121,7 +131,7 @@ export function defaultConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads =
     return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false, channelLanes: false };
   }
   const costs = cpuCosts(ctx);
-  let best: Conv2dTuning | undefined;
+  let best: RegisterTuning | undefined;
   let bestCost = Infinity;
   for (const t of cpuConv2dTunings(ctx, desc)) {
     const cost = cpuDispatchCost(desc, t, costs, threads);
@@ -139,12 +149,12 @@ export function cpuCosts(ctx: GpuContext): CpuCosts {
 }
 
 /**
- * Every tuning defaultConv2dTuning weighs on a CPU-backed adapter, in the order it weighs them (an
+ * Every tuning registerConv2dTuning weighs on a CPU-backed adapter, in the order it weighs them (an
  * earlier one wins a tie): register blocks up to the adapter's maxTq / maxJn, the direct path where it
  * applies, lanes along pixels or channels, 1 to 4 SIMD batches of lanes per workgroup. The on-device
  * tuner (src/tuning/) draws its CPU candidates from the same space.
  */
-export function* cpuConv2dTunings(ctx: GpuContext, desc: Conv2dDesc): Generator<Conv2dTuning> {
+export function* cpuConv2dTunings(ctx: GpuContext, desc: Conv2dDesc): Generator<RegisterTuning> {
   const costs = cpuCosts(ctx);
   const l = ctx.device.limits;
   const maxInv = l.maxComputeInvocationsPerWorkgroup;
@@ -188,7 +198,7 @@ const FIRST_USE_LARGE_FLOPS = 50e6;
  * needs one conv pipeline per define set and block (a handful) instead of one per tuning, each quick to
  * compile. Undefined on hardware GPUs, whose tuned block is already that small.
  */
-export function firstUseConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): Conv2dTuning | undefined {
+export function firstUseConv2dTuning(ctx: GpuContext, desc: Conv2dDesc): RegisterTuning | undefined {
   if (!hasFirstUseConv2dTuning(ctx)) return undefined;
   const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
   const cols = Math.ceil(desc.K / desc.groups / 4);

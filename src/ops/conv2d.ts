@@ -1,17 +1,27 @@
 // The TypeScript twin of shaders/conv2d.wgsl: validates a convolution against the kernel's
 // assumptions and the device's limits, builds the (cached) pipeline and binds tensors and a layer's
 // packed weights (conv2d-weights.ts) into a Dispatch. The launch geometry comes from conv2d-tuning.ts.
+// A convolution runs on one of the kernel families (Conv2dTuning.family): 'register' (conv2d.wgsl,
+// launched here) or 'tiled' (conv2d-tiled.wgsl, launched by conv2d-tiled.ts); all read the same packed
+// weight texture, so a model's weights do not depend on the family.
 
 import type { GpuContext } from '../gpu/device.js';
-import { checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
+import { BufferUsage, checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
 import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, type Defines } from '../gpu/shaders.js';
 import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
-import { CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
-import { cpuThreads, defaultConv2dTuning } from './conv2d-tuning.js';
+import {
+  CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, tuningFamily,
+  type Conv2dDesc, type Conv2dFamily, type Conv2dTuning, type Conv2dTuningOverride, type RegisterTuning, type TiledTuning,
+} from './conv2d-geometry.js';
+import { hardwareConv2dTuning } from './conv2d-hardware.js';
+import { tiledLaunch } from './conv2d-tiled.js';
+import { cpuThreads, defaultConv2dTuning, registerConv2dTuning } from './conv2d-tuning.js';
 import { Conv2dWeights, conv2dWeightLayout, type Conv2dWeightLayout } from './conv2d-weights.js';
 
-export type { Conv2dDesc, Conv2dEpilogue, Conv2dTuning } from './conv2d-geometry.js';
+export type {
+  Conv2dDesc, Conv2dEpilogue, Conv2dFamily, Conv2dTuning, Conv2dTuningOverride, RegisterTuning, TiledTuning,
+} from './conv2d-geometry.js';
 
 /** The register block sizes the shader has accumulators for. */
 const TQ_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -21,9 +31,45 @@ const PARAMS_WORDS = 21;
 
 /** The shader defines and overrides of a Conv2d's pipeline (bench/ compiles kernel variants with them). */
 export interface Conv2dPipelineKey {
-  shader: 'conv2d';
+  shader: 'conv2d' | 'conv2d-tiled';
   defines: Defines;
   overrides: Record<string, number>;
+  entryPoint?: string;
+}
+
+/** A family's launch of one convolution: its pipelines (split-K: a second pass), params, grids and scratch. */
+interface Launch {
+  key: Conv2dPipelineKey;
+  params: Uint32Array;
+  grid: [number, number, number];
+  /** Split-K's second pass over the partial sums (binding 5), which the first writes at binding 4. */
+  reduce?: { key: Conv2dPipelineKey; grid: [number, number, number]; scratchBytes: number };
+}
+
+/**
+ * Which kernel family a model's convolutions run on: 'auto' the tuning's choice per adapter and layer
+ * (defaultConv2dTuning), or one family forced on every convolution, on any adapter.
+ */
+export type KernelChoice = 'auto' | Conv2dFamily;
+
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'register', 'tiled', 'subgroup'];
+
+/** A kernel family that is not a choice, or not available in this build or on this adapter. */
+export class KernelChoiceError extends Error {
+  override name = 'KernelChoiceError';
+}
+
+/** Throws a one-line KernelChoiceError unless `k` is a KernelChoice. */
+export function checkKernelChoice(k: unknown): KernelChoice {
+  if (!KERNEL_CHOICES.includes(k as KernelChoice)) throw new KernelChoiceError(`kernels: '${String(k)}' is not one of ${KERNEL_CHOICES.join(', ')}`);
+  return k as KernelChoice;
+}
+
+/** The tuning override that forces kernel choice `k` (undefined for 'auto'); a KernelChoiceError for a family not available. */
+export function kernelOverride(k: KernelChoice | undefined): Conv2dTuningOverride | undefined {
+  if (k === undefined || k === 'auto') return undefined;
+  if (k === 'subgroup') throw new KernelChoiceError(`kernels 'subgroup': the subgroup kernel family is not available in this build`);
+  return { family: k } as Conv2dTuningOverride;
 }
 
 /** The tensors of one dispatch as validated storage bindings (binding 3, the residual, only for 'residual-relu' and 'residual'). */
@@ -51,6 +97,8 @@ export class Conv2d {
     readonly params: Uint32Array,
     /** Workgroups per dimension. */
     readonly grid: readonly [number, number, number],
+    /** Split-K's second pass and the bytes of the partial sums between the two (tiled family). */
+    private readonly reduce?: { key: Conv2dPipelineKey; pipeline: GPUComputePipeline; grid: [number, number, number]; scratchBytes: number },
   ) {
     const [P, Q] = conv2dOutputSize(desc);
     this.outputShape = [desc.N, P, Q, desc.K];
@@ -59,9 +107,10 @@ export class Conv2d {
 
   /**
    * Validates `desc` against the kernel's assumptions and the device's limits; fills the tuning in
-   * from defaultConv2dTuning; fetches the pipeline.
+   * from defaultConv2dTuning, or where `tuning` names another family from that family's default
+   * (resolveTuning); fetches the pipeline(s).
    */
-  static async create(ctx: GpuContext, desc: Conv2dDesc, label: string, tuning?: Partial<Conv2dTuning>): Promise<Conv2d> {
+  static async create(ctx: GpuContext, desc: Conv2dDesc, label: string, tuning?: Conv2dTuningOverride): Promise<Conv2d> {
     const d = { ...desc };
     const what = `conv2d ${label}`;
     const bad = (msg: string): never => { throw new Error(`${what}: ${msg}`); };
@@ -81,60 +130,13 @@ export class Conv2d {
     // All indices in the shader are u32 float offsets.
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad('a tensor has 2^32 or more elements');
 
-    const t = { ...defaultConv2dTuning(ctx, d, ctx.cpuBacked ? await cpuThreads() : undefined), ...tuning };
-    const l = ctx.device.limits;
-    if (!TQ_CHOICES.includes(t.tq) || !JN_CHOICES.includes(t.jn)) {
-      bad(`tuning tq ${t.tq} / jn ${t.jn} must be in ${TQ_CHOICES.join(', ')} / ${JN_CHOICES.join(', ')}`);
-    }
-    const [sizeX, sizeY] = t.channelLanes ? [t.wgY, t.wgX] : [t.wgX, t.wgY];   // as declared in the shader
-    if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || sizeX > l.maxComputeWorkgroupSizeX || sizeY > l.maxComputeWorkgroupSizeY) {
-      bad(`workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
-    }
-    if (t.direct && (d.stride !== 1 || layout.Cg % 4 !== 0 || d.S !== 3)) {
-      bad(`the direct path needs stride 1, a kernel 3 wide and C/G % 4 == 0 (stride ${d.stride}, S ${d.S}, C/G ${layout.Cg})`);
-    }
-
-    // The grid: x (and z, past maxComputeWorkgroupsPerDimension) over pixel tiles, y over groups x column tiles.
-    const maxDim = l.maxComputeWorkgroupsPerDimension;
-    const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
-    const gridY = d.groups * nTiles;
-    if (gridY > maxDim) bad(`G * column tiles = ${gridY} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
-    const mTiles = Math.ceil(pixelTileCount(d.N, P, Q, t) / t.wgX);
-    const gridX = Math.min(mTiles, maxDim);
-    const gridZ = Math.ceil(mTiles / gridX);
-    if (gridZ > maxDim) bad(`${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
-    const qTiles = Math.ceil(Q / (4 * t.tq));     // direct path: pixel tiles per output row
-
-    const params = new Uint32Array(PARAMS_WORDS);
-    params.set([
-      d.N, d.H, d.W, d.C,
-      d.K, P, Q, M,
-      d.R, d.S, d.stride, d.pad,
-      d.groups, layout.Cg, layout.Kg, layout.Kgp,
-      nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0,
-      Math.log2(layout.width),
-    ]);
-
-    const residual = hasResidual(d.epilogue);
-    const key: Conv2dPipelineKey = {
-      shader: 'conv2d',
-      defines: {
-        VEC4_IN: layout.Cg % 4 === 0,
-        VEC4_OUT: layout.Kg % 4 === 0,
-        GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
-        DIRECT: t.direct,
-        CHANNEL_LANES: t.channelLanes,
-        RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
-        RESIDUAL: residual,
-        PRE_ACT: d.preAct ?? false,
-        // The register block's declared size: TQ and JN rounded up to powers of two.
-        QUADS_2: t.tq > 1, QUADS_4: t.tq > 2, QUADS_8: t.tq > 4,
-        COLS_2: t.jn > 1, COLS_4: t.jn > 2, COLS_8: t.jn > 4, COLS_16: t.jn > 8,
-      },
-      overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
-    };
-    const pipeline = await getPipeline(ctx, key);
-    return new Conv2d(ctx, d, label, t, layout, key, pipeline, params, [gridX, gridY, gridZ]);
+    const t = await resolveTuning(ctx, d, tuning);
+    const launch = t.family === 'tiled'
+      ? tiledConvLaunch(ctx, d, layout, t, label)
+      : registerLaunch(ctx, d, layout, t, bad);
+    const pipeline = await getPipeline(ctx, launch.key);
+    const reduce = launch.reduce && { ...launch.reduce, pipeline: await getPipeline(ctx, launch.reduce.key) };
+    return new Conv2d(ctx, d, label, t, layout, launch.key, pipeline, launch.params, launch.grid, reduce);
   }
 
   /**
@@ -179,14 +181,114 @@ export class Conv2d {
     }
     const tensors = this.tensorBindings(input, output, residual);
     const uniform = uniformBuffer(ctx, label, this.params);
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: uniform } },
-      { binding: 1, resource: tensors.input },
-      { binding: 2, resource: weights.texture.createView({ label: `${weights.label} view` }) },
-      { binding: 4, resource: tensors.output },
-    ];
-    if (tensors.residual) entries.push({ binding: 3, resource: tensors.residual });
-    const bindGroup = ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
-    return boundDispatch(label, this.pipeline, bindGroup, this.grid, [uniform], this.flops);
+    const texture = { binding: 2, resource: weights.texture.createView({ label: `${weights.label} view` }) };
+    const residualEntries: GPUBindGroupEntry[] = tensors.residual ? [{ binding: 3, resource: tensors.residual }] : [];
+    const { reduce } = this;
+    if (!reduce) {
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: uniform } }, { binding: 1, resource: tensors.input }, texture,
+        { binding: 4, resource: tensors.output }, ...residualEntries,
+      ];
+      const bindGroup = ctx.device.createBindGroup({ label, layout: this.pipeline.getBindGroupLayout(0), entries });
+      return boundDispatch(label, this.pipeline, bindGroup, this.grid, [uniform], this.flops);
+    }
+    // Split-K: the first pass writes the partial sums to a scratch buffer the Dispatch owns, the second adds them.
+    const scratch = ctx.device.createBuffer({ label: `${label} split-K partial sums`, size: reduce.scratchBytes, usage: BufferUsage.STORAGE });
+    const partial = ctx.device.createBindGroup({ label: `${label} split-K`, layout: this.pipeline.getBindGroupLayout(0), entries: [
+      { binding: 0, resource: { buffer: uniform } }, { binding: 1, resource: tensors.input }, texture,
+      { binding: 4, resource: { buffer: scratch } },
+    ] });
+    const sum = ctx.device.createBindGroup({ label: `${label} split-K reduce`, layout: reduce.pipeline.getBindGroupLayout(0), entries: [
+      { binding: 0, resource: { buffer: uniform } }, texture, { binding: 4, resource: tensors.output },
+      { binding: 5, resource: { buffer: scratch } }, ...residualEntries,
+    ] });
+    const first = boundDispatch(label, this.pipeline, partial, this.grid, [], this.flops);
+    const second = boundDispatch(`${label} reduce`, reduce.pipeline, sum, reduce.grid, [], 0);
+    const buffers = [uniform, scratch];
+    return {
+      label, flops: this.flops, buffers,
+      encode(pass) { first.encode(pass); second.encode(pass); },
+      destroy() { for (const b of buffers) b.destroy(); },
+    };
   }
+}
+
+/**
+ * The tuning of `desc`: defaultConv2dTuning with `tuning`'s fields on top or, where `tuning` names a
+ * family other than the default's, that family's default with `tuning`'s fields on top (register:
+ * registerConv2dTuning; tiled: the hardware rule table's tile, hardwareConv2dTuning).
+ */
+export async function resolveTuning(ctx: GpuContext, desc: Conv2dDesc, tuning?: Conv2dTuningOverride): Promise<Conv2dTuning> {
+  const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
+  const base = defaultConv2dTuning(ctx, desc, threads);
+  const family = tuning?.family ?? tuningFamily(base);
+  if (family === 'subgroup') throw new Error('conv2d: the subgroup kernel family is not available in this build');
+  if (family === 'tiled') {
+    return { ...(base.family === 'tiled' ? base : hardwareConv2dTuning(ctx, desc)), ...tuning, family: 'tiled' };
+  }
+  const register = base.family === 'tiled' ? registerConv2dTuning(ctx, desc, threads) : base;
+  return { ...register, ...(tuning as Partial<RegisterTuning> | undefined) };
+}
+
+/** The tiled family's launch (conv2d-tiled.ts). */
+function tiledConvLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLayout, t: TiledTuning, label: string): Launch {
+  const l = tiledLaunch(ctx, d, layout, t, label);
+  return { key: l.main, params: l.params, grid: l.grid, reduce: l.reduce && { key: l.reduce, grid: l.reduceGrid!, scratchBytes: l.scratchBytes } };
+}
+
+/** The register family's launch (conv2d.wgsl): checks the tuning, computes the grid and Params. */
+function registerLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLayout, t: RegisterTuning, bad: (msg: string) => never): Launch {
+  const l = ctx.device.limits;
+  const [P, Q] = conv2dOutputSize(d);
+  const M = d.N * P * Q;
+  if (!TQ_CHOICES.includes(t.tq) || !JN_CHOICES.includes(t.jn)) {
+    bad(`tuning tq ${t.tq} / jn ${t.jn} must be in ${TQ_CHOICES.join(', ')} / ${JN_CHOICES.join(', ')}`);
+  }
+  const [sizeX, sizeY] = t.channelLanes ? [t.wgY, t.wgX] : [t.wgX, t.wgY];   // as declared in the shader
+  if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || sizeX > l.maxComputeWorkgroupSizeX || sizeY > l.maxComputeWorkgroupSizeY) {
+    bad(`workgroup ${t.wgX}x${t.wgY} exceeds this device's limits (${l.maxComputeInvocationsPerWorkgroup} invocations)`);
+  }
+  if (t.direct && (d.stride !== 1 || layout.Cg % 4 !== 0 || d.S !== 3)) {
+    bad(`the direct path needs stride 1, a kernel 3 wide and C/G % 4 == 0 (stride ${d.stride}, S ${d.S}, C/G ${layout.Cg})`);
+  }
+
+  // The grid: x (and z, past maxComputeWorkgroupsPerDimension) over pixel tiles, y over groups x column tiles.
+  const maxDim = l.maxComputeWorkgroupsPerDimension;
+  const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
+  const gridY = d.groups * nTiles;
+  if (gridY > maxDim) bad(`G * column tiles = ${gridY} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+  const mTiles = Math.ceil(pixelTileCount(d.N, P, Q, t) / t.wgX);
+  const gridX = Math.min(mTiles, maxDim);
+  const gridZ = Math.ceil(mTiles / gridX);
+  if (gridZ > maxDim) bad(`${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  const qTiles = Math.ceil(Q / (4 * t.tq));     // direct path: pixel tiles per output row
+
+  const params = new Uint32Array(PARAMS_WORDS);
+  params.set([
+    d.N, d.H, d.W, d.C,
+    d.K, P, Q, M,
+    d.R, d.S, d.stride, d.pad,
+    d.groups, layout.Cg, layout.Kg, layout.Kgp,
+    nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0,
+    Math.log2(layout.width),
+  ]);
+
+  const key: Conv2dPipelineKey = {
+    shader: 'conv2d',
+    defines: {
+      VEC4_IN: layout.Cg % 4 === 0,
+      VEC4_OUT: layout.Kg % 4 === 0,
+      GEMM_1X1: d.R === 1 && d.S === 1 && d.stride === 1 && d.pad === 0,
+      DIRECT: t.direct,
+      CHANNEL_LANES: t.channelLanes,
+      RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
+      RESIDUAL: hasResidual(d.epilogue),
+      PRE_ACT: d.preAct ?? false,
+      // The register block's declared size: TQ and JN rounded up to powers of two.
+      QUADS_2: t.tq > 1, QUADS_4: t.tq > 2, QUADS_8: t.tq > 4,
+      COLS_2: t.jn > 1, COLS_4: t.jn > 2, COLS_8: t.jn > 4, COLS_16: t.jn > 8,
+    },
+    overrides: { WG_X: t.wgX, WG_Y: t.wgY, TQ: t.tq, JN: t.jn },
+  };
+  return { key, params, grid: [gridX, gridY, gridZ] };
 }

@@ -22,7 +22,8 @@ import type { ResNetConfig } from '../models/config.js';
 import { buildPlan } from '../models/plan.js';
 import { convDesc, type TuningLookup } from '../graph/steps.js';
 import type { Runner } from '../graph/runner.js';
-import { conv2dFlops, type Conv2dDesc, type Conv2dTuning } from '../ops/conv2d-geometry.js';
+import { conv2dFlops, tuningFamily, type Conv2dDesc, type Conv2dTuning } from '../ops/conv2d-geometry.js';
+import type { KernelChoice } from '../ops/conv2d.js';
 import { Conv2dWeights } from '../ops/conv2d-weights.js';
 import type { ProgressCallback } from '../weights/source.js';
 import { conv2dCandidates, fitsDevice, sameTuning } from './candidates.js';
@@ -86,6 +87,8 @@ export interface ModelTuningOptions {
   store?: TuningStore;
   /** CPU threads of a CPU-backed adapter (cpuThreads()), for the heuristic. */
   threads: number;
+  /** loadModel's `kernels`: a forced family's candidates only (and stored picks of that family only); default 'auto'. */
+  kernels?: KernelChoice;
 }
 
 export interface StartOptions {
@@ -127,13 +130,15 @@ export class ModelTuning {
       if (s.kind !== 'conv') continue;
       const desc = convDesc(s, 1);
       const key = shapeKey(desc);
-      if (!layers.has(key)) layers.set(key, { key, desc, step: s.name, candidates: conv2dCandidates(ctx, desc, o.threads) });
+      if (!layers.has(key)) layers.set(key, { key, desc, step: s.name, candidates: conv2dCandidates(ctx, desc, o.threads, o.kernels) });
     }
     const stored = new Map<string, StoredPick>();
     if (o.mode === 'auto' && o.store) {
       for (const [key, p] of await readPicks(o.store, adapter)) {
-        // A pick is used only for its own shape and where the device takes it.
-        if (fitsDevice(ctx, p.desc, p.tuning)) stored.set(key, p);
+        // A pick is used only for its own shape, where the device takes it and of a family allowed.
+        const family = tuningFamily(p.tuning);
+        const allowed = !o.kernels || o.kernels === 'auto' ? family !== 'tiled' || !ctx.cpuBacked : family === o.kernels;
+        if (allowed && fitsDevice(ctx, p.desc, p.tuning)) stored.set(key, p);
       }
     }
     return new ModelTuning(ctx, o.mode, o.store, adapter, [...layers.values()], stored);

@@ -79,9 +79,19 @@ interface Entry {
 const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A Conv2dTuning conv2d.wgsl takes (ranges only; the device's limits are checked by candidates.ts). */
+/**
+ * A Conv2dTuning of a family this build has, with exactly that family's fields in their ranges (the
+ * device's limits and the layer are checked by candidates.ts, fitsDevice).
+ */
 export function isTuning(v: unknown): v is Conv2dTuning {
-  return isObject(v) && isInt(v.wgX, 1, 1024) && isInt(v.wgY, 1, 1024) && isInt(v.tq, 1, 8) && isInt(v.jn, 1, 16) &&
+  if (!isObject(v)) return false;
+  const fields = (names: string[]) => Object.keys(v).every((k) => k === 'family' || names.includes(k));
+  if (v.family === 'tiled') {
+    return fields(['bm', 'bn', 'bk', 'tm', 'tn', 'splitK']) && isInt(v.bm, 1, 256) && isInt(v.bn, 4, 128) && (v.bn as number) % 4 === 0 &&
+      isInt(v.bk, 4, 64) && (v.bk as number) % 4 === 0 && isInt(v.tm, 1, 8) && (v.tn === 4 || v.tn === 8) && isInt(v.splitK, 1, 64);
+  }
+  return (v.family === undefined || v.family === 'register') && fields(['wgX', 'wgY', 'tq', 'jn', 'direct', 'channelLanes']) &&
+    isInt(v.wgX, 1, 1024) && isInt(v.wgY, 1, 1024) && isInt(v.tq, 1, 8) && isInt(v.jn, 1, 16) &&
     typeof v.direct === 'boolean' && typeof v.channelLanes === 'boolean';
 }
 

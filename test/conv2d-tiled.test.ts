@@ -1,0 +1,174 @@
+// The tiled kernel family (shaders/conv2d-tiled.wgsl, forced with tuning { family: 'tiled' }) vs the
+// plain-loop CPU reference, on any adapter (the tests force the hardware path onto SwiftShader and, with
+// WEBGPU_ADAPTER=llvmpipe, onto llvmpipe's compatibility limits): groups 1, 2, 8, 32; C/G 1, 3, 4, 8;
+// K not a multiple of 4 or of the tile; strides 1 and 2; padding; 7x7 and 1x1 kernels; batches 1 and 2;
+// every epilogue and the pre-activation prologue; the rule table's tiles, 32x32 and 64x64 tiles, narrow
+// (group-wide) tiles, and split-K with its reduce pass. Also the vendor table's picks stay valid within
+// WebGPU's default limits, and the kernels option's errors.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GpuContext } from '../src/gpu/device.js';
+import { Conv2d, checkKernelChoice, kernelOverride, type Conv2dDesc, type TiledTuning } from '../src/ops/conv2d.js';
+import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
+import { hardwareConv2dTuning, tiledCandidates, vendorOf, VENDOR_RULES, type GpuVendor } from '../src/ops/conv2d-hardware.js';
+import { tiledTuningProblem } from '../src/ops/conv2d-tiled.js';
+import { Conv2dWeights } from '../src/ops/conv2d-weights.js';
+import { conv2dRef } from '../src/reference/conv2d.js';
+import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
+import { submitDispatches } from '../src/gpu/dispatch.js';
+import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { testContext } from './helpers/gpu.js';
+
+type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<TiledTuning> };
+
+const T32 = { bm: 32, bn: 32, bk: 32, tm: 4, tn: 4 };
+const T64 = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8 };
+const dense = { groups: 1, epilogue: 'none' } as const;
+const CASES: Case[] = [
+  // The rule table's own picks (no tuning): dense, grouped (narrow tiles), stem.
+  { ...dense, N: 1, H: 9, W: 9, C: 16, K: 32, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu' },
+  { ...dense, N: 2, H: 8, W: 8, C: 128, K: 128, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { ...dense, N: 1, H: 15, W: 15, C: 3, K: 20, R: 7, S: 7, stride: 2, pad: 3, epilogue: 'relu' },
+  // 32x32 tiles: partial tiles in M and K, K % 4 != 0 (scalar stores), C/G = 1 and 3 (scalar loads).
+  { ...dense, N: 2, H: 7, W: 7, C: 8, K: 10, R: 3, S: 3, stride: 1, pad: 1, tuning: T32 },
+  { ...dense, N: 1, H: 13, W: 13, C: 1, K: 8, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: T32 },
+  { ...dense, N: 2, H: 9, W: 9, C: 6, K: 6, R: 3, S: 3, stride: 2, pad: 1, groups: 2, epilogue: 'residual-relu', tuning: T32 },
+  { ...dense, N: 1, H: 11, W: 11, C: 64, K: 36, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual-relu', tuning: { ...T32, bk: 16 } },
+  { ...dense, N: 1, H: 13, W: 13, C: 32, K: 64, R: 1, S: 1, stride: 2, pad: 0, tuning: T32 },
+  // 64x64 tiles (8x8 per invocation), several reduction stages, a residual with and without ReLU.
+  { ...dense, N: 2, H: 9, W: 9, C: 32, K: 72, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual', tuning: T64 },
+  { ...dense, N: 1, H: 12, W: 12, C: 24, K: 64, R: 3, S: 3, stride: 2, pad: 1, groups: 2, epilogue: 'relu', tuning: { ...T64, tm: 4 } },
+  // Narrow groups: 8 groups of 4 (K 32), 32 groups of 8, 32 groups of 4 with C/G 4 and stride 2, groups of 3 outputs.
+  { ...dense, N: 2, H: 7, W: 7, C: 32, K: 32, R: 3, S: 3, stride: 1, pad: 1, groups: 8, epilogue: 'relu', tuning: { bm: 128, bn: 4, bk: 36, tm: 2, tn: 4 } },
+  { ...dense, N: 1, H: 9, W: 9, C: 256, K: 256, R: 3, S: 3, stride: 2, pad: 1, groups: 32, epilogue: 'relu', tuning: { bm: 64, bn: 8, bk: 24, tm: 4, tn: 4 } },
+  { ...dense, N: 1, H: 10, W: 10, C: 24, K: 24, R: 3, S: 3, stride: 1, pad: 1, groups: 8, tuning: { bm: 32, bn: 4, bk: 12, tm: 1, tn: 4 } },
+  // A 7x7 kernel as large as the image, pad 3.
+  { ...dense, N: 1, H: 7, W: 7, C: 8, K: 8, R: 7, S: 7, stride: 1, pad: 3, epilogue: 'relu', tuning: T32 },
+  // Split-K: late layers with few tiles (scalar output, residual, pre-activation, grouped) and its reduce pass.
+  { ...dense, N: 1, H: 7, W: 7, C: 64, K: 40, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual-relu', tuning: { ...T32, bk: 16, splitK: 8 } },
+  { ...dense, N: 1, H: 5, W: 5, C: 96, K: 30, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu', tuning: { ...T32, splitK: 3 } },
+  { ...dense, N: 2, H: 4, W: 4, C: 128, K: 64, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual', preAct: true, tuning: { ...T32, bk: 16, splitK: 4 } },
+  { ...dense, N: 1, H: 7, W: 7, C: 64, K: 64, R: 3, S: 3, stride: 1, pad: 1, groups: 2, tuning: { ...T64, splitK: 5 } },
+  // The pre-activation prologue: 1x1 GEMM, 3x3 with padding, grouped narrow tiles.
+  { ...dense, N: 2, H: 9, W: 9, C: 32, K: 20, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'relu', preAct: true, tuning: T32 },
+  { ...dense, N: 1, H: 9, W: 11, C: 16, K: 24, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'residual', preAct: true, tuning: T64 },
+  { ...dense, N: 2, H: 7, W: 7, C: 32, K: 32, R: 3, S: 3, stride: 1, pad: 1, groups: 4, preAct: true, epilogue: 'relu', tuning: { bm: 64, bn: 8, bk: 24, tm: 2, tn: 4 } },
+];
+
+function name(c: Case): string {
+  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.preAct ? 'pre-act ' : ''}${c.epilogue ?? 'none'}` +
+    (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : ' (rule table)');
+}
+
+/** Tolerance scaled to the reduction length L = R*S*C/G (outputs are O(1) by the weight scaling). */
+function tolerance(desc: Conv2dDesc): { atol: number; rtol: number } {
+  const L = desc.R * desc.S * (desc.C / desc.groups);
+  const scale = Math.max(1, Math.sqrt(L / 16));
+  return { atol: 1e-4 * scale, rtol: 1e-4 * scale };
+}
+
+async function runCase(c: Case, seed: number): Promise<void> {
+  const ctx = await testContext();
+  const desc: Conv2dDesc = { ...c, epilogue: c.epilogue ?? 'none' };
+  const random = rng(seed);
+  const L = desc.R * desc.S * (desc.C / desc.groups);
+  const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
+  const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
+  const bias = randomArray(desc.K, random, -0.5, 0.5);
+  const [P, Q] = conv2dOutputSize(desc);
+  const residual = hasResidual(desc.epilogue) ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
+  const pre = desc.preAct ? { scale: randomArray(desc.C, random, -1.5, 1.5), shift: randomArray(desc.C, random, -0.5, 0.5) } : undefined;
+
+  const label = `test tiled ${name(c)}`;
+  const conv = await Conv2d.create(ctx, desc, label, { ...c.tuning, family: 'tiled' });
+  assert.equal(conv.tuning.family, 'tiled');
+  if (c.tuning?.splitK) assert.equal(conv.params[21] > 1, true, 'split-K runs with more than one slice');
+  const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
+  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias, pre);
+  const y = createTensor(ctx, `${label} output`, conv.outputShape);
+  // The output starts as NaN: every element must be written.
+  ctx.device.queue.writeBuffer(y.buffer, 0, new Float32Array(y.buffer.size / 4).fill(NaN));
+  const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
+  const dispatch = conv.bind(x, w, y, res);
+  submitDispatches(ctx, label, [dispatch]);
+  const got = await readTensor(ctx, y);
+  const expected = conv2dRef(input, desc, weight, bias, residual, pre);
+  assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
+  dispatch.destroy();
+  for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
+}
+
+CASES.forEach((c, i) => {
+  test(`conv2d tiled ${name(c)}`, () => runCase(c, 2000 + i));
+});
+
+/** A hardware context of `vendor` with WebGPU's default limits (compatibility: 128 invocations). */
+function fakeHardware(vendor: string, compat = false): GpuContext {
+  const limits = {
+    maxComputeInvocationsPerWorkgroup: compat ? 128 : 256, maxComputeWorkgroupSizeX: compat ? 128 : 256,
+    maxComputeWorkgroupSizeY: compat ? 128 : 256, maxComputeWorkgroupStorageSize: 16384, maxComputeWorkgroupsPerDimension: 65535,
+    maxStorageBufferBindingSize: 128 << 20,
+  };
+  return { source: 'hardware', cpuBacked: false, adapterInfo: { vendor, architecture: '', device: '', description: '' }, device: { limits } } as unknown as GpuContext;
+}
+
+/** ResNet-50 / ResNeXt-101 32x4d layer shapes at batch 1 and 8. */
+const LAYERS: Omit<Conv2dDesc, 'N'>[] = [
+  { H: 224, W: 224, C: 3, K: 64, R: 7, S: 7, stride: 2, pad: 3, groups: 1, epilogue: 'relu' },
+  { H: 56, W: 56, C: 64, K: 256, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'residual-relu' },
+  { H: 56, W: 56, C: 128, K: 128, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { H: 28, W: 28, C: 256, K: 256, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { H: 14, W: 14, C: 512, K: 512, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { H: 7, W: 7, C: 1024, K: 1024, R: 3, S: 3, stride: 1, pad: 1, groups: 32, epilogue: 'relu' },
+  { H: 7, W: 7, C: 512, K: 512, R: 3, S: 3, stride: 1, pad: 1, groups: 1, epilogue: 'relu' },
+  { H: 7, W: 7, C: 512, K: 2048, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'residual-relu' },
+  { H: 14, W: 14, C: 1024, K: 256, R: 1, S: 1, stride: 1, pad: 0, groups: 1, epilogue: 'relu' },
+];
+
+test('the vendor table: every vendor\'s pick and every candidate fits the default limits (core and compatibility)', () => {
+  const vendors: [string, GpuVendor][] = [['nvidia', 'nvidia'], ['amd', 'amd'], ['apple', 'apple'], ['intel', 'intel'],
+    ['qualcomm', 'qualcomm'], ['arm', 'arm'], ['', 'unknown']];
+  for (const [vendor, expected] of vendors) {
+    assert.equal(vendorOf({ vendor, architecture: '', device: '', description: '' }), expected);
+    for (const compat of [false, true]) {
+      const ctx = fakeHardware(vendor, compat);
+      for (const layer of LAYERS) {
+        for (const N of [1, 8]) {
+          const desc = { ...layer, N };
+          const t = hardwareConv2dTuning(ctx, desc);
+          assert.equal(tiledTuningProblem(ctx, desc, t), undefined, `${vendor} ${JSON.stringify(desc)}: ${JSON.stringify(t)}`);
+          const candidates = tiledCandidates(ctx, desc);
+          assert.deepEqual(candidates[0], t, 'the rule table\'s pick comes first');
+          for (const c of candidates) assert.equal(tiledTuningProblem(ctx, desc, c), undefined, JSON.stringify(c));
+        }
+      }
+    }
+  }
+  // Narrow groups get group-wide tiles; a late 3x3 layer at batch 1 gets split-K; a large layer none.
+  const nv = fakeHardware('nvidia');
+  assert.equal(hardwareConv2dTuning(nv, { ...LAYERS[2], N: 1 }).bn, 4);
+  assert.equal(hardwareConv2dTuning(nv, { ...LAYERS[6], N: 1 }).splitK > 1, true);
+  assert.equal(hardwareConv2dTuning(nv, { ...LAYERS[1], N: 8 }).splitK, 1);
+  assert.equal(VENDOR_RULES.unknown.bk32, 32);
+});
+
+test('kernels option: choices are checked; subgroup is not available yet', () => {
+  assert.equal(checkKernelChoice('tiled'), 'tiled');
+  assert.throws(() => checkKernelChoice('fast'), /kernels: 'fast' is not one of auto, register, tiled, subgroup/);
+  assert.equal(kernelOverride('auto'), undefined);
+  assert.deepEqual(kernelOverride('tiled'), { family: 'tiled' });
+  assert.throws(() => kernelOverride('subgroup'), /subgroup kernel family is not available/);
+});
+
+test('tiled tunings are checked before compiling, naming the label', async () => {
+  const ctx = await testContext();
+  const desc: Conv2dDesc = { N: 1, H: 8, W: 8, C: 8, K: 8, R: 3, S: 3, stride: 1, pad: 1, groups: 1, epilogue: 'none' };
+  const by = (msg: RegExp) => (e: unknown) => e instanceof Error && /layer9\.9\.conv2/.test(e.message) && msg.test(e.message);
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, tm: 3 }), by(/tm 3 must divide bm 32/));
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, tn: 2 }), by(/tn 2 must be/));
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, bk: 30 }), by(/bk 30 must be a multiple of 4/));
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', bm: 128, bn: 64, bk: 64, tm: 8, tn: 8 }), by(/workgroup memory/));
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', bm: 64, bn: 64, bk: 16, tm: 1, tn: 4 }), by(/invocations/));
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, splitK: 4 }), by(/split-K 4 exceeds the 3 reduction stages/));
+});
