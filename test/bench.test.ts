@@ -89,7 +89,7 @@ test('bench --tuning auto,heuristic: each model once per tuner mode, side by sid
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {
     const json = join(dir, 'bench.json');
-    // A budget of 1 ms: the tuner takes one measurement and stops (a full run is in test/tuning.test.ts).
+    // A budget of 1 ms: the tuner takes at most one measurement and stops (a full run is in test/tuning.test.ts).
     const r = await bench(['--arch', 'resnet18', '--size', '32', '--batch', '1', '--runs', '2', '--ceiling-size', '64', '--steps', 'none',
       '--tuning', 'heuristic,auto', '--tuning-budget', '1', '--json', json, '--quiet'], 600_000);
     assert.equal(r.status, 0, r.stderr);
@@ -98,7 +98,7 @@ test('bench --tuning auto,heuristic: each model once per tuner mode, side by sid
       [['resnet18 (tuning heuristic)', 'heuristic'], ['resnet18 (tuning auto)', 'auto']]);
     const [h, a] = out.models.map((m) => m.tuning!);
     assert.equal(h.measurements, 0);
-    assert.equal(a.measurements, 1);
+    assert.ok(a.measurements <= 1, `${a.measurements} measurements within a 1 ms budget`);
     assert.equal(a.stopped, 'budget');
     assert.ok(a.shapes > 1 && a.tuned <= 1);
     assert.match(r.stdout, /on-device tuner/);
