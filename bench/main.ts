@@ -36,8 +36,11 @@ function buildProgram(): Command {
     .option('--micro', 'kernel microbenchmark: conv shapes across the kernel variants of bench/variants.ts')
     .option('--shape <N,H,W,C,K,R,stride,pad,groups>', '--micro: a conv shape instead of the default layers (repeatable)', collect, [])
     .option('--variant <name>', '--micro: only this kernel variant (repeatable)', collect, [])
-    .option('--tuning <json>', '--micro: also the production kernel with this launch geometry, e.g. ' +
+    .option('--tuning <modes|json>', 'the on-device tuner: auto, heuristic or auto,heuristic (each model loaded once per mode and ' +
+      'measured side by side, each load tuning from an empty store; default: the adapter\'s, auto on hardware GPUs, heuristic on ' +
+      'SwiftShader and llvmpipe). With --micro: also the production kernel with this launch geometry, e.g. ' +
       '\'{"tq":4,"jn":2,"wgX":4,"wgY":1,"direct":true,"channelLanes":false}\' (repeatable; unset fields: the runtime\'s)', collect, [])
+    .option('--tuning-budget <ms>', 'the tuner\'s time budget per model (default: 2000 on hardware GPUs, 60000 on CPU adapters)')
     .option('--first', 'time to the first prediction instead: per architecture (also "embedded", the shipped Fashion-MNIST ' +
       'model) and warmup, in a fresh process each: loadModel from bytes in memory -> first classify() result, pipelines ' +
       'compiled and their compile time, the classify() calls until the tuned kernels are in, then the steady-state median')

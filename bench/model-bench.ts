@@ -13,6 +13,10 @@ import { buildPlan } from '../src/models/plan.js';
 import { planBuffers } from '../src/graph/memory.js';
 import { stepTensorShape } from '../src/graph/steps.js';
 import { randomWeights } from '../src/weights/random.js';
+import { sameTuning } from '../src/tuning/candidates.js';
+import { describeTuning } from '../src/ops/conv2d-geometry.js';
+import type { TuningMode, TuningReport } from '../src/tuning/model-tuning.js';
+import { memoryTuningStore } from '../src/tuning/store.js';
 import { cpuMs } from './clock.js';
 import { benchInput, median, timeSteps, type StepTime } from './step-timer.js';
 
@@ -30,6 +34,13 @@ export interface ModelBenchOptions {
   steps: 'auto' | 'wall' | 'none';
   /** How many of the slowest steps to keep. */
   slowest: number;
+  /**
+   * loadModel's `tuning` per model: each architecture is loaded once per mode and measured side by side
+   * (default: one load with the adapter's default mode). Each load tunes from scratch (an empty store).
+   */
+  tunings?: (TuningMode | undefined)[];
+  /** The tuner's budget (default loadModel's). */
+  tuningBudgetMs?: number;
   /** Called after each round of timed inferences (the benchmark samples the ceiling there). */
   between?: () => Promise<void>;
   log?: (line: string) => void;
@@ -77,8 +88,26 @@ export interface BatchResult {
   stepsError?: string;
 }
 
+/** What the on-device tuner did for a benchmarked model (loadModel's model.tuning()). */
+export interface BenchTuning {
+  mode: TuningMode;
+  /** The tuning loop's time and its measurements (0 and 0 when nothing was tuned). */
+  ms: number;
+  measurements: number;
+  /** From loadModel's return to model.ready(): the tuning and the swap to the tuned instance. */
+  readyMs: number;
+  stopped?: string;
+  /** Conv layer shapes, those tuned in this load, and those whose pick is not the heuristic's. */
+  shapes: number;
+  tuned: number;
+  changed: { step: string; heuristic: string; pick: string; ms?: number; heuristicMs?: number }[];
+}
+
 export interface ModelResult {
   arch: string;
+  /** The arch, with the tuning mode where several are compared: 'resnet50 (tuning auto)'. */
+  label?: string;
+  tuning?: BenchTuning;
   size: number;
   params: number;
   /** FLOPs of one image (2 per multiply-add). */
@@ -159,6 +188,7 @@ async function stepTimes(o: ModelBenchOptions, model: ModelWithDebug, config: Re
 /** One architecture being benchmarked: its model and the measurements so far. */
 interface Live {
   arch: string;
+  label: string;
   config: ResNetConfig;
   model: ModelWithDebug;
   result: ModelResult;
@@ -187,11 +217,15 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
     log(`${arch}: failed: ${(e as Error).message}`);
   };
   try {
+    const modes = o.tunings ?? [undefined];
     for (const arch of o.archs) {
-      try {
-        live.push(await loadOne(o, arch));
-      } catch (e) {
-        fail(arch, e);
+      for (const mode of modes) {
+        const label = modes.length > 1 ? `${arch} (tuning ${mode ?? 'default'})` : arch;
+        try {
+          live.push(await loadOne(o, arch, label, mode));
+        } catch (e) {
+          fail(label, e);
+        }
       }
     }
     for (const N of o.batches) {
@@ -205,10 +239,10 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
           const firstMs = performance.now() - tf;
           if (!logits.every(Number.isFinite)) throw new Error(`${m.arch} batch ${N}: the logits are not all finite`);
           const instanceBytes = (await m.model.gpuBytes()) - before;
-          log(`${m.arch} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
+          log(`${m.label} batch ${N}: first inference ${firstMs.toFixed(0)} ms`);
           pending.set(m, { input, firstMs, instanceBytes, timesMs: [], cpu: [] });
         } catch (e) {
-          fail(m.arch, e);
+          fail(m.label, e);
         }
       }
       // Where the runner sleeps through most of an inference (Node on SwiftShader, src/gpu/device.ts
@@ -225,12 +259,12 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
             const c1 = cpuMs();
             if (c0 !== undefined && c1 !== undefined) p.cpu.push(c1 - c0);
           } catch (e) {
-            fail(m.arch, e);
+            fail(m.label, e);
             pending.delete(m);
           }
         }
         if (r < 0) continue;
-        log(`batch ${N} round ${r + 1}/${o.runs}: ${[...pending].map(([m, p]) => `${m.arch} ${p.timesMs[r].toFixed(0)} ms`).join(', ')}`);
+        log(`batch ${N} round ${r + 1}/${o.runs}: ${[...pending].map(([m, p]) => `${m.label} ${p.timesMs[r].toFixed(0)} ms`).join(', ')}`);
         await o.between?.();
       }
       for (const [m, p] of pending) {
@@ -254,7 +288,17 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
   return { models, failed };
 }
 
-async function loadOne(o: ModelBenchOptions, arch: string): Promise<Live> {
+function benchTuning(r: TuningReport, readyMs: number): BenchTuning {
+  return {
+    mode: r.mode, ms: r.run?.ms ?? 0, measurements: r.run?.measurements ?? 0, readyMs, stopped: r.run?.stopped,
+    shapes: r.shapes.length, tuned: r.shapes.filter((s) => s.source === 'tuned').length,
+    changed: r.shapes.filter((s) => !sameTuning(s.tuning, s.heuristic)).map((s) => ({
+      step: s.step, heuristic: describeTuning(s.heuristic), pick: describeTuning(s.tuning), ms: s.ms, heuristicMs: s.heuristicMs,
+    })),
+  };
+}
+
+async function loadOne(o: ModelBenchOptions, arch: string, label: string, mode: TuningMode | undefined): Promise<Live> {
   const config = benchConfig(arch, o.size);
   const t0 = performance.now();
   const bytes = randomWeights(config, { custom: o.size !== getArchitecture(arch).inputSize });
@@ -262,12 +306,24 @@ async function loadOne(o: ModelBenchOptions, arch: string): Promise<Live> {
   const t1 = performance.now();
   // The tuned kernels from the start: the timed rounds measure the steady state, not the first-use
   // kernels of warmup 'fast-first' (--first measures those).
-  const model = await loadModel({ weights: bytes, config, device: o.ctx, warmup: 'tuned', kernels: o.kernels }) as ModelWithDebug;
+  // The tuner from scratch (an empty store), so that its time and picks are this run's; its run and the
+  // swap finish before the next model loads (ready()), so that no other work overlaps its measurements.
+  const model = await loadModel({
+    weights: bytes, config, device: o.ctx, warmup: 'tuned', kernels: o.kernels, tuning: mode, tuningStore: memoryTuningStore(), tuningBudgetMs: o.tuningBudgetMs,
+  }) as ModelWithDebug;
   const loadMs = performance.now() - t1;
-  o.log?.(`${arch}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
+  o.log?.(`${label}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
+  const t2 = performance.now();
+  const report = await model.tuning();
+  await model.ready();
+  const tuning = benchTuning(report, performance.now() - t2);
+  if (report.run) {
+    o.log?.(`${label}: tuned ${tuning.tuned} of ${tuning.shapes} layer shapes in ${tuning.ms.toFixed(0)} ms (${tuning.measurements} measurements` +
+      `${tuning.stopped ? `, stopped: ${tuning.stopped}` : ''}), ${tuning.changed.length} picks differ from the heuristic's; ready after ${tuning.readyMs.toFixed(0)} ms`);
+  }
   return {
-    arch, config, model,
-    result: { arch, size: o.size, params: model.info.params, flopsPerImage: model.info.flops, generateMs, loadMs, batches: [] },
+    arch, label, config, model,
+    result: { arch, label, tuning, size: o.size, params: model.info.params, flopsPerImage: model.info.flops, generateMs, loadMs, batches: [] },
   };
 }
 

@@ -3,6 +3,7 @@
 
 import type { AdapterChoice } from '../src/gpu/device.js';
 import type { Warmup } from '../src/graph/runner.js';
+import { TUNING_MODES, type TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES } from '../src/models/config.js';
 import { checkKernelChoice, type Conv2dDesc, type Conv2dTuningOverride, type KernelChoice } from '../src/ops/conv2d.js';
 import { EMBEDDED } from './first-prediction.js';
@@ -37,6 +38,13 @@ export interface BenchOptions {
   /** Time to the first prediction instead (bench/first-prediction.ts), per architecture and warmup. */
   first: boolean;
   warmups: Warmup[];
+  /**
+   * loadModel's `tuning` per model (--tuning auto,heuristic): each architecture once per mode, side by
+   * side; undefined: one load with the adapter's default.
+   */
+  tuningModes?: TuningMode[];
+  /** The tuner's budget in ms (--tuning-budget). */
+  tuningBudgetMs?: number;
   /** The model benchmark in headless Chromium as well. */
   browser: boolean;
   /** Progress lines on stderr. */
@@ -74,6 +82,7 @@ export interface BenchCliOptions {
   shape: string[];
   variant: string[];
   tuning: string[];
+  tuningBudget?: string;
   first?: boolean;
   warmup: string;
   browser?: boolean;
@@ -90,7 +99,13 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   const batches = c.batch.split(',').map((b) => int(b.trim(), '--batch'));
   if (c.micro && c.browser) throw new Error('--micro and --browser cannot be combined (the browser runs the model benchmark)');
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
-  if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
+  // --tuning: launch geometries as JSON for --micro, or tuner modes for the model benchmark.
+  const jsonTunings = c.tuning.filter((t) => t.trim().startsWith('{'));
+  const modes = c.tuning.filter((t) => !t.trim().startsWith('{')).flatMap((t) => t.split(',').map((m) => m.trim()).filter(Boolean));
+  if (jsonTunings.length && !c.micro) throw new Error('--tuning with a launch geometry (JSON) needs --micro');
+  if (modes.length && (c.micro || c.first)) throw new Error('--tuning auto|heuristic is for the model benchmark (not --micro or --first)');
+  for (const m of modes) if (!TUNING_MODES.includes(m as TuningMode)) throw new Error(`--tuning: '${m}' is not ${TUNING_MODES.join(' or ')} (or a launch geometry as JSON with --micro)`);
+  if (new Set(modes).size !== modes.length) throw new Error('--tuning lists a mode twice');
   if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
   if (c.layers && (c.micro || c.first)) throw new Error('--layers goes with the model benchmark, not --micro or --first');
   const warmups = c.warmup.split(',').map((w) => w.trim());
@@ -110,7 +125,9 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     micro: !!c.micro,
     shapes: c.shape.map(parseShape),
     variants: c.variant.length ? c.variant : undefined,
-    tunings: c.tuning.length ? c.tuning.map(parseTuning) : undefined,
+    tunings: jsonTunings.length ? jsonTunings.map(parseTuning) : undefined,
+    tuningModes: modes.length ? modes as TuningMode[] : undefined,
+    tuningBudgetMs: c.tuningBudget === undefined ? undefined : int(c.tuningBudget, '--tuning-budget', 0),
     first: !!c.first,
     warmups: warmups as Warmup[],
     browser: !!c.browser,

@@ -65,26 +65,30 @@ export function computeTargets(models: ModelResult[], ceiling: CeilingResult | u
   const ceilingCpu = ceiling ? cpuRate(ceiling.flops, ceiling.cpuMedianMs, cpus) : undefined;
   const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
   for (const m of models) {
+    const name = nameOf(m);
     for (const b of m.batches) {
       if (ceiling && RATE_ARCHS.includes(m.arch)) {
         const value = b.gflops / ceiling.gflops;
         const cpu = cpuRate(m.flopsPerImage * b.batch, b.cpuMedianMs, cpus);
         targets.push({
-          name: `${m.arch} batch ${b.batch}: rate / ceiling`, value, op: '>=', limit: RATE_TARGET, met: value >= RATE_TARGET,
+          name: `${name} batch ${b.batch}: rate / ceiling`, value, op: '>=', limit: RATE_TARGET, met: value >= RATE_TARGET,
           cpuValue: cpu !== undefined && ceilingCpu ? cpu / ceilingCpu : undefined,
           detail: `${b.gflops.toFixed(2)} / ${ceiling.gflops.toFixed(2)} GFLOP/s = ${pct(value)}`,
         });
       }
       targets.push({
-        name: `${m.arch} batch ${b.batch}: peak GPU memory / (weights + two largest live activations)`,
+        name: `${name} batch ${b.batch}: peak GPU memory / (weights + two largest live activations)`,
         value: b.memoryRatio, op: '<=', limit: MEMORY_TARGET, met: b.memoryRatio <= MEMORY_TARGET,
         detail: `${mib(b.peakBytes)} / (${mib(b.weightBytes)} + ${mib(b.twoLargestBytes)}) MiB`,
       });
     }
   }
-  const r50 = models.find((m) => m.arch === 'resnet50');
-  const x101 = models.find((m) => m.arch === 'resnext101_32x4d');
-  if (r50 && x101) {
+  // Per tuning mode where several were compared.
+  for (const mode of new Set(models.map((m) => m.tuning?.mode))) {
+    const r50 = models.find((m) => m.arch === 'resnet50' && m.tuning?.mode === mode);
+    const x101 = models.find((m) => m.arch === 'resnext101_32x4d' && m.tuning?.mode === mode);
+    if (!r50 || !x101) continue;
+    const suffix = r50.label !== r50.arch && mode ? ` (tuning ${mode})` : '';
     for (const b of x101.batches) {
       const a = r50.batches.find((x) => x.batch === b.batch);
       if (!a) continue;
@@ -94,7 +98,7 @@ export function computeTargets(models: ModelResult[], ceiling: CeilingResult | u
       const perRound = Array.from({ length: rounds }, (_, i) => b.timesMs[i] / a.timesMs[i]);
       const value = rounds > 0 ? median(perRound) : b.medianMs / a.medianMs;
       targets.push({
-        name: `resnext101_32x4d / resnet50 time, batch ${b.batch}`, value, op: '<=', limit: RESNEXT_TIME_TARGET,
+        name: `resnext101_32x4d / resnet50 time${suffix}, batch ${b.batch}`, value, op: '<=', limit: RESNEXT_TIME_TARGET,
         met: value <= RESNEXT_TIME_TARGET,
         cpuValue: a.cpuMedianMs && b.cpuMedianMs ? b.cpuMedianMs / a.cpuMedianMs : undefined,
         detail: `median of ${rounds} per-round ratios` +
@@ -105,6 +109,53 @@ export function computeTargets(models: ModelResult[], ceiling: CeilingResult | u
     }
   }
   return targets;
+}
+
+/** A model's name in the tables: its label (the arch, with the tuning mode where several are compared). */
+export function nameOf(m: ModelResult): string {
+  return m.label ?? m.arch;
+}
+
+/**
+ * The on-device tuner per model (mode, layer shapes tuned, measurements, time, picks that differ from the
+ * heuristic's) and, for each architecture measured in several modes, the median of the per-round ratios
+ * of each mode's time to the heuristic's.
+ */
+export function formatTuning(r: BenchResult): string {
+  const models = r.models.filter((m) => m.tuning);
+  if (models.length === 0) return '';
+  const out = ['on-device tuner (each load tunes from an empty store):'];
+  out.push(table(['model', 'mode', 'shapes tuned', 'measurements', 'tuning s', 'ready s', 'picks changed', 'stopped'],
+    models.map((m) => {
+      const t = m.tuning!;
+      return [nameOf(m), t.mode, `${t.tuned}/${t.shapes}`, t.measurements, f(t.ms / 1000, 1), f(t.readyMs / 1000, 1), t.changed.length, t.stopped ?? '-'];
+    })));
+  for (const m of models) {
+    if (!m.tuning!.changed.length) continue;
+    out.push(`${nameOf(m)}: picks that differ from the heuristic's (measured ms, heuristic -> pick):`);
+    out.push(table(['step', 'heuristic', 'pick', 'heuristic ms', 'pick ms'],
+      m.tuning!.changed.map((c) => [c.step, c.heuristic, c.pick, f(c.heuristicMs, 2), f(c.ms, 2)])));
+  }
+  const rows: (string | number)[][] = [];
+  for (const arch of new Set(models.map((m) => m.arch))) {
+    const base = models.find((m) => m.arch === arch && m.tuning!.mode === 'heuristic');
+    if (!base) continue;
+    for (const m of models.filter((x) => x.arch === arch && x !== base)) {
+      for (const b of m.batches) {
+        const a = base.batches.find((x) => x.batch === b.batch);
+        if (!a) continue;
+        const rounds = Math.min(a.timesMs.length, b.timesMs.length);
+        const perRound = Array.from({ length: rounds }, (_, i) => b.timesMs[i] / a.timesMs[i]);
+        rows.push([arch, b.batch, f(a.medianMs, 0), f(b.medianMs, 0), rounds ? f(median(perRound), 3) : '-',
+          rounds > 1 ? `${f(Math.min(...perRound), 3)} to ${f(Math.max(...perRound), 3)}` : '-']);
+      }
+    }
+  }
+  if (rows.length) {
+    out.push('tuned / heuristic time, side by side (median of per-round ratios; < 1: the tuned model is faster):');
+    out.push(table(['arch', 'batch', 'heuristic ms', 'tuned ms', 'tuned / heuristic', 'range'], rows));
+  }
+  return out.join('\n');
 }
 
 export function mib(bytes: number): string {
@@ -131,7 +182,7 @@ export function formatModels(r: BenchResult): string {
   const rows = r.models.flatMap((m) => m.batches.map((b: BatchResult) => {
     const cpu = cpuRate(m.flopsPerImage * b.batch, b.cpuMedianMs, cpus);
     return [
-      m.arch, b.batch, f(m.loadMs, 0), f(b.firstMs, 0), f(b.medianMs, 0), f(b.minMs, 0), f(b.gflops, 2),
+      nameOf(m), b.batch, f(m.loadMs, 0), f(b.firstMs, 0), f(b.medianMs, 0), f(b.minMs, 0), f(b.gflops, 2),
       c ? `${(100 * b.gflops / c.gflops).toFixed(0)}%` : '-', f(cpu, 2), cpu && ceilCpu ? `${(100 * cpu / ceilCpu).toFixed(0)}%` : '-',
       mib(b.weightBytes), mib(b.instanceBytes), mib(b.peakBytes), `${b.memoryRatio.toFixed(2)}x`,
     ];
@@ -154,10 +205,10 @@ export function formatCeiling(c: CeilingResult, cpus: number): string {
 export function formatSteps(m: ModelResult, cpus = 1): string {
   const out: string[] = [];
   for (const b of m.batches) {
-    if (b.stepsError) { out.push(`${m.arch} batch ${b.batch}: no per-step times (${b.stepsError})`); continue; }
+    if (b.stepsError) { out.push(`${nameOf(m)} batch ${b.batch}: no per-step times (${b.stepsError})`); continue; }
     const s = b.steps;
     if (!s) continue;
-    out.push(`${m.arch} batch ${b.batch}: ${s.count} steps, ${s.totalMs.toFixed(0)} ms in all (${s.source}); the ${s.slowest.length} slowest:`);
+    out.push(`${nameOf(m)} batch ${b.batch}: ${s.count} steps, ${s.totalMs.toFixed(0)} ms in all (${s.source}); the ${s.slowest.length} slowest:`);
     const cpu = s.slowest.some((x) => x.cpuMs !== undefined);
     out.push(table(['step', 'kind', 'ms', 'share', 'GFLOP/s', ...(cpu ? ['cpu ms'] : [])],
       s.slowest.map((x) => [x.name, x.kind, f(x.ms, 2), `${(100 * x.share).toFixed(1)}%`, f(x.gflops, 2), ...(cpu ? [f(x.cpuMs, 2)] : [])])));

@@ -19,7 +19,8 @@ import { benchShape, MICRO_SHAPES, type MicroResult } from './micro.js';
 import { benchConfig, benchModels, type ModelResult } from './model-bench.js';
 import type { BenchOptions } from './options.js';
 import {
-  computeTargets, formatCeiling, formatLayerViews, formatMicro, formatModels, formatSteps, formatTargets, type BenchEnvironment, type BenchResult,
+  computeTargets, formatCeiling, formatLayerViews, formatMicro, formatModels, formatSteps, formatTargets, formatTuning,
+  type BenchEnvironment, type BenchResult,
 } from './report.js';
 import { layerViews } from './roofline.js';
 import { findVariants, tuningVariant } from './variants.js';
@@ -56,6 +57,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       log(formatCeiling(ceiling.result(), env.cpus));
       const { models, failed } = await benchModels({
         ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, kernels: o.kernels, steps: o.steps, slowest: o.slowest, log,
+        tunings: o.tuningModes, tuningBudgetMs: o.tuningBudgetMs,
         between: () => ceiling.sample(1),
       });
       if (failed.length) result.failed = failed;
@@ -69,6 +71,8 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       print(formatCeiling(result.ceiling, env.cpus));
       print('');
       print(formatModels(result));
+      const tuning = formatTuning(result);
+      if (tuning) print(`\n${tuning}`);
       for (const m of models) {
         print('');
         print(formatSteps(m, env.cpus));
@@ -98,6 +102,8 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
     print(`browser (headless Chromium): ${result.browser.environment.adapter.split('\n')[0]}`);
     if (result.browser.ceiling) print(formatCeiling(result.browser.ceiling, result.browser.environment.cpus));
     print(formatModels(result.browser));
+    const tuning = formatTuning(result.browser);
+    if (tuning) print(tuning);
     for (const m of result.browser.models) print(formatSteps(m, result.browser.environment.cpus));
     print(formatTargets(result.browser.targets));
   }

@@ -13,12 +13,12 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--resolution test] [--adapter X] [--kernels F]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--resolution test] [--adapter X] [--kernels F] [--tuning M]
 //       (W: a .safetensors file or a Hub model, hf-hub:timm/resnet50.a1_in1k)
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
-//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F]
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -27,6 +27,7 @@ import '../src/node/install.js'; // first: the runtime under src/ runs on the No
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ADAPTER_CHOICES } from '../src/gpu/device.js';
 import { KERNEL_CHOICES } from '../src/ops/conv2d.js';
+import { TUNING_MODES } from '../src/tuning/model-tuning.js';
 import { CheckpointError } from '../src/convert/errors.js';
 import { removeTempFiles } from '../weights-tools/node-io.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
@@ -64,6 +65,12 @@ function archOption(): Option {
   return new Option('--arch <name>', 'architecture (default: the weights\' metadata)');
 }
 
+function tuningOption(): Option {
+  return new Option('--tuning <mode>', 'auto: time a few kernel launch geometries per layer shape on this adapter once and keep ' +
+    'the fastest in the user\'s cache folder; heuristic: the built-in picks (default: auto on a hardware GPU, heuristic on SwiftShader and llvmpipe)')
+    .choices([...TUNING_MODES]);
+}
+
 function batchOption(): Option {
   return new Option('--batch <n>', `images per GPU run (default: ${LOGITS_BATCH})`).argParser(positiveInt('--batch'));
 }
@@ -82,6 +89,7 @@ function addModelCommands(program: Command): void {
       .choices(['default', 'test']))
     .addOption(adapterOption())
     .addOption(kernelsOption())
+    .addOption(tuningOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
     .command('logits')
@@ -93,6 +101,7 @@ function addModelCommands(program: Command): void {
     .addOption(batchOption())
     .addOption(adapterOption())
     .addOption(kernelsOption())
+    .addOption(tuningOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
     .command('embed')
@@ -106,6 +115,7 @@ function addModelCommands(program: Command): void {
     .addOption(batchOption())
     .addOption(adapterOption())
     .addOption(kernelsOption())
+    .addOption(tuningOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')

@@ -10,6 +10,7 @@ import { checkBatch } from '../src/graph/limits.js';
 import { isHubId } from '../src/hub/id.js';
 import { toRgba, type RgbaImage } from '../src/image/decode.js';
 import type { KernelChoice } from '../src/ops/conv2d.js';
+import type { TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -116,6 +117,8 @@ export interface ModelCliOptions {
   kernels?: KernelChoice;
   /** classify: 'test' runs at the weights' evaluation size (loadModel's resolution). */
   resolution?: Resolution;
+  /** The on-device tuner (--tuning). */
+  tuning?: TuningMode;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -124,9 +127,10 @@ export function weightsOf(opts: ModelCliOptions): string {
 }
 
 /**
- * Loads the model of `config` (from runnableConfig) with a progress bar on a terminal. The device is
- * acquired first and `batch` images checked against its limits (checkBatch) before any weight is
- * read; `option` names where the batch size comes from ('--batch 6000'). Close it with closeModel().
+ * Loads the model of `config` (from runnableConfig) with a progress bar on a terminal (for the
+ * load: the tuner, which runs after it, reports nothing there). The device is acquired first and
+ * `batch` images checked against its limits (checkBatch) before any weight is read; `option` names
+ * where the batch size comes from ('--batch 6000'). Close it with closeModel().
  */
 export async function openModel(opts: ModelCliOptions, config: ResNetConfig, batch: number, option?: string): Promise<Model> {
   const ctx = await userErrors(() => acquireDevice({ adapter: opts.adapter }));
@@ -139,8 +143,10 @@ export async function openModel(opts: ModelCliOptions, config: ResNetConfig, bat
   }
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels,
-      resolution: opts.resolution, onProgress: bar.update }));
+    return await userErrors(() => loadModel({
+      weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels, tuning: opts.tuning, resolution: opts.resolution,
+      onProgress: (p) => { if (p.phase !== 'tune') bar.update(p); },
+    }));
   } catch (e) {
     ctx.device.destroy();
     throw e;
@@ -149,11 +155,18 @@ export async function openModel(opts: ModelCliOptions, config: ResNetConfig, bat
   }
 }
 
-/** Disposes of `model` once its calls are done, then of the device openModel() acquired for it. */
+/**
+ * Lets the on-device tuner finish (so that its picks are stored for the next run), then disposes of
+ * `model` once its calls are done, then of the device openModel() acquired for it.
+ */
 export async function closeModel(model: Model): Promise<void> {
-  model.dispose();
-  await model.gpuBytes(); // resolves once the model's buffers are freed
-  model.context.device.destroy();
+  try {
+    await model.tuning();
+  } finally {
+    model.dispose();
+    await model.gpuBytes(); // resolves once the model's buffers are freed
+    model.context.device.destroy();
+  }
 }
 
 /** The adapter in one line: the first line of describeDevice(). */

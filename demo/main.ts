@@ -1,5 +1,5 @@
 // The demo page: pick a network and its weights, pick an image, see the top 5 and a per-step GPU
-// profile; teach it classes of your own (demo/teach.ts). Everything runs through the library's public API (../src/index.ts) on this page's
+// profile; teach it classes of your own (demo/teach.ts); benchmark this GPU (demo/benchmark.ts). Everything runs through the library's public API (../src/index.ts) on this page's
 // WebGPU device. Every failure is shown in the page (#errors), never only in the console.
 //
 // State the browser tests read (test/browser/demo.test.ts):
@@ -19,6 +19,7 @@ import { convertToSafetensors, generateRandomWeights, isSafetensors } from './co
 import { HUB_MODELS, hubModelLabel } from './hub-models.js';
 import { KNOWN_WEIGHTS } from './known-weights.js';
 import { Teacher } from './teach.js';
+import { BenchmarkPanel } from './benchmark.js';
 
 // ---- Assets -------------------------------------------------------------------------------------
 
@@ -716,6 +717,8 @@ const teacher = new Teacher({
   showError,
 });
 
+const benchmark = new BenchmarkPanel({ context: () => state.ctx, serial, showError });
+
 async function main(): Promise<void> {
   setModelState('none');
   fillModelPicker();
@@ -730,6 +733,7 @@ async function main(): Promise<void> {
     }
     return;
   }
+  benchmark.enable(true);
   await loadEmbedded();
   // Show a result at once: the first sample.
   const first = FASHION_SAMPLES[0];

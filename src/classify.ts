@@ -28,6 +28,9 @@ import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
 import { decodeMetadata, defaultResizeSize, resizeSizeFor, WeightsFormatError, type ModelMetadata } from './weights/safetensors.js';
 import { openSafetensors, type ProgressCallback, type WeightsSource } from './weights/source.js';
+import { cpuThreads } from './ops/conv2d-tuning.js';
+import { defaultTuningBudgetMs, defaultTuningMode, ModelTuning, TUNING_MODES, type TuningMode, type TuningReport } from './tuning/model-tuning.js';
+import { defaultTuningStore, type TuningStore } from './tuning/store.js';
 
 export interface LoadModelOptions {
   /** A name from ARCHITECTURES; default: the file's metadata. */
@@ -86,6 +89,26 @@ export interface LoadModelOptions {
    * tuned kernels from the start, compiled before loadModel returns.
    */
   warmup?: Warmup;
+  /**
+   * The on-device tuner (src/tuning/): 'auto' times a few launch geometries for each conv layer shape
+   * that has no stored pick for this adapter and kernel version, in the background after loadModel
+   * returns (the first inferences run on the heuristic's picks; progress phase 'tune'), keeps the
+   * fastest in `tuningStore` and swaps them in between two inferences (model.tuning() and model.ready()
+   * tell when). A later load uses the stored picks from the start and tunes nothing. 'heuristic': the
+   * built-in picks (a cost model on CPU-backed adapters, a rule table on GPUs). With `kernels` forcing a
+   * family, the tuner times that family's candidates only. Default: 'auto' on hardware
+   * GPUs, 'heuristic' on SwiftShader and llvmpipe (where each candidate takes seconds to compile).
+   */
+  tuning?: TuningMode;
+  /** The tuner's time budget in ms (default 2000 on hardware GPUs, 60000 on CPU-backed adapters). */
+  tuningBudgetMs?: number;
+  /** Stops the tuner before its next measurement (the layers tuned so far are kept); dispose() does too. */
+  tuningSignal?: AbortSignal;
+  /**
+   * Where the tuner's picks are kept: default a file in the user's cache folder in Node
+   * ($XDG_CACHE_HOME or ~/.cache, webgpu-resnext/tuning), the Cache API in browsers; null: nowhere.
+   */
+  tuningStore?: TuningStore | null;
   /**
    * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
    * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
@@ -166,6 +189,11 @@ export interface Model {
    * background compilation; at once otherwise). Rejects if that compilation failed or dispose() stopped it.
    */
   ready(): Promise<void>;
+  /**
+   * What the on-device tuner did (loadModel's `tuning`): resolves once its run is over and its picks are
+   * handed to the runner (at once when there was nothing to tune).
+   */
+  tuning(): Promise<TuningReport>;
   /** GPU bytes held now: weights plus the buffers of every batch size used so far. */
   gpuBytes(): Promise<number>;
   /** Debugging and benchmarks: the packed weights of a conv (Conv2dWeights) or fc (a buffer) step, e.g. 'layer2.0.conv2'. */
@@ -236,6 +264,12 @@ function atTestSize(config: ResNetConfig, size: number, what: string): ResNetCon
  * machine without WebGPU fails at once instead of after the download.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  if (options.tuning !== undefined && !TUNING_MODES.includes(options.tuning)) {
+    throw new RangeError(`tuning must be one of ${TUNING_MODES.join(', ')}, got ${String(options.tuning)}`);
+  }
+  if (options.tuningBudgetMs !== undefined && !(options.tuningBudgetMs >= 0)) {
+    throw new RangeError(`tuningBudgetMs must be a number >= 0, got ${String(options.tuningBudgetMs)}`);
+  }
   if (options.kernels !== undefined) checkKernelChoice(options.kernels);   // a bad choice fails before anything loads
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
@@ -245,6 +279,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   let labels: readonly string[];
   let runner: Runner;
   let normalization: Normalization;
+  let tuner: ModelTuning;
   try {
     checkKernelsOnDevice(ctx, options.kernels);
     const resolution = options.resolution ?? 'default';
@@ -270,8 +305,15 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }
     const tensor = await reader.readData();
     const c = config;
+    tuner = await ModelTuning.prepare(ctx, c, {
+      mode: options.tuning ?? defaultTuningMode(ctx),
+      store: options.tuningStore === null ? undefined : options.tuningStore ?? defaultTuningStore(),
+      threads: await cpuThreads(),
+      kernels: options.kernels ?? 'auto',
+    });
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps, reader.what), {
       keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, kernels: options.kernels,
+      tuning: tuner.lookup,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {
@@ -291,6 +333,17 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
+
+  // The tuner runs after loadModel has returned, its measurements between the inferences.
+  const stopTuning = new AbortController();
+  const userSignal = options.tuningSignal;
+  const onAbort = () => stopTuning.abort();
+  if (userSignal?.aborted) stopTuning.abort();
+  userSignal?.addEventListener('abort', onAbort, { once: true });
+  const tuned = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => tuner.start(runner, {
+    budgetMs: options.tuningBudgetMs ?? defaultTuningBudgetMs(ctx), signal: stopTuning.signal, onProgress: options.onProgress,
+  })).finally(() => userSignal?.removeEventListener('abort', onAbort));
+  tuned.catch(() => {}); // reported by tuning() and ready()
 
   const batchOf = (input: Float32Array, batch?: number): number => {
     if (!(input instanceof Float32Array)) {
@@ -393,7 +446,11 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     }),
     validate: tracked(async (input: Float32Array, o: RunOptions & { rtol?: number; atol?: number } = {}) =>
       runner.validate(input, batchOf(input, o.batch), o)),
-    ready: () => runner.ready(),
+    ready: async () => {
+      await tuned;
+      await runner.ready();
+    },
+    tuning: () => tuned,
     async gpuBytes() {
       if (disposed) await allDone; // then the runner's cleanup: 0
       return runner.totalBytes();
@@ -402,6 +459,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     dispose() {
       if (disposed) return;
       disposed = true;
+      stopTuning.abort();
       void allDone.then(() => {
         runner.dispose();
         if (owned) void runner.idle().then(() => ctx.device.destroy());

@@ -23,6 +23,10 @@ export { NonFiniteWeightsError, WeightsMismatchError } from './weights/load.js';
 export { WeightsFormatError, decodeMetadata, encodeMetadata, parseSafetensors, writeSafetensors, FORMAT_VERSION, type ModelMetadata } from './weights/safetensors.js';
 export { openSafetensors, type WeightsSource, type LoadProgress, type ProgressCallback, type OpenOptions } from './weights/source.js';
 export { clearWeightsCache, WEIGHTS_CACHE_NAME } from './weights/cache.js';
+export { TUNING_MODES, type TuningMode, type TuningReport, type ShapePick } from './tuning/model-tuning.js';
+export { memoryTuningStore, KERNEL_VERSION, TUNING_CACHE_NAME, type TuningStore } from './tuning/store.js';
+export { sameTuning } from './tuning/candidates.js';
+export { describeTuning } from './ops/conv2d-geometry.js';
 export {
   convertCheckpoint, parseModelConfig, type ConvertOptions, type ConvertResult, type ConvertProgress, type ModelConfigFile,
 } from './convert/convert.js';

@@ -30,6 +30,16 @@ export interface ResponseStore {
   delete(key: string): Promise<boolean>;
 }
 
+/**
+ * A place for the on-device tuner's entries (src/tuning/store.ts): text by name. Best effort: a write
+ * may fail (quota, a read-only folder).
+ */
+export interface TuningStore {
+  /** The entry's text, or undefined when there is none. */
+  read(name: string): Promise<string | undefined>;
+  write(name: string, text: string): Promise<void>;
+}
+
 export interface Platform {
   /** The adapter choice when the caller names none (Node: env WEBGPU_ADAPTER). */
   defaultAdapter(): AdapterChoice;
@@ -57,6 +67,8 @@ export interface Platform {
   openResponseStore?(name: string): Promise<ResponseStore | undefined>;
   /** Deletes the store `name` in the cache folder; false when there was none. */
   clearResponseStore?(name: string): Promise<boolean>;
+  /** Where the on-device tuner keeps its picks (src/tuning/store.ts): Node, a file in the user's cache folder. */
+  tuningStore?(): TuningStore;
 }
 
 let installed: Platform | undefined;

@@ -94,6 +94,34 @@ test('bench: two small models side by side, with the ceiling, steps, memory and 
   }
 });
 
+test('bench --tuning auto,heuristic: each model once per tuner mode, side by side, with the tuner\'s run; bad modes are usage errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    const json = join(dir, 'bench.json');
+    // A budget of 1 ms: the tuner takes at most one measurement and stops (a full run is in test/tuning.test.ts).
+    const r = await bench(['--arch', 'resnet18', '--size', '32', '--batch', '1', '--runs', '2', '--ceiling-size', '64', '--steps', 'none',
+      '--tuning', 'heuristic,auto', '--tuning-budget', '1', '--json', json, '--quiet'], 600_000);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as BenchResult;
+    assert.deepEqual(out.models.map((m) => [m.label, m.tuning?.mode]),
+      [['resnet18 (tuning heuristic)', 'heuristic'], ['resnet18 (tuning auto)', 'auto']]);
+    const [h, a] = out.models.map((m) => m.tuning!);
+    assert.equal(h.measurements, 0);
+    assert.ok(a.measurements <= 1, `${a.measurements} measurements within a 1 ms budget`);
+    assert.equal(a.stopped, 'budget');
+    assert.ok(a.shapes > 1 && a.tuned <= 1);
+    assert.match(r.stdout, /on-device tuner/);
+    assert.match(r.stdout, /tuned \/ heuristic time, side by side/);
+    assert.match(r.stdout, /resnet18 +1 +\d+ +\d+ +\d\.\d{3}/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const bad of [['--tuning', 'fast'], ['--tuning', 'auto,auto'], ['--micro', '--tuning', 'auto']]) {
+    const r = await bench(bad, 60_000);
+    assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+  }
+});
+
 test('bench --first: time to the first prediction of the embedded model per warmup, each in a fresh process', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   try {

@@ -8,6 +8,7 @@ import { loadModel } from '../../src/classify.js';
 import { acquireDevice, describeDevice } from '../../src/gpu/device.js';
 import { pipelineStats } from '../../src/gpu/shaders.js';
 import { randomWeights } from '../../src/weights/random.js';
+import type { TuningMode } from '../../src/tuning/model-tuning.js';
 import { Ceiling } from '../ceiling.js';
 import { cpuCount } from '../clock.js';
 import type { BrowserFirstPredictionResult } from '../first-prediction.js';
@@ -58,20 +59,24 @@ async function main(): Promise<void> {
   const ceilingSize = Number(q.get('ceiling') ?? 1024);
   const steps = (q.get('steps') ?? 'auto') as 'auto' | 'wall' | 'none';
   const slowest = Number(q.get('slowest') ?? 10);
+  const tunings = q.get('tuning') ? list('tuning', '') as TuningMode[] : undefined;
+  const tuningBudgetMs = q.get('tuningBudget') ? Number(q.get('tuningBudget')) : undefined;
 
   const ctx = await acquireDevice();
   const adapter = describeDevice(ctx);
   log(adapter);
   const ceiling = await Ceiling.create(ctx, ceilingSize);
   await ceiling.sample(2);
-  const { models, failed } = await benchModels({ ctx, archs, size, batches, runs, steps, slowest, log, between: () => ceiling.sample(1) });
+  const { models, failed } = await benchModels({
+    ctx, archs, size, batches, runs, steps, slowest, log, between: () => ceiling.sample(1), tunings, tuningBudgetMs,
+  });
   await ceiling.sample(2);
   const c = ceiling.result();
   ceiling.dispose();
   const cpus = await cpuCount();
   window.__benchResult = {
     environment: { date: new Date().toISOString(), adapter, source: ctx.source, runtime: navigator.userAgent, cpus },
-    options: { archs, size, batches, runs, ceilingSize, steps, slowest },
+    options: { archs, size, batches, runs, ceilingSize, steps, slowest, tunings, tuningBudgetMs },
     ceiling: c,
     models,
     ...(failed.length ? { failed } : {}),

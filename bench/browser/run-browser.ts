@@ -114,6 +114,8 @@ export function runInBrowser(o: BenchOptions, log: (line: string) => void): Prom
   const q = new URLSearchParams({
     arch: o.archs.join(','), size: String(o.size), batch: o.batches.join(','), runs: String(o.runs),
     ceiling: String(o.ceilingSize), steps: o.steps, slowest: String(o.slowest),
+    ...(o.tuningModes ? { tuning: o.tuningModes.join(',') } : {}),
+    ...(o.tuningBudgetMs !== undefined ? { tuningBudget: String(o.tuningBudgetMs) } : {}),
   });
   return withPage(o, log, new Map(), (url) => pageResult<BenchResult>(`${url}?${q}`, log));
 }

@@ -20,7 +20,7 @@ import type { KernelChoice } from '../ops/conv2d.js';
 import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
-import { createStepOp, stepTensorShape, type Normalization, type StepOp, type StepWeights } from './steps.js';
+import { createStepOp, stepTensorShape, type Normalization, type StepOp, type StepWeights, type TuningLookup } from './steps.js';
 
 /** Which plan an instance runs: the entry (NCHW floats or images), the head, k and the batch. */
 export interface InstanceKey {
@@ -44,6 +44,8 @@ export interface Instance {
   key: InstanceKey;
   /** Built on the first-use conv pipelines (OpOptions.firstUse). */
   firstUse: boolean;
+  /** The tuning lookup its convs were built with (OpOptions.tuning). */
+  tuning?: TuningLookup;
   plan: Plan;
   N: number;
   memory: MemoryPlan;
@@ -75,6 +77,8 @@ export interface OpOptions {
   firstUse?: boolean;
   /** The conv kernel family (createStepOp); default 'auto'. */
   kernels?: KernelChoice;
+  /** Otherwise, convs on these picks where it has one for their shape (the on-device tuner's), else the heuristic's. */
+  tuning?: TuningLookup;
   /**
    * One op (so at most one pipeline compilation) at a time, `beforeEach()` called before each (it may
    * throw to stop): a background build that leaves the CPU to the inferences running meanwhile.
@@ -91,7 +95,7 @@ export async function createOps(ctx: GpuContext, plan: Plan, N: number, normaliz
   const ops = new Map<string, StepOp>();
   const make = async (s: Step) => {
     o.beforeEach?.();
-    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels));
+    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels, o.tuning));
     o.onOp?.();
   };
   if (o.oneAtATime) {
@@ -158,7 +162,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     destroyAll();
     throw e;
   }
-  return { key, firstUse: !!opOptions.firstUse, plan, N, memory, ops, stepDispatches, buffers, slots: [], wait: new QuietWait(ctx), ...made };
+  return { key, firstUse: !!opOptions.firstUse, tuning: opOptions.tuning, plan, N, memory, ops, stepDispatches, buffers, slots: [], wait: new QuietWait(ctx), ...made };
 }
 
 /** Every buffer `inst` owns: its own, its image slots', its dispatches' and its profiler's. */

@@ -15,7 +15,9 @@
 // instance of the same key is built in the background, its pipelines compiled one at a time so that
 // the inferences made meanwhile keep the CPU, and takes the first-use one's place between two
 // inferences (upgrade), which frees the first-use instance's buffers. ready() resolves once every
-// instance runs on the tuned pipelines.
+// instance runs on the tuned pipelines. The same upgrade swaps in the on-device tuner's picks
+// (src/tuning/): setTuning() gives new picks, and every instance built on other picks is rebuilt on
+// them in the background and swapped in between two inferences.
 //
 // Debug switches: validate() runs the plan step by step and compares each step's output with the
 // CPU reference (src/reference/) computed from the GPU's own inputs to that step, so the first
@@ -36,7 +38,7 @@ import type { KernelChoice } from '../ops/conv2d.js';
 import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
   packedWeightBytes, packStepWeights, stepWeightBytes, uploadStepWeights,
-  type Normalization, type RgbaImage, type StepWeights,
+  type Normalization, type RgbaImage, type StepWeights, type TuningLookup,
 } from './steps.js';
 
 export { DeviceLostError } from '../gpu/errors.js';
@@ -64,6 +66,8 @@ export interface RunnerOptions {
    * overlap. Its 'compile' progress is reported after the 'upload' phase.
    */
   compile?: InstanceKey;
+  /** Conv tunings chosen outside the heuristic (stored tuner picks) for the tuned pipelines; setTuning() replaces them. */
+  tuning?: TuningLookup;
 }
 
 /**
@@ -110,8 +114,10 @@ export class Runner {
   private readonly instances = new Map<string, Promise<Instance>>();
   /** Instances built on the first-use pipelines (where the adapter has them) until upgraded. */
   private readonly fastFirst: boolean;
-  /** Instance id -> the build and swap-in of its tuned instance (upgrade). */
-  private readonly upgrades = new Map<string, Promise<void>>();
+  /** Instance id -> the build and swap-in of its tuned instance on picks `target` (upgrade). */
+  private readonly upgrades = new Map<string, { target: TuningLookup | undefined; done: Promise<void> }>();
+  /** The tuned pipelines' picks (setTuning). */
+  private tuning: TuningLookup | undefined;
   /** Serialises inferences: instances share their activation and readback buffers. */
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -125,8 +131,10 @@ export class Runner {
     private readonly normalization: Normalization,
     warmup: Warmup,
     private readonly kernels: KernelChoice,
+    tuning: TuningLookup | undefined,
   ) {
     this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx) && (kernels === 'auto' || kernels === 'register');
+    this.tuning = tuning;
   }
 
   /** Bytes of all packed weights (textures and buffers). */
@@ -146,7 +154,7 @@ export class Runner {
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     const runner = new Runner(ctx, config, weights, cpuWeights, options.normalization,
-      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.kernels ?? 'auto');
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.kernels ?? 'auto', options.tuning);
     // Compile progress waits for the upload's end (then its start and where it is), so that the
     // phases come in order.
     let uploading = true;
@@ -197,11 +205,12 @@ export class Runner {
   }
 
   /**
-   * Runs `fn` after every earlier inference on this runner has finished. A call made after
+   * Runs `fn` after every earlier inference on this runner has finished, and before any later one
+   * starts (the tuner's measurements run so, not overlapping inferences). A call made after
    * dispose() rejects; one made before it runs (dispose() waits for it). A lost device, or a GPU
    * error no scope caught since the last call, rejects it with the typed error (checkDevice).
    */
-  private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('this model was disposed; load it again'));
     const p = this.queue.then(() => { checkDevice(this.ctx, what); return fn(); });
     this.queue = p.catch(() => {});
@@ -220,7 +229,7 @@ export class Runner {
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
     await createOps(this.ctx, plan, key.batch, this.normalization, {
-      firstUse: this.fastFirst, kernels: this.kernels,
+      firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning,
       onOp: () => onProgress?.({ loaded: ++done, total, phase: 'compile' }),
     });
   }
@@ -232,55 +241,78 @@ export class Runner {
     let p = this.instances.get(id);
     if (!p) {
       checkBatch(buildPlan(this.config, { input: key.input, head: key.head, topK: key.topK }), key.batch, this.ctx.device.limits);
-      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step), { firstUse: this.fastFirst, kernels: this.kernels });
+      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step),
+        { firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));
     }
     return p;
   }
 
-  /**
-   * Builds the tuned instance of first-use instance `old`'s key in the background (its pipelines one at
-   * a time; stopped at the next one by dispose()) and swaps it in between two inferences, destroying
-   * `old`'s buffers. Started once per instance; rejects (leaving `old` in place) when the build fails.
-   */
-  private upgrade(old: Instance): Promise<void> {
-    const id = instanceId(old.key);
-    let p = this.upgrades.get(id);
-    if (!p) {
-      p = (async () => {
-        await new Promise((resolve) => setTimeout(resolve, 0)); // the caller gets the first result first
-        const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
-          { oneAtATime: true, beforeEach: () => this.checkUsable(), kernels: this.kernels });
-        const swap = this.queue.then(async () => {
-          if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
-            destroyInstance(tuned);
-            this.checkUsable();
-            return;
-          }
-          this.instances.set(id, Promise.resolve(tuned));
-          destroyInstance(old);
-        });
-        this.queue = swap.catch(() => {});
-        await swap;
-      })();
-      p.catch(() => {}); // reported by ready()
-      this.upgrades.set(id, p);
-    }
-    return p;
+  /** Whether `inst` is to be replaced by an instance on the tuned pipelines with the current picks. */
+  private stale(inst: Instance): boolean {
+    return inst.firstUse || inst.tuning !== this.tuning;
   }
 
   /**
-   * Resolves once every instance made so far runs on the tuned pipelines, starting the upgrade of
-   * those that have not run yet; at once under 'tuned' or where the adapter has no first-use
-   * pipelines. Rejects when a tuned build failed, or when the model was disposed before it was done.
+   * Builds the tuned instance of instance `id` on the current picks in the background (its pipelines one
+   * at a time; stopped at the next one by dispose()) and swaps it in between two inferences, destroying
+   * the instance it replaces. Started once per instance and picks (after the build for earlier picks has
+   * settled); rejects (leaving the old instance in place) when the build fails.
+   */
+  private upgrade(id: string): Promise<void> {
+    const target = this.tuning;
+    const prev = this.upgrades.get(id);
+    if (prev && prev.target === target) return prev.done;
+    const done = (async () => {
+      await prev?.done.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 0)); // the caller gets the first result first
+      this.checkUsable();
+      const old = await this.instances.get(id)?.catch(() => undefined);
+      if (!old || (!old.firstUse && old.tuning === target)) return;
+      const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
+        { oneAtATime: true, beforeEach: () => this.checkUsable(), kernels: this.kernels, tuning: target });
+      const swap = this.queue.then(async () => {
+        if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
+          destroyInstance(tuned);
+          this.checkUsable();
+          return;
+        }
+        this.instances.set(id, Promise.resolve(tuned));
+        destroyInstance(old);
+      });
+      this.queue = swap.catch(() => {});
+      await swap;
+    })();
+    done.catch(() => {}); // reported by ready()
+    this.upgrades.set(id, { target, done });
+    return done;
+  }
+
+  /**
+   * New picks for the tuned pipelines (the on-device tuner's): instances made from now on use them,
+   * and those made so far are rebuilt on them in the background and swapped in (ready() tells when).
+   */
+  setTuning(tuning: TuningLookup | undefined): void {
+    this.checkUsable();
+    this.tuning = tuning;
+    for (const [id, p] of this.instances) {
+      void p.then((inst) => { if (this.stale(inst) && !this.disposed) void this.upgrade(id); }, () => {});
+    }
+  }
+
+  /**
+   * Resolves once every instance made so far runs on the tuned pipelines with the current picks,
+   * starting the upgrade of those that have not run yet; at once under 'tuned' or where the adapter
+   * has no first-use pipelines, unless new picks came. Rejects when a tuned build failed, or when the
+   * model was disposed before it was done.
    */
   async ready(): Promise<void> {
-    for (const p of [...this.instances.values()]) {
+    for (const [id, p] of [...this.instances]) {
       const inst = await p.catch(() => undefined);
-      if (inst?.firstUse) void this.upgrade(inst);
+      if (inst && this.stale(inst)) void this.upgrade(id);
     }
-    await Promise.all(this.upgrades.values());
+    await Promise.all([...this.upgrades.values()].map((u) => u.done));
   }
 
   // The outputs below are checked for NaN and infinities (NonFiniteOutputError): a NaN weight or
@@ -406,7 +438,7 @@ export class Runner {
     await written;
     await submitted;
     checkDevice(this.ctx, label);
-    if (inst.firstUse && !this.disposed) void this.upgrade(inst);
+    if (this.stale(inst) && !this.disposed) void this.upgrade(instanceId(inst.key));
     return result;
   }
 
@@ -546,7 +578,7 @@ export class Runner {
   async idle(): Promise<void> {
     await this.queue;
     await this.cleanup;
-    if (this.disposed) await Promise.allSettled(this.upgrades.values());
+    if (this.disposed) await Promise.allSettled([...this.upgrades.values()].map((u) => u.done));
   }
 }
 

@@ -10,7 +10,8 @@ import { elementCount, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
-import { Conv2d, kernelOverride, type Conv2dDesc, type KernelChoice } from '../ops/conv2d.js';
+import { Conv2d, kernelOverride, type Conv2dDesc, type Conv2dTuning, type KernelChoice } from '../ops/conv2d.js';
+import { tuningFamily } from '../ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/conv2d-weights.js';
 import { firstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { Layout } from '../ops/layout.js';
@@ -114,21 +115,28 @@ export function stepWeightBytes(w: StepWeights): number {
   return w instanceof Conv2dWeights ? w.bytes : w.size;
 }
 
+/** A conv layer's tuning chosen outside the heuristic (the on-device tuner's picks); undefined: the heuristic's. */
+export type TuningLookup = (desc: Conv2dDesc) => Conv2dTuning | undefined;
+
 /**
  * Creates the op for step `s` at batch N (pipelines come from the shared cache). `firstUse`: a conv gets
- * the quick-to-compile first-use tuning where the adapter has one (firstUseConv2dTuning), else its tuned one.
+ * the quick-to-compile first-use tuning where the adapter has one (firstUseConv2dTuning), else `tuning`'s
+ * pick for its shape, else the heuristic's (defaultConv2dTuning).
  * `kernels`: the conv kernel family, 'auto' the tuning's per adapter and layer, else that family forced
- * (first-use tunings are register ones: they apply under 'auto' and 'register' only).
+ * (first-use tunings are register ones: they apply under 'auto' and 'register' only; a pick of another
+ * family than the forced one is not used).
  */
 export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization, firstUse = false,
-  kernels: KernelChoice = 'auto'): Promise<StepOp> {
+  kernels: KernelChoice = 'auto', tuning?: TuningLookup): Promise<StepOp> {
   const label = s.name;
   switch (s.kind) {
     case 'conv': {
       const desc = convDesc(s, N);
       const forced = kernelOverride(kernels);
       const quick = firstUse && (!forced || forced.family === 'register') ? firstUseConv2dTuning(ctx, desc) : undefined;
-      const op = await Conv2d.create(ctx, desc, label, quick ?? forced);
+      const pick = firstUse ? undefined : tuning?.(desc);
+      const picked = pick && (!forced || tuningFamily(pick) === forced.family) ? pick : undefined;
+      const op = await Conv2d.create(ctx, desc, label, quick ?? picked ?? forced);
       return {
         bind: ([x, residual], out, w) => {
           if (!(w instanceof Conv2dWeights)) throw new Error(`${label}: conv weights must be the layer's Conv2dWeights`);

@@ -1,7 +1,7 @@
 // The Node platform (src/platform.ts): Dawn's adapters, files through node:fs (regular files only:
 // never a device, FIFO or directory), PNG/JPEG decoding (src/node/image.ts), the CPU count
-// (LP_NUM_THREADS when set, as llvmpipe itself reads it), the environment, and cached responses
-// (converted Hub models) in the user's cache folder.
+// (LP_NUM_THREADS when set, as llvmpipe itself reads it), the environment, cached responses
+// (converted Hub models) in the user's cache folder, and the tuner's file store (tuning-store.ts).
 
 import { constants } from 'node:fs';
 import { open, type FileHandle as NodeFileHandle } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import type { Platform } from '../platform.js';
 import { adapterChoiceFromEnv, nodeAdapter } from './device.js';
 import { decodeImage } from './image.js';
 import { clearNodeResponseStore, openNodeResponseStore } from './response-store.js';
+import { fileTuningStore } from './tuning-store.js';
 
 /** The error for a path that is not a regular file; `code` ENOTREG (EISDIR for a directory). */
 function notRegular(path: string, isDirectory: boolean): NodeJS.ErrnoException {
@@ -79,4 +80,5 @@ export const NODE_PLATFORM: Platform = {
   env: (name) => process.env[name],
   openResponseStore: openNodeResponseStore,
   clearResponseStore: clearNodeResponseStore,
+  tuningStore: () => fileTuningStore(),
 };

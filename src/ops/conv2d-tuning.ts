@@ -130,12 +130,38 @@ export function registerConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads 
   if (!ctx.cpuBacked) {
     return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false, channelLanes: false };
   }
-  const costs = ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
+  const costs = cpuCosts(ctx);
+  let best: RegisterTuning | undefined;
+  let bestCost = Infinity;
+  for (const t of cpuConv2dTunings(ctx, desc)) {
+    const cost = cpuDispatchCost(desc, t, costs, threads);
+    if (cost < bestCost * TIE_MARGIN) {
+      best = t;
+      bestCost = cost;
+    }
+  }
+  return best!;
+}
+
+/** The cost constants of a CPU-backed adapter. */
+export function cpuCosts(ctx: GpuContext): CpuCosts {
+  return ctx.source === 'llvmpipe' ? LLVMPIPE_COSTS : SWIFTSHADER_COSTS;
+}
+
+/**
+ * Every tuning registerConv2dTuning weighs on a CPU-backed adapter, in the order it weighs them (an
+ * earlier one wins a tie): register blocks up to the adapter's maxTq / maxJn, the direct path where it
+ * applies, lanes along pixels or channels, 1 to 4 SIMD batches of lanes per workgroup. The on-device
+ * tuner (src/tuning/) draws its CPU candidates from the same space.
+ */
+export function* cpuConv2dTunings(ctx: GpuContext, desc: Conv2dDesc): Generator<RegisterTuning> {
+  const costs = cpuCosts(ctx);
+  const l = ctx.device.limits;
+  const maxInv = l.maxComputeInvocationsPerWorkgroup;
+  const cols = Math.ceil(desc.K / desc.groups / 4);     // vec4 columns per group
   const Cg = desc.C / desc.groups;
   const directOk = desc.stride === 1 && Cg % 4 === 0 && desc.S === 3;
   const large1x1 = desc.R === 1 && desc.S === 1 && Cg % 4 === 0 && conv2dFlops(desc) / desc.N >= costs.largeBlockFlops;
-  let best: RegisterTuning | undefined;
-  let bestCost = Infinity;
   for (const direct of directOk ? [false, true] : [false]) {
     for (let tq = 1; tq <= (large1x1 ? costs.maxTq1x1 : costs.maxTq); tq++) {
       for (let jn = 1; jn <= Math.min(costs.maxJn, cols); jn++) {
@@ -145,18 +171,12 @@ export function registerConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads 
           for (const batches of [1, 2, 4]) {
             const lanes = costs.simd * batches;
             if (lanes > maxInv || lanes > l.maxComputeWorkgroupSizeX) continue;
-            const t = channelLanes ? { wgX: 1, wgY: lanes, tq, jn, direct, channelLanes } : { wgX: lanes, wgY: 1, tq, jn, direct, channelLanes };
-            const cost = cpuDispatchCost(desc, t, costs, threads);
-            if (cost < bestCost * TIE_MARGIN) {
-              best = t;
-              bestCost = cost;
-            }
+            yield channelLanes ? { wgX: 1, wgY: lanes, tq, jn, direct, channelLanes } : { wgX: lanes, wgY: 1, tq, jn, direct, channelLanes };
           }
         }
       }
     }
   }
-  return best!;
 }
 
 /**

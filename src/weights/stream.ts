@@ -13,9 +13,10 @@ export interface LoadProgress {
   /**
    * 'download': bytes of the file read (network or disk); 'convert': tensors of a Hub model renamed
    * to the runtime's layout (src/hub/); 'upload': weight bytes written to the GPU; 'compile': plan
-   * steps whose GPU pipelines are built (counted in steps, not bytes).
+   * steps whose GPU pipelines are built (counted in steps, not bytes); 'tune': layer shapes timed by
+   * the on-device tuner (src/tuning/), after loadModel returned.
    */
-  phase: 'download' | 'convert' | 'upload' | 'compile';
+  phase: 'download' | 'convert' | 'upload' | 'compile' | 'tune';
   /** 'download' from a URL: true when the bytes come from the weights cache, not the network. */
   fromCache?: boolean;
 }

@@ -5,7 +5,8 @@
 // probability within 1e-4) as the Node runtime on the same PNGs; the weights cache makes a reload
 // skip the download; a tiny model dropped as a file loads and its per-step timing chart appears;
 // a corrupt weights file gives a clear error in the page; classes taught in the page (examples from
-// sample files, a head trained in the page) classify held-out samples and survive a reload. Screenshots go to test-artifacts/.
+// sample files, a head trained in the page) classify held-out samples and survive a reload; the Benchmark panel
+// times the embedded model with both tuner modes and exports the JSON. Screenshots go to test-artifacts/.
 //
 // Run: node scripts/test.mjs browser      (needs /usr/bin/chromium; SKIP_BROWSER=1 skips)
 
@@ -318,6 +319,40 @@ describe('demo in Chromium', { skip, timeout: 300_000 }, () => {
         undefined, { timeout: STEP_TIMEOUT });
       await page().click('#teach-forget');
       await page().waitForSelector('#teach-panel[data-head="none"]', { timeout: STEP_TIMEOUT });
+      assert.deepEqual(await pageErrors(), []);
+    }));
+
+  test('the Benchmark panel times the embedded model with the heuristic and the tuned picks, shows the figures and exports them as JSON',
+    guarded(async () => {
+      await waitModelState('ready', 'Fashion-MNIST ResNeXt');
+      await page().selectOption('#bench-arch', 'fashion-mnist');
+      await page().fill('#bench-runs', '2');
+      await page().fill('#bench-budget', '1'); // the tuner's budget is spent after at most one measurement
+      await page().click('#bench-run');
+      await page().waitForSelector('#bench-panel[data-state="done"]', { timeout: 120_000 }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; page errors: ${JSON.stringify(await pageErrors())}`);
+      });
+      const rows = await page().$$eval('#bench-output tr[data-mode]', (trs) =>
+        trs.map((r) => ({ mode: (r as HTMLElement).dataset.mode, ms: Number((r as HTMLElement).dataset.ms) })));
+      assert.deepEqual(rows.map((r) => r.mode), ['heuristic', 'auto']);
+      assert.ok(rows.every((r) => r.ms > 0 && Number.isFinite(r.ms)), JSON.stringify(rows));
+      assert.match(await page().locator('#bench-status').textContent() ?? '', /tuned \/ heuristic time \d\.\d{3}/);
+      const [download] = await Promise.all([page().waitForEvent('download', { timeout: STEP_TIMEOUT }), page().click('#bench-export')]);
+      assert.match(download.suggestedFilename(), /^webgpu-resnext-benchmark-.+\.json$/);
+      const json = JSON.parse(readFileSync(await download.path(), 'utf8')) as {
+        adapter: string; runs: number; flopsPerImage: number; tunedOverHeuristic: number;
+        models: { mode: string; timesMs: number[]; gflops: number; tuning: { measurements: number; stopped?: string } }[];
+      };
+      assert.equal(json.runs, 2);
+      assert.match(json.adapter, /swiftshader/i);
+      assert.ok(json.flopsPerImage > 0 && json.tunedOverHeuristic > 0);
+      // A 1 ms budget: at most one measurement before it is spent (none when the page took that long to start it).
+      assert.deepEqual(json.models.map((m) => [m.mode, m.timesMs.length]), [['heuristic', 2], ['auto', 2]]);
+      assert.equal(json.models[0].tuning.measurements, 0);
+      assert.ok(json.models[1].tuning.measurements <= 1);
+      assert.equal(json.models[1].tuning.stopped, 'budget');
+      assert.ok(json.models.every((m) => m.gflops > 0));
+      await page().screenshot({ path: join(ARTIFACTS, 'demo-benchmark.png'), fullPage: true });
       assert.deepEqual(await pageErrors(), []);
     }));
 });
