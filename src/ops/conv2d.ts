@@ -3,10 +3,10 @@
 // packed weights (conv2d-weights.ts) into a Dispatch. The launch geometry comes from conv2d-tuning.ts.
 
 import type { GpuContext } from '../gpu/device.js';
-import { checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
+import { checkBindingSize, tensorBytes, type GpuTensor } from '../gpu/buffers.js';
 import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, type Defines } from '../gpu/shaders.js';
-import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
+import { checkDtype, checkInts, checkShape, shaderF16, shapeText, tensorBinding } from './common.js';
 import { CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, type Conv2dDesc, type Conv2dTuning } from './conv2d-geometry.js';
 import { cpuThreads, defaultConv2dTuning } from './conv2d-tuning.js';
 import { Conv2dWeights, conv2dWeightLayout, type Conv2dWeightLayout } from './conv2d-weights.js';
@@ -76,8 +76,11 @@ export class Conv2d {
     const [P, Q] = conv2dOutputSize(d);
     const layout = conv2dWeightLayout(d);
     const M = d.N * P * Q;
-    checkBindingSize(ctx, f32Bytes([d.N, d.H, d.W, d.C]), `${what}: input (N, H, W, C) ${shapeText([d.N, d.H, d.W, d.C])}`);
-    checkBindingSize(ctx, f32Bytes([M, d.K]), `${what}: output (N, P, Q, K) ${shapeText([d.N, P, Q, d.K])}`);
+    const xF16 = d.inputDtype === 'f16', yF16 = d.outputDtype === 'f16', resF16 = d.residualDtype === 'f16';
+    if (yF16 && layout.Kg % 4 !== 0) bad(`an f16 output needs K/G % 4 == 0 (K ${d.K}, G ${d.groups})`);
+    if (resF16 && !hasResidual(d.epilogue)) bad(`residualDtype f16 without a residual (epilogue '${d.epilogue}')`);
+    checkBindingSize(ctx, tensorBytes([d.N, d.H, d.W, d.C], d.inputDtype), `${what}: input (N, H, W, C) ${shapeText([d.N, d.H, d.W, d.C])}`);
+    checkBindingSize(ctx, tensorBytes([M, d.K], d.outputDtype), `${what}: output (N, P, Q, K) ${shapeText([d.N, P, Q, d.K])}`);
     // All indices in the shader are u32 float offsets.
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad('a tensor has 2^32 or more elements');
 
@@ -127,6 +130,9 @@ export class Conv2d {
         RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
         RESIDUAL: residual,
         PRE_ACT: d.preAct ?? false,
+        X_F16: xF16, Y_F16: yF16, RES_F16: resF16, F16: xF16 || yF16 || resF16,
+        SHADER_F16: (xF16 || yF16 || resF16) && shaderF16(ctx),
+        W_F16: layout.dtype === 'f16',
         // The register block's declared size: TQ and JN rounded up to powers of two.
         QUADS_2: t.tq > 1, QUADS_4: t.tq > 2, QUADS_8: t.tq > 4,
         COLS_2: t.jn > 1, COLS_4: t.jn > 2, COLS_8: t.jn > 4, COLS_16: t.jn > 8,
@@ -146,6 +152,9 @@ export class Conv2d {
     const what = `conv2d ${this.label}`;
     checkShape(what, 'input (N, H, W, C)', input.shape, [d.N, d.H, d.W, d.C]);
     checkShape(what, 'output (N, P, Q, K)', output.shape, this.outputShape);
+    checkDtype(what, 'input', input, d.inputDtype ?? 'f32');
+    checkDtype(what, 'output', output, d.outputDtype ?? 'f32');
+    if (residual) checkDtype(what, 'residual', residual, d.residualDtype ?? 'f32');
     if (hasResidual(d.epilogue)) {
       if (!residual) throw new Error(`${what}: epilogue ${d.epilogue} needs a residual tensor of shape ${shapeText(this.outputShape)}`);
       checkShape(what, 'residual (N, P, Q, K)', residual.shape, this.outputShape);
@@ -171,11 +180,12 @@ export class Conv2d {
     const { ctx, label, layout: l } = this;
     if (!(weights instanceof Conv2dWeights)) throw new Error(`conv2d ${label}: the weights must be a Conv2dWeights (a texture), not ${String(weights)}`);
     const w = weights.layout;
-    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups || w.preAct !== l.preAct) {
+    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups || w.preAct !== l.preAct || w.dtype !== l.dtype) {
       const pre = (x: Conv2dWeightLayout) => (x.preAct ? ', pre-activation' : '');
+      const format = (x: Conv2dWeightLayout) => (x.dtype === 'f16' ? 'rgba16float' : 'rgba32float');
       throw new Error(`conv2d ${label}: weights '${weights.label}' were packed for C ${w.C}, K ${w.K}, ${w.R}x${w.S}, G ${w.groups}${pre(w)} ` +
-        `(rgba32float ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups}${pre(l)} ` +
-        `(rgba32float ${l.width} x ${l.rows})`);
+        `(${format(w)} ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups}${pre(l)} ` +
+        `(${format(l)} ${l.width} x ${l.rows})`);
     }
     const tensors = this.tensorBindings(input, output, residual);
     const uniform = uniformBuffer(ctx, label, this.params);
