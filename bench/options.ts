@@ -2,6 +2,7 @@
 // (bench/main.ts) checked and converted into them.
 
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { Precision } from '../src/gpu/buffers.js';
 import type { Warmup } from '../src/graph/runner.js';
 import { ARCHITECTURES } from '../src/models/config.js';
 import type { Conv2dDesc, Conv2dTuning } from '../src/ops/conv2d.js';
@@ -35,6 +36,8 @@ export interface BenchOptions {
   warmups: Warmup[];
   /** The model benchmark in headless Chromium as well. */
   browser: boolean;
+  /** Storage of weights and activations of the model benchmark (Node). */
+  precision: Precision;
   /** Progress lines on stderr. */
   verbose: boolean;
 }
@@ -71,6 +74,7 @@ export interface BenchCliOptions {
   first?: boolean;
   warmup: string;
   browser?: boolean;
+  precision: Precision;
   quiet?: boolean;
 }
 
@@ -86,6 +90,9 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (c.variant.length) findVariants(c.variant); // throws on an unknown name
   if (c.tuning.length && !c.micro) throw new Error('--tuning needs --micro');
   if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
+  if (c.precision !== 'f32' && (c.micro || c.first || c.browser)) {
+    throw new Error(`--precision ${c.precision} is for the model benchmark in Node (not --micro, --first or --browser)`);
+  }
   const warmups = c.warmup.split(',').map((w) => w.trim());
   for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {
@@ -105,6 +112,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     first: !!c.first,
     warmups: warmups as Warmup[],
     browser: !!c.browser,
+    precision: c.precision,
     verbose: !c.quiet,
   };
 }

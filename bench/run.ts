@@ -53,7 +53,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       await ceiling.sample(2);
       log(formatCeiling(ceiling.result(), env.cpus));
       const { models, failed } = await benchModels({
-        ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log,
+        ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, steps: o.steps, slowest: o.slowest, log, precision: o.precision,
         between: () => ceiling.sample(1),
       });
       if (failed.length) result.failed = failed;

@@ -10,11 +10,11 @@
 //   convert <in.pth|in.safetensors> <out.safetensors> [--arch A] [--config F] [--labels F] [--fp16] [--source S]
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
-//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X]
+//   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--adapter X] [--precision f32|f16]
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--precision P]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
-//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X]
+//   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--precision P]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -44,6 +44,11 @@ function adapterOption(): Option {
     .choices([...ADAPTER_CHOICES]);
 }
 
+function precisionOption(): Option {
+  return new Option('--precision <p>', 'storage of weights and activations on the GPU: f16 halves the memory (arithmetic stays f32)')
+    .choices(['f32', 'f16']).default('f32');
+}
+
 // The options every command that runs a model takes.
 function weightsOption(): Option {
   return new Option('--weights <file>', '.safetensors weights (default: the embedded Fashion-MNIST model)');
@@ -68,6 +73,7 @@ function addModelCommands(program: Command): void {
     .option('--top <k>', 'classes to show per image', positiveInt('--top'), 5)
     .option('--json', 'print JSON: { weights, arch, adapter, results: [{ file, top: [{ index, label, probability }] }] }')
     .addOption(adapterOption())
+    .addOption(precisionOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
     .command('logits')
@@ -78,6 +84,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(precisionOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
     .command('embed')
@@ -90,6 +97,7 @@ function addModelCommands(program: Command): void {
     .addOption(archOption())
     .addOption(batchOption())
     .addOption(adapterOption())
+    .addOption(precisionOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')

@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model } from '../src/classify.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { Precision } from '../src/gpu/buffers.js';
 import { ARCHITECTURES, type ResNetConfig } from '../src/models/config.js';
 import { DEFAULT_WEIGHTS } from '../src/models/default-model.js';
 import { buildPlan, PlanError, type Plan } from '../src/models/plan.js';
@@ -89,6 +90,7 @@ export interface ModelCliOptions {
   weights?: string;
   arch?: string;
   adapter?: AdapterChoice;
+  precision?: Precision;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -100,7 +102,8 @@ export function weightsOf(opts: ModelCliOptions): string {
 export async function openModel(opts: ModelCliOptions): Promise<Model> {
   const bar = loadProgressBar();
   try {
-    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, onProgress: bar.update }));
+    return await userErrors(() => loadModel({ weights: weightsOf(opts), arch: opts.arch, adapter: opts.adapter, precision: opts.precision,
+      onProgress: bar.update }));
   } finally {
     bar.stop();
   }

@@ -17,6 +17,9 @@
 // conv2's output before conv3 runs; that needs a per-(n, k) scale epilogue in conv2d.wgsl.)
 //
 // Layouts: NHWC activations with H x W flattened to HW; K (channels) a multiple of 4.
+// F16: the activations x, res and y are stored as f16 (with SHADER_F16, 'shader-f16', as f16 arrays,
+// else as pairs packed in u32: pack2x16float / unpack2x16float); the scales s and the weights stay
+// f32, the arithmetic is f32 and y saturates to +-65504 before its f16 store.
 // Weights (squeeze_excite), one f32 buffer packed at load (src/ops/se.ts packWeights):
 //   [ w1 (HIDDEN, K) | b1 (HIDDEN) | w2 (K, HIDDEN) | b2 (K) ]
 //
@@ -43,6 +46,10 @@
 // One invocation per vec4 of y; workgroups of WG invocations; grid (x, y) over ceil(N * HW * K4 / WG)
 // workgroups, index = (wid.y * nwg.x + wid.x) * WG + lid; invocations past the end return.
 
+#if SHADER_F16
+enable f16;
+#endif
+
 struct SeParams {
   N: u32,
   HW: u32,
@@ -60,8 +67,40 @@ override WG: u32 = 256;
 override K_CAP: u32 = 4;
 override HIDDEN_CAP: u32 = 1;
 
+const F16_MAX = 65504.0;
+
+#if F16
+// 2 and 4 channels of f16: f16 vectors, or u32 words of packed pairs.
+#if SHADER_F16
+alias Half2 = vec2<f16>;
+fn fromHalf2(v: Half2) -> vec2<f32> { return vec2<f32>(v); }
+alias Half4 = vec4<f16>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(v); }
+fn toHalf4(v: vec4<f32>) -> Half4 { return Half4(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX))); }
+#else
+alias Half2 = u32;
+fn fromHalf2(v: Half2) -> vec2<f32> { return unpack2x16float(v); }
+alias Half4 = vec2<u32>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn toHalf4(v: vec4<f32>) -> Half4 {
+  let c = clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
+  return Half4(pack2x16float(c.xy), pack2x16float(c.zw));
+}
+#endif
+#endif
+
 @group(0) @binding(0) var<uniform> se: SeParams;
+#if F16
+@group(0) @binding(1) var<storage, read> seX: array<Half2>;
+/** Element i of x (channel pairs share a word). */
+fn seLoad(i: u32) -> f32 {
+  let v = fromHalf2(seX[i >> 1u]);
+  return select(v.x, v.y, (i & 1u) == 1u);
+}
+#else
 @group(0) @binding(1) var<storage, read> seX: array<f32>;
+fn seLoad(i: u32) -> f32 { return seX[i]; }
+#endif
 @group(0) @binding(2) var<storage, read> seWeights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> seScale: array<f32>;
 
@@ -79,7 +118,7 @@ fn squeeze_excite(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 
   for (var c = lid; c < K; c += WG) {
     var sum = 0.0;
-    for (var p = 0u; p < se.HW; p++) { sum += seX[base + p * K + c]; }
+    for (var p = 0u; p < se.HW; p++) { sum += seLoad(base + p * K + c); }
     means[c] = sum / f32(se.HW);
   }
   workgroupBarrier();
@@ -102,10 +141,22 @@ fn squeeze_excite(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 @group(0) @binding(0) var<uniform> sc: ScaleParams;
-@group(0) @binding(1) var<storage, read> scX: array<vec4f>;
 @group(0) @binding(2) var<storage, read> scScale: array<vec4f>;
+#if F16
+@group(0) @binding(1) var<storage, read> scX: array<Half4>;
+@group(0) @binding(3) var<storage, read> scRes: array<Half4>;
+@group(0) @binding(4) var<storage, read_write> scY: array<Half4>;
+fn scLoadX(i: u32) -> vec4f { return fromHalf4(scX[i]); }
+fn scLoadRes(i: u32) -> vec4f { return fromHalf4(scRes[i]); }
+fn scStore(i: u32, v: vec4f) { scY[i] = toHalf4(v); }
+#else
+@group(0) @binding(1) var<storage, read> scX: array<vec4f>;
 @group(0) @binding(3) var<storage, read> scRes: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> scY: array<vec4f>;
+fn scLoadX(i: u32) -> vec4f { return scX[i]; }
+fn scLoadRes(i: u32) -> vec4f { return scRes[i]; }
+fn scStore(i: u32, v: vec4f) { scY[i] = v; }
+#endif
 
 @compute @workgroup_size(WG)
 fn scale_residual_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -115,5 +166,5 @@ fn scale_residual_relu(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   if (i >= sc.N * perImage) { return; }
   let n = i / perImage;
   let k4 = i % sc.K4;
-  scY[i] = max(scX[i] * scScale[n * sc.K4 + k4] + scRes[i], vec4f(0.0));
+  scStore(i, max(scLoadX(i) * scScale[n * sc.K4 + k4] + scLoadRes(i), vec4f(0.0)));
 }

@@ -11,10 +11,10 @@
 //   model.dispose();
 
 import { acquireDevice, describeDevice, isSoftwareAdapter, type AdapterChoice, type GpuContext } from './gpu/device.js';
-import { f32Bytes } from './gpu/buffers.js';
+import type { Precision } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport, type Warmup } from './graph/runner.js';
-import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
+import { planStorage, stepTensorBytes, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
 import { nodePlatform } from './platform.js';
 import type { ResNetConfig } from './models/config.js';
@@ -67,6 +67,11 @@ export interface LoadModelOptions {
    * tuned kernels from the start, compiled before loadModel returns.
    */
   warmup?: Warmup;
+  /**
+   * Storage of weights and activations: 'f32' (default) or 'f16' (half the GPU memory and bytes moved;
+   * arithmetic stays f32, pooling, the classifier and softmax stay f32; README "Precision").
+   */
+  precision?: Precision;
 }
 
 
@@ -90,6 +95,8 @@ export interface ModelInfo {
   colorSpace: 'RGB' | 'grey';
   /** Adapter, feature level and limits (describeDevice). */
   adapter: string;
+  /** Storage of weights and activations (LoadModelOptions.precision). */
+  precision: Precision;
 }
 
 export interface RunOptions {
@@ -223,7 +230,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     const tensor = await reader.readData();
     const c = config;
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps), {
-      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup,
+      keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, precision: options.precision,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {
@@ -235,12 +242,13 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   const classifier = plan.steps.find((s) => s.kind === 'linear');
   if (!classifier || classifier.kind !== 'linear') throw new Error(`plan of ${config.name} has no classifier step`);
   const embeddingDim = classifier.C;
-  const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
+  const storage = planStorage(plan, runner.precision);
+  const mem = planBuffers(plan, (n) => stepTensorBytes(plan, n, 1, storage));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
     peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,
     inputSize: config.inputSize, inputChannels: config.inputChannels, numClasses: config.numClasses,
-    embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
+    embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx), precision: runner.precision,
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
 

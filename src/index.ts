@@ -3,7 +3,7 @@
 
 export { loadModel, type LoadModelOptions, type Model, type ModelInfo, type Classification, type ClassifyOptions, type RunOptions } from './classify.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
-export { GpuLimitError } from './gpu/buffers.js';
+export { GpuLimitError, type Precision } from './gpu/buffers.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';
 export { ImageInputError, toRgba, type BrowserImageSource, type ImageBlob, type ImageInput, type RawImage, type RgbaImage } from './image/decode.js';
 export { ARCHITECTURES, getArchitecture, type ResNetConfig } from './models/config.js';

@@ -23,7 +23,7 @@
 // steps through runSteps (src/graph/instance.ts).
 
 import { keepAlive, type GpuContext } from '../gpu/device.js';
-import { BufferUsage, elementCount, readBuffer } from '../gpu/buffers.js';
+import { BufferUsage, elementCount, readTensor, type Precision } from '../gpu/buffers.js';
 import { buildPlan, hasWeights, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import type { FoldedParams } from '../weights/load.js';
@@ -31,7 +31,7 @@ import type { ProgressCallback } from '../weights/source.js';
 import { fastFirstByDefault, hasFirstUseConv2dTuning } from '../ops/conv2d-tuning.js';
 import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
-  packedWeightBytes, packStepWeights, stepWeightBytes, uploadStepWeights,
+  packedWeightBytes, packStepWeights, planStorage, stepWeightBytes, uploadStepWeights,
   type Normalization, type RgbaImage, type StepWeights,
 } from './steps.js';
 
@@ -51,6 +51,11 @@ export interface RunnerOptions {
   onProgress?: ProgressCallback;
   /** 'fast-first': instances start on the first-use conv pipelines (see above); default fastFirstByDefault. */
   warmup?: Warmup;
+  /**
+   * Storage precision of the weights and activations, 'f32' (default) or 'f16' (README "Precision":
+   * half the GPU memory and bytes moved, f32 arithmetic).
+   */
+  precision?: Precision;
   /**
    * Compile the pipelines of this instance (compile()) while the weights are folded, packed and
    * uploaded: the compilers run on the driver's threads (in a browser, the GPU process), so the two
@@ -117,6 +122,8 @@ export class Runner {
     private readonly cpuWeights: Map<string, FoldedParams> | undefined,
     private readonly normalization: Normalization,
     warmup: Warmup,
+    /** Storage precision of weights and activations. */
+    readonly precision: Precision,
   ) {
     this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx);
   }
@@ -134,11 +141,13 @@ export class Runner {
   static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
     const weighted = plan.steps.filter(hasWeights);
-    const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
+    const precision = options.precision ?? 'f32';
+    planStorage(plan, precision); // rejects an unknown precision before anything is uploaded
+    const total = weighted.reduce((n, s) => n + packedWeightBytes(s, precision), 0);
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     const runner = new Runner(ctx, config, weights, cpuWeights, options.normalization,
-      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'));
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), precision);
     // Compile progress waits for the upload's end (then its start and where it is), so that the
     // phases come in order.
     let uploading = true;
@@ -154,8 +163,8 @@ export class Runner {
       for (const s of weighted) {
         const folded = fold(s);
         cpuWeights?.set(s.name, folded);
-        const data = await packStepWeights(ctx, s, folded);
-        weights.set(s.name, uploadStepWeights(ctx, s, data));
+        const data = await packStepWeights(ctx, s, folded, precision);
+        weights.set(s.name, uploadStepWeights(ctx, s, data, precision));
         loaded += data.byteLength;
         options.onProgress?.({ loaded, total, phase: 'upload' });
       }
@@ -202,7 +211,7 @@ export class Runner {
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
     await createOps(this.ctx, plan, key.batch, this.normalization, {
-      firstUse: this.fastFirst,
+      firstUse: this.fastFirst, precision: this.precision,
       onOp: () => onProgress?.({ loaded: ++done, total, phase: 'compile' }),
     });
   }
@@ -213,7 +222,7 @@ export class Runner {
     const id = instanceId(key);
     let p = this.instances.get(id);
     if (!p) {
-      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step), { firstUse: this.fastFirst });
+      p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step), { firstUse: this.fastFirst, precision: this.precision });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));
     }
@@ -232,7 +241,7 @@ export class Runner {
       p = (async () => {
         await new Promise((resolve) => setTimeout(resolve, 0)); // the caller gets the first result first
         const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
-          { oneAtATime: true, beforeEach: () => this.checkUsable() });
+          { oneAtATime: true, beforeEach: () => this.checkUsable(), precision: this.precision });
         const swap = this.queue.then(async () => {
           if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
             destroyInstance(tuned);
@@ -366,11 +375,13 @@ export class Runner {
 
   /**
    * Runs the NCHW -> logits plan step by step; after each step reads its output back and compares
-   * it with the CPU reference applied to the GPU's own inputs of that step. A step fails when
-   * max |gpu - ref| > atol + rtol * max |ref|.
+   * it with the CPU reference applied to the GPU's own inputs of that step (f16 tensors widened to f32).
+   * A step fails when max |gpu - ref| > atol + rtol * max |ref|. Default rtol: 1e-4 at 'f32'; at 'f16'
+   * VALIDATE_F16_RTOL (the reference has the f32 weights, the GPU their f16 rounding, and its f16 outputs
+   * are rounded once more).
    */
   validate(nchw: Float32Array, batch: number, tolerance: { rtol?: number; atol?: number } = {}): Promise<ValidationReport> {
-    const { rtol = 1e-4, atol = 1e-5 } = tolerance;
+    const { rtol = this.precision === 'f16' ? VALIDATE_F16_RTOL : 1e-4, atol = 1e-5 } = tolerance;
     return this.serial(async () => {
       const cpuWeights = this.cpuWeights;
       if (!cpuWeights) throw new Error('validate needs the CPU weights: load the model with { validate: true }');
@@ -381,8 +392,7 @@ export class Runner {
       const steps: StepCheck[] = [];
       await runSteps(this.ctx, inst, {
         after: async (_, s) => {
-          const out = inst.tensors.get(s.output)!;
-          const gpu = new Float32Array(await readBuffer(this.ctx, out.buffer, elementCount(out.shape) * 4, out.offset ?? 0));
+          const gpu = await readTensor(this.ctx, inst.tensors.get(s.output)!);
           values.set(s.output, gpu);
           const ref = referenceStep(s, inst.N, s.inputs.map((t) => values.get(t)!), cpuWeights.get(s.name));
           let maxAbsDiff = 0;
@@ -485,6 +495,15 @@ export class Runner {
     if (this.disposed) await Promise.allSettled(this.upgrades.values());
   }
 }
+
+/**
+ * validate()'s default rtol at 'f16', relative to a step's max |ref|: a conv's error is at most
+ * u * sum |w x| (its weights rounded to f16, u = 2^-11) plus u * |y| (the f16 store). With the
+ * unit-scale activations of a BatchNorm network, sum |w x| stays within a few times max |y| (the
+ * f16 test derives and checks the exact bound per kernel), so 8u (about 0.4%) leaves room without
+ * hiding a real mismatch, which is of the order of the values themselves.
+ */
+export const VALIDATE_F16_RTOL = 8 * 2 ** -11;
 
 function instanceId(key: InstanceKey): string {
   return `${key.input}/${key.head}/${key.topK}/${key.batch}`;

@@ -2,16 +2,24 @@
 // store (ScaleResidualRelu). The shader's header gives the math, the dispatch count and why.
 
 import type { GpuContext } from '../gpu/device.js';
-import { checkBindingSize, GpuLimitError, type GpuTensor } from '../gpu/buffers.js';
+import { checkBindingSize, GpuLimitError, type Dtype, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
-import { checkInts, checkNoAlias, checkShape, grid1d, tensorBinding } from './common.js';
+import { checkDtype, checkInts, checkNoAlias, checkShape, grid1d, shaderF16, tensorBinding } from './common.js';
 
 export interface SqueezeExciteDesc {
   /** Batch N, spatial size H x W and channels K of conv3's output (N, H, W, K). */
   N: number; H: number; W: number; K: number;
   /** fc1's outputs (K / reduction). */
   hidden: number;
+  /** Storage of the input activations (default 'f32'); the scales are f32. */
+  dtype?: Dtype;
+}
+
+/** The shader defines of f16 activations. */
+function f16Defines(ctx: GpuContext, dtype: Dtype | undefined): Record<string, boolean> {
+  const f16 = dtype === 'f16';
+  return { F16: f16, SHADER_F16: f16 && shaderF16(ctx) };
 }
 
 /** Invocations per workgroup of both entry points (WGSL override WG). */
@@ -72,7 +80,8 @@ export class SqueezeExcite {
     }
     checkBindingSize(ctx, N * H * W * K * 4, `${label} input`);
     checkBindingSize(ctx, squeezeExciteWeightCount(K, hidden) * 4, `${label} weights`);
-    const pipeline = await getPipeline(ctx, { shader: 'se', entryPoint: 'squeeze_excite',
+    if (desc.dtype === 'f16' && K % 2 !== 0) throw new Error(`${label}: f16 activations need an even K, got ${K}`);
+    const pipeline = await getPipeline(ctx, { shader: 'se', entryPoint: 'squeeze_excite', defines: f16Defines(ctx, desc.dtype),
       overrides: { WG, K_CAP: K, HIDDEN_CAP: hidden } });
     return new SqueezeExcite(ctx, desc, label, pipeline);
   }
@@ -84,6 +93,8 @@ export class SqueezeExcite {
     checkShape(label, 'input', input.shape, [N, H, W, K]);
     checkShape(label, 'weights', weights.shape, this.weightsShape);
     checkShape(label, 'output', output.shape, this.outputShape);
+    checkDtype(label, 'input', input, this.desc.dtype ?? 'f32');
+    checkDtype(label, 'output', output, 'f32');
     checkNoAlias(label, input, output);
     checkNoAlias(label, weights, output);
     const [gx, gy] = grid1d(ctx, N, label);
@@ -98,6 +109,8 @@ export class SqueezeExcite {
 export interface ScaleResidualReluDesc {
   /** Batch N, spatial size H x W and channels K (a multiple of 4) of every tensor. */
   N: number; H: number; W: number; K: number;
+  /** Storage of x, the residual and the output (default 'f32'); the scales are f32. */
+  dtype?: Dtype;
 }
 
 export class ScaleResidualRelu {
@@ -119,7 +132,7 @@ export class ScaleResidualRelu {
     checkInts(label, { N, H, W, K });
     if (K % VEC !== 0) throw new Error(`${label}: K = ${K} must be a multiple of ${VEC} (vec4 loads and stores)`);
     checkBindingSize(ctx, N * H * W * K * 4, `${label} tensor`);
-    const pipeline = await getPipeline(ctx, { shader: 'se', entryPoint: 'scale_residual_relu', overrides: { WG } });
+    const pipeline = await getPipeline(ctx, { shader: 'se', entryPoint: 'scale_residual_relu', defines: f16Defines(ctx, desc.dtype), overrides: { WG } });
     return new ScaleResidualRelu(ctx, desc, label, pipeline);
   }
 
@@ -131,6 +144,8 @@ export class ScaleResidualRelu {
     checkShape(label, 'scales', scales.shape, [N, K]);
     checkShape(label, 'residual', residual.shape, this.outputShape);
     checkShape(label, 'output', output.shape, this.outputShape);
+    for (const t of [x, residual, output]) checkDtype(label, t === x ? 'x' : t === residual ? 'residual' : 'output', t, this.desc.dtype ?? 'f32');
+    checkDtype(label, 'scales', scales, 'f32');
     for (const t of [x, scales, residual]) checkNoAlias(label, t, output);
     const vec4s = N * H * W * (K / VEC);
     const [gx, gy] = grid1d(ctx, Math.ceil(vec4s / WG), label);
