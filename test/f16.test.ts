@@ -15,7 +15,11 @@ import assert from 'node:assert/strict';
 import { Conv2d, type Conv2dDesc, type Conv2dTuning } from '../src/ops/conv2d.js';
 import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, f16WeightExponent, packConv2dWeights } from '../src/ops/conv2d-weights.js';
+import { packPreAct, Pool2d } from '../src/ops/pool2d.js';
+import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite } from '../src/ops/se.js';
 import { conv2dRef } from '../src/reference/conv2d.js';
+import { pool2d as pool2dRef } from '../src/reference/pool2d.js';
+import { scaleResidualRelu, squeezeExcite } from '../src/reference/se.js';
 import { createTensor, readTensor, toF16, uploadTensor, type Dtype } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
 import { f16ToF32 } from '../src/weights/safetensors.js';
@@ -159,4 +163,52 @@ test('conv2d f16: packing layout, dtype checks', async () => {
   assert.throws(() => op.bind(x16, Conv2dWeights.create(ctx, 'w32', { ...desc, weightDtype: 'f32' }, new Float32Array(8 * 8 * 9)), y16),
     /\(rgba32float 16 x 10\); this convolution needs .*\(rgba16float/);
   await assert.rejects(Conv2d.create(ctx, { ...desc, K: 12, groups: 2, C: 8 }, 'layer9.9.conv2'), /an f16 output needs K\/G % 4 == 0/);
+});
+
+test('pool2d f16: max 3x3/2 (f16 in and out), global average (f16 in, f32 out, with the pre-activation)', async () => {
+  const ctx = await testContext();
+  const random = rng(31);
+  const [N, H, W, C] = [2, 9, 9, 12];
+  const x = roundF16(randomArray(N * H * W * C, random, -3, 3));
+  const xt = uploadTensor(ctx, 'pool x', x, [N, H, W, C], 'f16');
+  // Max of f16 values is exact (an f16 value stored as f16).
+  const maxOp = await Pool2d.create(ctx, { mode: 'max', input: [N, H, W, C], kernel: 3, stride: 2, pad: 1, inputDtype: 'f16', outputDtype: 'f16' }, 'maxpool');
+  const maxOut = createTensor(ctx, 'maxpool y', maxOp.outputShape, 'f16');
+  const pre = { scale: randomArray(C, random, 0.5, 1.5), shift: randomArray(C, random, -0.5, 0.5) };
+  const avgOp = await Pool2d.create(ctx, { mode: 'avg', input: [N, H, W, C], global: true, preAct: true, inputDtype: 'f16' }, 'avgpool');
+  const avgOut = createTensor(ctx, 'avgpool y', avgOp.outputShape);
+  const pt = uploadTensor(ctx, 'pre', packPreAct(pre.scale, pre.shift), [2, C]);
+  submitDispatches(ctx, 'pools', [maxOp.bind(xt, maxOut), avgOp.bind(xt, avgOut, pt)]);
+  const geometry = { kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], pad: [1, 1] as [number, number], ceilMode: false, countIncludePad: true };
+  assertClose(await readTensor(ctx, maxOut), pool2dRef(x, [N, H, W, C], { mode: 'max', ...geometry }).data, { atol: 0, rtol: 0, what: 'maxpool f16' });
+  // f32 output: only f32 summation order differs.
+  const avgRef = pool2dRef(x, [N, H, W, C], { mode: 'avg', kernel: [H, W], stride: [1, 1], pad: [0, 0], ceilMode: false, countIncludePad: true, preAct: pre });
+  assertClose(await readTensor(ctx, avgOut), avgRef.data, { atol: 1e-6, rtol: 1e-5, what: 'global avgpool f16 -> f32' });
+  await assert.rejects(Pool2d.create(ctx, { mode: 'max', input: [1, 5, 5, 6], kernel: 3, inputDtype: 'f16' }, 'maxpool6'), /maxpool6: f16 storage needs C % 4 == 0/);
+  assert.throws(() => maxOp.bind(uploadTensor(ctx, 'x32', x, [N, H, W, C]), maxOut), /maxpool: input is f32, this op was built for f16/);
+});
+
+test('squeeze-excite f16: f16 activations in, f32 scales; the scale-residual store in f16', async () => {
+  const ctx = await testContext();
+  const random = rng(32);
+  const [N, H, W, K, hidden] = [2, 5, 5, 64, 4];
+  const x = roundF16(randomArray(N * H * W * K, random, -2, 2));
+  const res = roundF16(randomArray(N * H * W * K, random, -1, 1));
+  const w1 = randomArray(hidden * K, random, -0.5, 0.5);
+  const b1 = randomArray(hidden, random, -0.5, 0.5);
+  const w2 = randomArray(K * hidden, random, -1, 1);
+  const b2 = randomArray(K, random, -1, 1);
+  const se = await SqueezeExcite.create(ctx, { N, H, W, K, hidden, dtype: 'f16' }, 'se');
+  const scale = await ScaleResidualRelu.create(ctx, { N, H, W, K, dtype: 'f16' }, 'scale');
+  const xt = uploadTensor(ctx, 'x', x, [N, H, W, K], 'f16');
+  const rt = uploadTensor(ctx, 'res', res, [N, H, W, K], 'f16');
+  const wt = uploadTensor(ctx, 'w', packSqueezeExciteWeights(K, hidden, w1, b1, w2, b2), se.weightsShape);
+  const st = createTensor(ctx, 's', se.outputShape);
+  const yt = createTensor(ctx, 'y', scale.outputShape, 'f16');
+  submitDispatches(ctx, 'se f16', [se.bind(xt, wt, st), scale.bind(xt, st, rt, yt)]);
+  const s = await readTensor(ctx, st);
+  assertClose(s, squeezeExcite(x, N, H * W, K, hidden, w1, b1, w2, b2), { atol: 1e-6, rtol: 1e-4, what: 'se f16 scales' });
+  // The f16 store: relative u (5% slack), on the GPU's own scales.
+  assertClose(await readTensor(ctx, yt), scaleResidualRelu(x, s, res, N, H * W, K), { atol: 1e-6, rtol: 1.05 * U, what: 'scale-residual f16' });
+  assert.throws(() => scale.bind(xt, st, uploadTensor(ctx, 'r32', res, [N, H, W, K]), yt), /scale: residual is f32/);
 });
