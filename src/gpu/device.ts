@@ -140,6 +140,8 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
   const requiredFeatures: GPUFeatureName[] = [];
   const hasTimestampQuery = adapter.features.has('timestamp-query');
   if (hasTimestampQuery) requiredFeatures.push('timestamp-query');
+  // f16 storage in the kernels (precision 'f16'); without it they pack f16 pairs in u32 (core WGSL).
+  if (adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
 
   // A compatibility-level adapter lacks 'core-features-and-limits'.
   const featureLevel = adapter.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility';
