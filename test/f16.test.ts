@@ -23,7 +23,10 @@ import { scaleResidualRelu, squeezeExcite } from '../src/reference/se.js';
 import { createTensor, readTensor, toF16, uploadTensor, type Dtype } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
 import { f16ToF32 } from '../src/weights/safetensors.js';
+import { loadModel } from '../src/index.js';
+import { VALIDATE_F16_RTOL } from '../src/graph/runner.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { readGolden, weightsPath } from './e2e/fixtures.js';
 import { testContext } from './helpers/gpu.js';
 
 /** Unit roundoff of f16 (round to nearest): 2^-11. */
@@ -211,4 +214,24 @@ test('squeeze-excite f16: f16 activations in, f32 scales; the scale-residual sto
   // The f16 store: relative u (5% slack), on the GPU's own scales.
   assertClose(await readTensor(ctx, yt), scaleResidualRelu(x, s, res, N, H * W, K), { atol: 1e-6, rtol: 1.05 * U, what: 'scale-residual f16' });
   assert.throws(() => scale.bind(xt, st, uploadTensor(ctx, 'r32', res, [N, H, W, K]), yt), /scale: residual is f32/);
+});
+
+test('validate() at precision f16: every step of a ResNeXt within the f16 tolerance of the CPU reference on the GPU\'s own f16 inputs', async () => {
+  const ctx = await testContext();
+  const golden = readGolden('resnext');
+  const model = await loadModel({ weights: weightsPath('resnext'), device: ctx, precision: 'f16', validate: true });
+  try {
+    const report = await model.validate(golden.input, { batch: 2 });
+    assert.ok(report.ok, `first mismatch: ${report.firstMismatch}`);
+    const convs = report.steps.filter((s) => s.kind === 'conv');
+    // f16 is in use (the steps differ from the f32 reference by more than f32 rounding) and within 8u.
+    assert.ok(convs.some((s) => s.maxAbsDiff > 1e-4 * s.maxAbsRef), 'the convs run in f16');
+    for (const s of report.steps) assert.ok(s.maxAbsDiff <= VALIDATE_F16_RTOL * s.maxAbsRef + 1e-5, `${s.name}: ${s.maxAbsDiff} of ${s.maxAbsRef}`);
+    // A tolerance tighter than f16 rounding names the first conv that rounds.
+    const strict = await model.validate(golden.input, { batch: 2, rtol: 1e-6, atol: 0 });
+    assert.equal(strict.ok, false);
+    assert.equal(report.steps.find((s) => s.name === strict.firstMismatch)?.kind, 'conv');
+  } finally {
+    model.dispose();
+  }
 });
