@@ -47,6 +47,8 @@ function buildProgram(): Command {
     .option('--warmup <list>', '--first: loadModel warmups to compare, comma-separated (fast-first, tuned)', 'fast-first,tuned')
     .option('--browser', 'also run the model benchmark in headless Chromium (Playwright, /usr/bin/chromium); with --first, ' +
       'the time to the first prediction there instead, in a fresh Chromium per architecture (default warmup)')
+    .addOption(new Option('--precision <p>', 'model benchmark: storage of weights and activations (f16 halves the memory; ' +
+      'arithmetic stays f32)').choices(['f32', 'f16']).default('f32'))
     .option('--quiet', 'no progress lines on stderr');
 }
 

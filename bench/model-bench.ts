@@ -7,11 +7,11 @@
 import { loadModel, type Model } from '../src/classify.js';
 import type { KernelChoice } from '../src/ops/conv2d.js';
 import type { GpuContext } from '../src/gpu/device.js';
-import { f32Bytes } from '../src/gpu/buffers.js';
+import type { Precision } from '../src/gpu/buffers.js';
 import { getArchitecture, type ResNetConfig } from '../src/models/config.js';
 import { buildPlan } from '../src/models/plan.js';
 import { planBuffers } from '../src/graph/memory.js';
-import { stepTensorShape } from '../src/graph/steps.js';
+import { planStorage, stepTensorBytes } from '../src/graph/steps.js';
 import { randomWeights } from '../src/weights/random.js';
 import { sameTuning } from '../src/tuning/candidates.js';
 import { describeTuning } from '../src/ops/conv2d-geometry.js';
@@ -41,6 +41,8 @@ export interface ModelBenchOptions {
   tunings?: (TuningMode | undefined)[];
   /** The tuner's budget (default loadModel's). */
   tuningBudgetMs?: number;
+  /** Storage of weights and activations (loadModel's precision); default 'f32'. */
+  precision?: Precision;
   /** Called after each round of timed inferences (the benchmark samples the ceiling there). */
   between?: () => Promise<void>;
   log?: (line: string) => void;
@@ -125,18 +127,20 @@ export function benchConfig(arch: string, size: number): ResNetConfig {
 }
 
 /** Bytes of the largest step output plus that step's largest input, at batch N (NCHW -> logits plan). */
-export function twoLargestLiveBytes(config: ResNetConfig, N: number): number {
+export function twoLargestLiveBytes(config: ResNetConfig, N: number, precision: Precision = 'f32'): number {
   const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
-  const bytes = (t: string) => f32Bytes(stepTensorShape(plan, t, N));
+  const storage = planStorage(plan, precision);
+  const bytes = (t: string) => stepTensorBytes(plan, t, N, storage);
   let best = 0;
   for (const s of plan.steps) best = Math.max(best, bytes(s.output) + Math.max(0, ...s.inputs.map(bytes)));
   return best;
 }
 
 /** The runner's activation bytes at batch N: its liveness plan over the NCHW -> logits plan. */
-function activationBytes(config: ResNetConfig, N: number): number {
+function activationBytes(config: ResNetConfig, N: number, precision: Precision = 'f32'): number {
   const plan = buildPlan(config, { input: 'nchw', head: 'logits' });
-  return planBuffers(plan, (t) => f32Bytes(stepTensorShape(plan, t, N))).peakBytes;
+  const storage = planStorage(plan, precision);
+  return planBuffers(plan, (t) => stepTensorBytes(plan, t, N, storage)).peakBytes;
 }
 
 /** Groups a step for the per-group summary: 'conv 3x3 G32', 'conv 1x1', 'maxpool', ... */
@@ -310,6 +314,7 @@ async function loadOne(o: ModelBenchOptions, arch: string, label: string, mode: 
   // swap finish before the next model loads (ready()), so that no other work overlaps its measurements.
   const model = await loadModel({
     weights: bytes, config, device: o.ctx, warmup: 'tuned', kernels: o.kernels, tuning: mode, tuningStore: memoryTuningStore(), tuningBudgetMs: o.tuningBudgetMs,
+    precision: o.precision,
   }) as ModelWithDebug;
   const loadMs = performance.now() - t1;
   o.log?.(`${label}: ${(bytes.byteLength / 2 ** 20).toFixed(0)} MiB of random weights in ${generateMs.toFixed(0)} ms, loaded in ${loadMs.toFixed(0)} ms`);
@@ -331,13 +336,13 @@ function batchResult(m: Live, N: number, firstMs: number, timesMs: number[], cpu
   const flops = m.model.info.flops * N;
   const medianMs = median(timesMs);
   const minMs = Math.min(...timesMs);
-  const twoLargestBytes = twoLargestLiveBytes(m.config, N);
+  const twoLargestBytes = twoLargestLiveBytes(m.config, N, m.model.info.precision);
   const weightBytes = m.model.info.weightBytes;
   const peakBytes = weightBytes + instanceBytes;
   return {
     batch: N, firstMs, timesMs, medianMs, minMs, cpuMedianMs: cpu.length ? median(cpu) : undefined,
     gflops: flops / medianMs / 1e6, gflopsBest: flops / minMs / 1e6,
-    weightBytes, instanceBytes, activationBytes: activationBytes(m.config, N), peakBytes,
+    weightBytes, instanceBytes, activationBytes: activationBytes(m.config, N, m.model.info.precision), peakBytes,
     twoLargestBytes, memoryRatio: peakBytes / (weightBytes + twoLargestBytes),
   };
 }

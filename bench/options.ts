@@ -2,6 +2,7 @@
 // (bench/main.ts) checked and converted into them.
 
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { Precision } from '../src/gpu/buffers.js';
 import type { Warmup } from '../src/graph/runner.js';
 import { TUNING_MODES, type TuningMode } from '../src/tuning/model-tuning.js';
 import { ARCHITECTURES } from '../src/models/config.js';
@@ -47,6 +48,8 @@ export interface BenchOptions {
   tuningBudgetMs?: number;
   /** The model benchmark in headless Chromium as well. */
   browser: boolean;
+  /** Storage of weights and activations of the model benchmark (Node). */
+  precision: Precision;
   /** Progress lines on stderr. */
   verbose: boolean;
 }
@@ -86,6 +89,7 @@ export interface BenchCliOptions {
   first?: boolean;
   warmup: string;
   browser?: boolean;
+  precision: Precision;
   quiet?: boolean;
 }
 
@@ -108,6 +112,9 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
   if (new Set(modes).size !== modes.length) throw new Error('--tuning lists a mode twice');
   if (c.first && c.micro) throw new Error('--first cannot be combined with --micro');
   if (c.layers && (c.micro || c.first)) throw new Error('--layers goes with the model benchmark, not --micro or --first');
+  if (c.precision !== 'f32' && (c.micro || c.first || c.browser)) {
+    throw new Error(`--precision ${c.precision} is for the model benchmark in Node (not --micro, --first or --browser)`);
+  }
   const warmups = c.warmup.split(',').map((w) => w.trim());
   for (const w of warmups) if (w !== 'fast-first' && w !== 'tuned') throw new Error(`--warmup: '${w}' is not fast-first or tuned`);
   return {
@@ -131,6 +138,7 @@ export function parseBenchOptions(c: BenchCliOptions): BenchOptions {
     first: !!c.first,
     warmups: warmups as Warmup[],
     browser: !!c.browser,
+    precision: c.precision,
     verbose: !c.quiet,
   };
 }

@@ -57,7 +57,7 @@ export async function runBench(o: BenchOptions, print: (text: string) => void = 
       log(formatCeiling(ceiling.result(), env.cpus));
       const { models, failed } = await benchModels({
         ctx, archs: o.archs, size: o.size, batches: o.batches, runs: o.runs, kernels: o.kernels, steps: o.steps, slowest: o.slowest, log,
-        tunings: o.tuningModes, tuningBudgetMs: o.tuningBudgetMs,
+        tunings: o.tuningModes, tuningBudgetMs: o.tuningBudgetMs, precision: o.precision,
         between: () => ceiling.sample(1),
       });
       if (failed.length) result.failed = failed;

@@ -14,11 +14,13 @@
 //       PyTorch checkpoint (zip, legacy, tar; Cadene or torchvision names) or .safetensors ->
 //       this project's .safetensors, written atomically.
 //   classify <images...> [--weights W] [--arch A] [--top K] [--json] [--resolution test] [--adapter X] [--kernels F] [--tuning M]
+//            [--precision P]
 //       (W: a .safetensors file or a Hub model, hf-hub:timm/resnet50.a1_in1k)
 //       top-k classes of JPEG / PNG files (default weights: the embedded Fashion-MNIST model).
-//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
+//   logits --input x.npy --output y.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M] [--precision P]
 //       float32 NCHW .npy in, float32 (N, classes) logits .npy out, for interop with Python.
 //   embed [images...] [--input x.npy] --output f.npy [--weights W] [--arch A] [--batch N] [--adapter X] [--kernels F] [--tuning M]
+//         [--precision P]
 //       pooled features (fc's input) of JPEG / PNG files or of a float32 NCHW .npy -> float32 (N, C) .npy.
 //   info <weights> [--arch A] [--json]
 //       architecture, metadata, tensors, parameters and bytes of a .safetensors (header only).
@@ -53,6 +55,11 @@ function adapterOption(): Option {
 function kernelsOption(): Option {
   return new Option('--kernels <family>', 'convolution kernel family (default: auto, picked per adapter and layer)')
     .choices([...KERNEL_CHOICES]);
+}
+
+function precisionOption(): Option {
+  return new Option('--precision <p>', 'storage of weights and activations on the GPU: f16 halves the memory (arithmetic stays f32)')
+    .choices(['f32', 'f16']).default('f32');
 }
 
 // The options every command that runs a model takes.
@@ -90,6 +97,7 @@ function addModelCommands(program: Command): void {
     .addOption(adapterOption())
     .addOption(kernelsOption())
     .addOption(tuningOption())
+    .addOption(precisionOption())
     .action(async (images: string[], opts: ClassifyCliOptions) => classifyCommand(images, opts));
   program
     .command('logits')
@@ -102,6 +110,7 @@ function addModelCommands(program: Command): void {
     .addOption(adapterOption())
     .addOption(kernelsOption())
     .addOption(tuningOption())
+    .addOption(precisionOption())
     .action(async (opts: LogitsCliOptions) => logitsCommand(opts));
   program
     .command('embed')
@@ -116,6 +125,7 @@ function addModelCommands(program: Command): void {
     .addOption(adapterOption())
     .addOption(kernelsOption())
     .addOption(tuningOption())
+    .addOption(precisionOption())
     .action(async (images: string[], opts: EmbedCliOptions) => embedCommand(images, opts));
   program
     .command('info')

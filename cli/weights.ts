@@ -4,7 +4,7 @@
 
 import { stat } from 'node:fs/promises';
 import { loadModel, type Model, type Resolution } from '../src/classify.js';
-import { GpuLimitError } from '../src/gpu/buffers.js';
+import { GpuLimitError, type Precision } from '../src/gpu/buffers.js';
 import { acquireDevice, type AdapterChoice } from '../src/gpu/device.js';
 import { checkBatch } from '../src/graph/limits.js';
 import { isHubId } from '../src/hub/id.js';
@@ -119,6 +119,8 @@ export interface ModelCliOptions {
   resolution?: Resolution;
   /** The on-device tuner (--tuning). */
   tuning?: TuningMode;
+  /** Storage of weights and activations on the GPU (--precision). */
+  precision?: Precision;
 }
 
 /** The weights file the options name: --weights, else the embedded model. */
@@ -145,6 +147,7 @@ export async function openModel(opts: ModelCliOptions, config: ResNetConfig, bat
   try {
     return await userErrors(() => loadModel({
       weights: weightsOf(opts), arch: opts.arch, device: ctx, kernels: opts.kernels, tuning: opts.tuning, resolution: opts.resolution,
+      precision: opts.precision,
       onProgress: (p) => { if (p.phase !== 'tune') bar.update(p); },
     }));
   } catch (e) {

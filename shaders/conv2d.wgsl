@@ -11,7 +11,7 @@
 //   epilogue: none | RELU: max(0, .) | RESIDUAL: . + res[n, p, q, k] | RESIDUAL and RELU: max(0, . + res).
 // Per group g this is a GEMM: M = N*P*Q rows (pixels) x Kg columns (channels), reduction R*S*Cg.
 //
-// Layouts (f32, dense):
+// Layouts (dense; x, res and y f32 or, X_F16 / RES_F16 / Y_F16, f16; arithmetic always f32):
 //   x    (N, H, W, C)                                    input activations, C = G*Cg
 //   wts  (G, R, S, Cg, Kgp) then bias (G, Kgp)           Kgp = Kg rounded up to a multiple of 4, padding
 //        then (PRE_ACT) scale (C), shift (C)             columns zero; bias starts at float biasOffset
@@ -21,6 +21,10 @@
 //                                                         2^wShift texels a row (see weight())
 //   res  (N, P, Q, K)                                    residual, only with RESIDUAL
 //   y    (N, P, Q, K)                                    output, K = G*Kg
+// W_F16: the texture is rgba16float and holds, in half elements: the weights divided by the layer's scale
+//   2^e (see weightScale()), at 0; bias hi (G, Kgp) at biasOffset and bias lo (G, Kgp) right after it (the
+//   f32 bias is hi + lo, about 22 significant bits); one texel (2^e1, 2^e2, 0, 0) with e1 + e2 = e at
+//   biasOffset + 2*G*Kgp; then (PRE_ACT) scale hi, shift hi, scale lo, shift lo (C each).
 //
 // Bindings (group 0): 0 params (uniform), 1 x, 2 wts (+ bias, a texture), 3 res (RESIDUAL only), 4 y.
 // The weights come from a texture rather than a storage buffer: a texel fetch is one 16-byte load per
@@ -38,6 +42,12 @@
 //   CHANNEL_LANES  the workgroup's first dimension (the one CPU drivers run as SIMD lanes) runs along
 //             column blocks instead of pixel tiles (see Workgroup below).
 //   RELU, RESIDUAL  the epilogue: ReLU, residual add (with RELU, the ReLU comes after the add).
+//   X_F16, RES_F16, Y_F16  x, res, y stored as f16 (independently: the stem reads f32 preprocess output):
+//             with SHADER_F16 as f16 arrays, else as u32 words of two f16 (pack2x16float /
+//             unpack2x16float, core WGSL). Stores saturate to +-F16_MAX first (an out-of-range conversion
+//             is indeterminate in WGSL). Y_F16 needs VEC4_OUT. F16: any of the three.
+//   W_F16     the weight texture's f16 layout above (the texel fetch itself is the same).
+//   SHADER_F16  the device has 'shader-f16': f16 storage types (`enable f16`); only with F16.
 //   PRE_ACT   the prologue (VEC4_IN only): each input vec4 is max(0, x * scale + shift), masked to zero
 //             outside the image, as it is loaded (so padding stays zero).
 //   QUADS_2, QUADS_4, QUADS_8  the register block declares 2, 4 or 8 pixel quads (accumulators, inputs,
@@ -73,6 +83,10 @@
 // Hardware GPUs would prefer tiles staged through workgroup memory; that would be another define-selected
 // variant of this file (not written yet). Earlier and experimental versions: bench/kernels/README.md.
 
+#if SHADER_F16
+enable f16;
+#endif
+
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
   K: u32, P: u32, Q: u32, M: u32,       // M = N*P*Q
@@ -90,12 +104,51 @@ override TQ: u32 = 2u;
 override JN: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(2) var wts: texture_2d<f32>;
+
+/** The largest finite f16: stored f16 values saturate to +-F16_MAX. */
+const F16_MAX = 65504.0;
+
+#if F16
+// f16 storage: Half4 is 4 channels, Half2 2 channels (a packed word without SHADER_F16).
+#if SHADER_F16
+alias Half4 = vec4<f16>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(v); }
+fn toHalf4(v: vec4<f32>) -> Half4 { return Half4(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX))); }
+alias Half2 = vec2<f16>;
+fn fromHalf2(v: Half2) -> vec2<f32> { return vec2<f32>(v); }
+#else
+alias Half4 = vec2<u32>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn toHalf4(v: vec4<f32>) -> Half4 {
+  let c = clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
+  return Half4(pack2x16float(c.xy), pack2x16float(c.zw));
+}
+alias Half2 = u32;
+fn fromHalf2(v: Half2) -> vec2<f32> { return unpack2x16float(v); }
+#endif
+#endif
+
 #if VEC4_IN
+#if X_F16
+@group(0) @binding(1) var<storage, read> x: array<Half4>;
+fn loadX4(i: u32) -> vec4<f32> { return fromHalf4(x[i]); }
+#else
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+fn loadX4(i: u32) -> vec4<f32> { return x[i]; }
+#endif
+#else
+#if X_F16
+@group(0) @binding(1) var<storage, read> x: array<Half2>;
+fn loadX1(i: u32) -> f32 {
+  let v = fromHalf2(x[i >> 1u]);
+  return select(v.x, v.y, (i & 1u) == 1u);
+}
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+fn loadX1(i: u32) -> f32 { return x[i]; }
 #endif
-@group(0) @binding(2) var wts: texture_2d<f32>;
+#endif
 
 /** vec4 i of the packed weights (texel i of the row-major texture). */
 fn weight(i: u32) -> vec4<f32> {
@@ -110,8 +163,14 @@ struct PreAct {
 }
 
 fn preActAt(ch: u32) -> PreAct {
+#if W_F16
+  let scale = (params.biasOffset + 2u * params.G * params.Kgp + 4u + ch) / 4u;   // texel of scale hi [ch]
+  let C4 = params.C / 4u;
+  return PreAct(weight(scale) + weight(scale + 2u * C4), weight(scale + C4) + weight(scale + 3u * C4));
+#else
   let scale = (params.biasOffset + params.G * params.Kgp + ch) / 4u;   // vec4 index of scale[ch]
   return PreAct(weight(scale), weight(scale + params.C / 4u));
+#endif
 }
 
 /** The prologue on one input vec4 at a position inside the image; zero outside (padding stays zero). */
@@ -121,12 +180,33 @@ fn activate(v: vec4<f32>, pre: PreAct, inside: bool) -> vec4<f32> {
 #endif
 #if VEC4_OUT
 #if RESIDUAL
+#if RES_F16
+@group(0) @binding(3) var<storage, read> res: array<Half4>;
+fn loadRes4(i: u32) -> vec4<f32> { return fromHalf4(res[i]); }
+#else
 @group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
+fn loadRes4(i: u32) -> vec4<f32> { return res[i]; }
 #endif
+#endif
+#if Y_F16
+@group(0) @binding(4) var<storage, read_write> y: array<Half4>;
+fn storeY4(i: u32, v: vec4<f32>) { y[i] = toHalf4(v); }
+#else
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
+fn storeY4(i: u32, v: vec4<f32>) { y[i] = v; }
+#endif
 #else
 #if RESIDUAL
+#if RES_F16
+@group(0) @binding(3) var<storage, read> res: array<Half2>;
+fn loadRes1(i: u32) -> f32 {
+  let v = fromHalf2(res[i >> 1u]);
+  return select(v.x, v.y, (i & 1u) == 1u);
+}
+#else
 @group(0) @binding(3) var<storage, read> res: array<f32>;
+fn loadRes1(i: u32) -> f32 { return res[i]; }
+#endif
 #endif
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 #endif
@@ -141,10 +221,10 @@ struct Quad {
 /** Input channels c..c+3 of a quad's 4 pixels: column i = pixel i, zero outside the image. */
 fn loadInput(quad: Quad, c: u32) -> mat4x4<f32> {
   let z = vec4<f32>(0.0);
-  return mat4x4<f32>(select(z, x[(quad.start.x + c) / 4u], quad.inside.x),
-                     select(z, x[(quad.start.y + c) / 4u], quad.inside.y),
-                     select(z, x[(quad.start.z + c) / 4u], quad.inside.z),
-                     select(z, x[(quad.start.w + c) / 4u], quad.inside.w));
+  return mat4x4<f32>(select(z, loadX4((quad.start.x + c) / 4u), quad.inside.x),
+                     select(z, loadX4((quad.start.y + c) / 4u), quad.inside.y),
+                     select(z, loadX4((quad.start.z + c) / 4u), quad.inside.z),
+                     select(z, loadX4((quad.start.w + c) / 4u), quad.inside.w));
 }
 
 /** Weights of input channels c..c+3 for vec4 column `col`: matrix column i = channel c+i (4 outputs). */
@@ -154,7 +234,7 @@ fn loadWeights(row: u32, cols: u32, col: u32) -> mat4x4<f32> {
 #else
 /** Input channel c of a quad's 4 pixels, zero outside the image. */
 fn loadInput(quad: Quad, c: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), vec4<f32>(x[quad.start.x + c], x[quad.start.y + c], x[quad.start.z + c], x[quad.start.w + c]),
+  return select(vec4<f32>(0.0), vec4<f32>(loadX1(quad.start.x + c), loadX1(quad.start.y + c), loadX1(quad.start.z + c), loadX1(quad.start.w + c)),
                 quad.inside);
 }
 
@@ -327,7 +407,7 @@ fn loadInputs(q: Quads, c: u32) -> Inputs {
 /** Input channels ch..ch+3 at pixel iw of the input row starting at pixel index rowBase; zero outside the row. */
 fn loadPixel(rowBase: u32, iw: i32, ch: u32) -> vec4<f32> {
   let inside = iw >= 0 && iw < i32(params.W);
-  let v = x[((rowBase + u32(select(0, iw, inside))) * params.C + ch) / 4u];
+  let v = loadX4(((rowBase + u32(select(0, iw, inside))) * params.C + ch) / 4u);
 #if PRE_ACT
   return activate(v, preActAt(ch), inside);
 #else
@@ -476,9 +556,24 @@ fn storeColumn(acc: ColumnAcc, m0: u32, mEnd: u32, g: u32, kv: u32) {
 #endif
 }
 
+#if W_F16
+/** The layer's weight scale 2^e: the texture holds w / 2^e (so no weight overflows f16), the accumulators sum w / 2^e * x. */
+fn weightScale() -> f32 {
+  let t = weight((params.biasOffset + 2u * params.G * params.Kgp) / 4u);
+  return t.x * t.y;
+}
+#endif
+
 /** Bias, epilogue and store of one accumulator: pixels m..m+3 (only those < mEnd), vec4 column kv of group g. */
-fn store(acc: mat4x4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
-  let b = weight(params.biasOffset / 4u + g * (params.Kgp / 4u) + kv);
+fn store(accumulated: mat4x4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
+  let bias = params.biasOffset / 4u + g * (params.Kgp / 4u) + kv;   // texel of the column's bias
+#if W_F16
+  let b = weight(bias) + weight(bias + params.G * params.Kgp / 4u);
+  let acc = accumulated * weightScale();
+#else
+  let b = weight(bias);
+  let acc = accumulated;
+#endif
   storePixel(acc[0] + b, m, mEnd, g, kv);
   storePixel(acc[1] + b, m + 1u, mEnd, g, kv);
   storePixel(acc[2] + b, m + 2u, mEnd, g, kv);
@@ -492,21 +587,21 @@ fn storePixel(v: vec4<f32>, m: u32, mEnd: u32, g: u32, kv: u32) {
 #if VEC4_OUT
   let o = (m * params.K + g * params.Kg) / 4u + kv;   // vec4 index
 #if RESIDUAL
-  let r = v + res[o];
+  let r = v + loadRes4(o);
 #else
   let r = v;
 #endif
 #if RELU
-  y[o] = max(r, vec4<f32>(0.0));
+  storeY4(o, max(r, vec4<f32>(0.0)));
 #else
-  y[o] = r;
+  storeY4(o, r);
 #endif
 #else
   let o = m * params.K + g * params.Kg + kv * 4u;     // float index of the column's first channel
   let valid = min(params.Kg - kv * 4u, 4u);           // channels of this column that exist
   for (var l = 0u; l < valid; l++) {
 #if RESIDUAL
-    let r = v[l] + res[o + l];
+    let r = v[l] + loadRes1(o + l);
 #else
     let r = v[l];
 #endif

@@ -15,21 +15,29 @@
 // Defines:
 //   MAX   max pooling (else average)
 //   VEC4  C % 4 == 0: one invocation handles 4 channels as a vec4 (Cu = C / 4); else Cu = C
+//   X_F16, Y_F16  src, dst stored as f16 (VEC4 only; independently: the global pool reads f16
+//         activations and writes f32 features), as f16 with SHADER_F16 ('shader-f16'), else as pairs
+//         packed in u32 (pack2x16float / unpack2x16float). Arithmetic stays f32; stores saturate to
+//         +-65504 (an out-of-range conversion is indeterminate in WGSL). F16: either of them.
 //   PRE_ACT  (average only) each input element is first mapped to max(0, x * scale[c] + shift[c]): a
 //         BatchNorm + ReLU before the pool (the final norm of pre-activation ResNets). Windows are
 //         clipped to the input, so padding never goes through it.
 //
 // Bindings (group 0):
 //   0  uniform             params  Params
-//   1  storage, read       src     (N, H, W, Cu) of T
-//   2  storage, read_write dst     (N, P, Q, Cu) of T
-//   3  storage, read       pre     (2, Cu) of T: scale then shift (PRE_ACT only)
+//   1  storage, read       src     (N, H, W, Cu) of T (X_F16: of 4 f16)
+//   2  storage, read_write dst     (N, P, Q, Cu) of T (Y_F16: of 4 f16)
+//   3  storage, read       pre     (2, Cu) of T: scale then shift (PRE_ACT only; f32)
 //
 // One invocation produces one dst element of T (one output position, 1 or 4 channels), looping
 // over its window; consecutive invocations take consecutive channels, so loads are contiguous.
 // For a global pool over a 7x7x2048 map that is N * 512 invocations of 49 vec4 loads each.
 // Workgroup: WG x 1 x 1 (override, default 64). Grid: ceil(N*P*Q*Cu / WG) workgroups as (x, y)
 // with x <= maxComputeWorkgroupsPerDimension; flat workgroup = wid.y * nwg.x + wid.x.
+
+#if SHADER_F16
+enable f16;
+#endif
 
 struct Params {
   N: u32, H: u32, W: u32, Cu: u32,
@@ -47,9 +55,39 @@ alias T = f32;
 
 override WG: u32 = 64;
 
+const F16_MAX = 65504.0;
+
+#if F16
+// 4 channels of f16: an f16 vector, or two u32 words of packed pairs.
+#if SHADER_F16
+alias Half4 = vec4<f16>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(v); }
+fn toHalf4(v: vec4<f32>) -> Half4 { return Half4(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX))); }
+#else
+alias Half4 = vec2<u32>;
+fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn toHalf4(v: vec4<f32>) -> Half4 {
+  let c = clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
+  return Half4(pack2x16float(c.xy), pack2x16float(c.zw));
+}
+#endif
+#endif
+
 @group(0) @binding(0) var<uniform> params: Params;
+#if X_F16
+@group(0) @binding(1) var<storage, read> src: array<Half4>;
+fn loadSrc(i: u32) -> T { return fromHalf4(src[i]); }
+#else
 @group(0) @binding(1) var<storage, read> src: array<T>;
+fn loadSrc(i: u32) -> T { return src[i]; }
+#endif
+#if Y_F16
+@group(0) @binding(2) var<storage, read_write> dst: array<Half4>;
+fn storeDst(i: u32, v: T) { dst[i] = toHalf4(v); }
+#else
 @group(0) @binding(2) var<storage, read_write> dst: array<T>;
+fn storeDst(i: u32, v: T) { dst[i] = v; }
+#endif
 #if PRE_ACT
 @group(0) @binding(3) var<storage, read> pre: array<T>;
 #endif
@@ -78,13 +116,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   let rowBase = n * params.H;
 #if MAX
-  var acc = src[((rowBase + yStart) * params.W + xStart) * params.Cu + c];
+  var acc = loadSrc(((rowBase + yStart) * params.W + xStart) * params.Cu + c);
   for (var y = yStart; y < yEnd; y++) {
     for (var x = xStart; x < xEnd; x++) {
-      acc = max(acc, src[((rowBase + y) * params.W + x) * params.Cu + c]);
+      acc = max(acc, loadSrc(((rowBase + y) * params.W + x) * params.Cu + c));
     }
   }
-  dst[i] = acc;
+  storeDst(i, acc);
 #else
 #if PRE_ACT
   let scale = pre[c];
@@ -94,9 +132,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var y = yStart; y < yEnd; y++) {
     for (var x = xStart; x < xEnd; x++) {
 #if PRE_ACT
-      acc += max(src[((rowBase + y) * params.W + x) * params.Cu + c] * scale + shift, T(0.0));
+      acc += max(loadSrc(((rowBase + y) * params.W + x) * params.Cu + c) * scale + shift, T(0.0));
 #else
-      acc += src[((rowBase + y) * params.W + x) * params.Cu + c];
+      acc += loadSrc(((rowBase + y) * params.W + x) * params.Cu + c);
 #endif
     }
   }
@@ -106,6 +144,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   } else {
     count = i32((yEnd - yStart) * (xEnd - xStart));
   }
-  dst[i] = acc / f32(count);
+  storeDst(i, acc / f32(count));
 #endif
 }

@@ -11,10 +11,10 @@
 //   model.dispose();
 
 import { acquireDevice, describeDevice, isSoftwareAdapter, watchDevice, type AdapterChoice, type GpuContext } from './gpu/device.js';
-import { f32Bytes } from './gpu/buffers.js';
+import { f32Bytes, type Precision } from './gpu/buffers.js';
 import { planBuffers } from './graph/memory.js';
 import { Runner, type ProfileResult, type ValidationReport, type Warmup } from './graph/runner.js';
-import { stepTensorShape, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
+import { planStorage, stepTensorBytes, type Normalization, type RgbaImage, type StepWeights } from './graph/steps.js';
 import { toRgba, type ImageInput } from './image/decode.js';
 import { nodePlatform } from './platform.js';
 import type { ResNetConfig } from './models/config.js';
@@ -22,7 +22,7 @@ import { DEFAULT_WEIGHTS_URL } from './models/default-model.js';
 import { labelSet } from './labels/index.js';
 import { buildPlan, type Plan } from './models/plan.js';
 import { decodeTopK, MAX_TOPK } from './ops/topk.js';
-import { checkKernelChoice, checkKernelsOnDevice, type KernelChoice } from './ops/conv2d.js';
+import { checkKernelChoice, checkKernelsOnDevice, KernelChoiceError, type KernelChoice } from './ops/conv2d.js';
 import type { Classification } from './classification.js';
 import type { Head } from './transfer/head.js';
 import { checkTensors, foldStepWeights, resolveConfig } from './weights/load.js';
@@ -113,9 +113,15 @@ export interface LoadModelOptions {
    * The convolution kernel family: 'auto' (default) picks per adapter and layer (the register family on
    * the CPU-backed adapters, the tiled one on hardware GPUs); 'register' or 'tiled' forces that family on
    * every convolution, on any adapter; 'subgroup' (never picked by 'auto') only where the adapter has the
-   * 'subgroups' feature (else a KernelChoiceError).
+   * 'subgroups' feature (else a KernelChoiceError). With precision 'f16' every convolution runs on the
+   * register family ('tiled' and 'subgroup' are refused with a KernelChoiceError).
    */
   kernels?: KernelChoice;
+  /**
+   * Storage of weights and activations: 'f32' (default) or 'f16' (half the GPU memory and bytes moved;
+   * arithmetic stays f32, pooling, the classifier and softmax stay f32; README "Precision").
+   */
+  precision?: Precision;
 }
 
 
@@ -141,6 +147,8 @@ export interface ModelInfo {
   colorSpace: 'RGB' | 'grey';
   /** Adapter, feature level and limits (describeDevice). */
   adapter: string;
+  /** Storage of weights and activations (LoadModelOptions.precision). */
+  precision: Precision;
 }
 
 export interface RunOptions {
@@ -271,6 +279,12 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     throw new RangeError(`tuningBudgetMs must be a number >= 0, got ${String(options.tuningBudgetMs)}`);
   }
   if (options.kernels !== undefined) checkKernelChoice(options.kernels);   // a bad choice fails before anything loads
+  if (options.precision !== undefined && options.precision !== 'f32' && options.precision !== 'f16') {
+    throw new RangeError(`precision must be 'f32' or 'f16', got ${String(options.precision)}`);
+  }
+  if (options.precision === 'f16' && (options.kernels === 'tiled' || options.kernels === 'subgroup')) {
+    throw new KernelChoiceError(`kernels '${options.kernels}': that family stores f32 only; precision 'f16' runs on the register family`);
+  }
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -309,11 +323,12 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
       mode: options.tuning ?? defaultTuningMode(ctx),
       store: options.tuningStore === null ? undefined : options.tuningStore ?? defaultTuningStore(),
       threads: await cpuThreads(),
-      kernels: options.kernels ?? 'auto',
+      // f16 storage runs on the register family: its candidates only.
+      kernels: options.precision === 'f16' && (options.kernels ?? 'auto') === 'auto' ? 'register' : options.kernels ?? 'auto',
     });
     runner = await Runner.create(ctx, c, (step) => foldStepWeights(step, tensor, c.bnEps, reader.what), {
       keepCpuWeights: options.validate, normalization, onProgress: options.onProgress, warmup: options.warmup, kernels: options.kernels,
-      tuning: tuner.lookup,
+      tuning: tuner.lookup, precision: options.precision,
       compile: options.compile ?? true ? { input: 'image', head: 'topk', topK: Math.min(5, config.numClasses), batch: 1 } : undefined,
     });
   } catch (e) {
@@ -325,12 +340,13 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   const classifier = plan.steps.find((s) => s.kind === 'linear');
   if (!classifier || classifier.kind !== 'linear') throw new Error(`plan of ${config.name} has no classifier step`);
   const embeddingDim = classifier.C;
-  const mem = planBuffers(plan, (n) => f32Bytes(stepTensorShape(plan, n, 1)));
+  const storage = planStorage(plan, runner.precision);
+  const mem = planBuffers(plan, (n) => stepTensorBytes(plan, n, 1, storage));
   const info: ModelInfo = {
     arch: config.name, config, params: plan.params, flops: plan.flops, weightBytes: runner.weightBytes,
     peakActivationBytes: mem.peakBytes, unsharedActivationBytes: mem.unsharedBytes,
     inputSize: config.inputSize, inputChannels: config.inputChannels, numClasses: config.numClasses,
-    embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx),
+    embeddingDim, colorSpace: meta.colorSpace, adapter: describeDevice(ctx), precision: runner.precision,
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
 

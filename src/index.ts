@@ -6,7 +6,7 @@ export { HubError } from './hub/errors.js';
 export { parseHubId, DEFAULT_HUB_ENDPOINT, type HubRef } from './hub/id.js';
 export { labelSet, type LabelSet } from './labels/index.js';
 export { acquireDevice, describeDevice, isWebGPUAvailable, isSoftwareAdapter, WebGPUUnavailableError, type WebGPUAvailability, ADAPTER_CHOICES, type AdapterChoice, type GpuContext, type DeviceOptions } from './gpu/device.js';
-export { GpuLimitError } from './gpu/buffers.js';
+export { GpuLimitError, type Precision } from './gpu/buffers.js';
 export { GpuError, GpuOutOfMemoryError, GpuValidationError } from './gpu/errors.js';
 export { NonFiniteInputError, NonFiniteOutputError } from './finite.js';
 export { DeviceLostError, TimestampQueryUnsupportedError, type ProfileResult, type StepTiming, type ValidationReport, type StepCheck, type Warmup } from './graph/runner.js';

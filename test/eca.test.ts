@@ -1,4 +1,4 @@
-// shaders/eca.wgsl vs src/reference/eca.ts; timm's kernel-size rule from timm/layers/eca.py.
+// The eca entry point of shaders/se.wgsl vs src/reference/eca.ts; timm's kernel-size rule from timm/layers/eca.py.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { testContext } from './helpers/gpu.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
 import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
 import { submitDispatches } from '../src/gpu/dispatch.js';
-import { Eca } from '../src/ops/eca.js';
+import { Eca } from '../src/ops/se.js';
 import { ecaKernelSize } from '../src/models/config.js';
 import { eca } from '../src/reference/eca.js';
 

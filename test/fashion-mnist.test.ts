@@ -100,3 +100,20 @@ test('classify() on raw RGBA (grey as R = G = B): same top-1 as PyTorch', { time
     assert.equal(top[0].label, model.labels[subset.torch_predictions[i]]);
   });
 });
+
+test('precision f16: the first 200 test images keep PyTorch\'s top-1 (all 1000: README "Precision")', { timeout: 300_000 }, async () => {
+  const half = await loadModel({ weights: DEFAULT_WEIGHTS, device: await testContext(), precision: 'f16' });
+  try {
+    const [mean] = half.metadata.mean;
+    const [std] = half.metadata.std;
+    const n = 200;
+    const x = Float32Array.from(images.subarray(0, n * PIXELS), (p) => (Math.fround(p / 255) - mean) / std);
+    const logits = await half.run(x, { batch: n });
+    for (let i = 0; i < n; i++) {
+      assert.equal(argmax(logits.subarray(i * 10, i * 10 + 10)), subset.torch_predictions[i], `image ${i}: f16 top-1`);
+    }
+    assert.ok(half.info.weightBytes < 0.55 * model.info.weightBytes, `f16 weights ${half.info.weightBytes} B vs f32 ${model.info.weightBytes} B`);
+  } finally {
+    half.dispose();
+  }
+});

@@ -145,6 +145,8 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<GpuCon
   if (hasTimestampQuery) requiredFeatures.push('timestamp-query');
   // The subgroup conv family (shaders/conv2d-subgroup.wgsl) runs only on devices created with it.
   if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
+  // f16 storage in the kernels (precision 'f16'); without it they pack f16 pairs in u32 (core WGSL).
+  if (adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
 
   // A compatibility-level adapter lacks 'core-features-and-limits'.
   const featureLevel = adapter.features.has('core-features-and-limits' as GPUFeatureName) ? 'core' : 'compatibility';

@@ -14,13 +14,13 @@
 
 import { QuietWait, type GpuContext } from '../gpu/device.js';
 import { gpuScope } from '../gpu/errors.js';
-import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor } from '../gpu/buffers.js';
+import { BufferUsage, elementCount, f32Bytes, STORAGE_COPY, type GpuTensor, type Precision } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { KernelChoice } from '../ops/conv2d.js';
 import { buildPlan, hasWeights, type Plan, type Step } from '../models/plan.js';
 import type { ResNetConfig } from '../models/config.js';
 import { planBuffers, type MemoryPlan } from './memory.js';
-import { createStepOp, stepTensorShape, type Normalization, type StepOp, type StepWeights, type TuningLookup } from './steps.js';
+import { createStepOp, planStorage, stepTensorBytes, stepTensorShape, type Normalization, type StepOp, type StepWeights, type TuningLookup } from './steps.js';
 
 /** Which plan an instance runs: the entry (NCHW floats or images), the head, k and the batch. */
 export interface InstanceKey {
@@ -88,14 +88,17 @@ export interface OpOptions {
   beforeEach?(): void;
   /** Called after each op is made. */
   onOp?(): void;
+  /** Storage precision of weights and activations (planStorage); default 'f32'. The weights must have been packed at it. */
+  precision?: Precision;
 }
 
 /** The ops of `plan`'s steps at batch N, by step name; their pipelines compiled into the shared cache. */
 export async function createOps(ctx: GpuContext, plan: Plan, N: number, normalization: Normalization, o: OpOptions = {}): Promise<Map<string, StepOp>> {
   const ops = new Map<string, StepOp>();
+  const storage = planStorage(plan, o.precision);
   const make = async (s: Step) => {
     o.beforeEach?.();
-    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels, o.tuning));
+    ops.set(s.name, await createStepOp(ctx, s, N, normalization, o.firstUse, o.kernels, o.tuning, storage));
     o.onOp?.();
   };
   if (o.oneAtATime) {
@@ -118,7 +121,8 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
   if (!Number.isInteger(N) || N < 1) throw new RangeError(`batch must be a positive integer, got ${N}`);
   const plan = buildPlan(config, { input: key.input, head: key.head, topK: key.topK });
   const shapeOf = (name: string) => stepTensorShape(plan, name, N);
-  const memory = planBuffers(plan, (name) => f32Bytes(shapeOf(name)));
+  const storage = planStorage(plan, opOptions.precision);
+  const memory = planBuffers(plan, (name) => stepTensorBytes(plan, name, N, storage));
 
   // Ops (pipelines) first: the only asynchronous part.
   const ops = await createOps(ctx, plan, N, normalization, opOptions);
@@ -141,7 +145,7 @@ export async function createInstance(ctx: GpuContext, config: ResNetConfig, key:
     made = await gpuScope(device, `creating the GPU buffers of batch ${N}`, () => {
       const slots = memory.slotBytes.map((bytes, i) => buffer(`activations ${i} (batch ${N})`, Math.max(16, bytes), STORAGE_COPY));
       const tensors = new Map<string, GpuTensor>();
-      for (const [name, slot] of memory.slotOf) tensors.set(name, { buffer: slots[slot], shape: shapeOf(name) });
+      for (const [name, slot] of memory.slotOf) tensors.set(name, { buffer: slots[slot], shape: shapeOf(name), dtype: storage.dtypeOf(name) });
       let input: GpuTensor | undefined;
       if (key.input === 'nchw') {
         const shape = shapeOf(plan.input);

@@ -25,7 +25,7 @@
 // steps through runSteps (src/graph/instance.ts).
 
 import { checkDevice, keepAlive, type GpuContext } from '../gpu/device.js';
-import { BufferUsage, checkBindingSize, elementCount, readBuffer } from '../gpu/buffers.js';
+import { BufferUsage, checkBindingSize, elementCount, readTensor, type Precision } from '../gpu/buffers.js';
 import { DeviceLostError, withErrorScopes } from '../gpu/errors.js';
 import { checkFiniteInput, checkFiniteOutput } from '../finite.js';
 import { checkBatch } from './limits.js';
@@ -37,7 +37,7 @@ import { fastFirstByDefault, hasFirstUseConv2dTuning } from '../ops/conv2d-tunin
 import type { KernelChoice } from '../ops/conv2d.js';
 import { createInstance, createOps, destroyInstance, instanceBytes, runSteps, stepFlops, type Instance, type InstanceKey } from './instance.js';
 import {
-  packedWeightBytes, packStepWeights, stepWeightBytes, uploadStepWeights,
+  packedWeightBytes, packStepWeights, planStorage, stepWeightBytes, uploadStepWeights,
   type Normalization, type RgbaImage, type StepWeights, type TuningLookup,
 } from './steps.js';
 
@@ -60,6 +60,11 @@ export interface RunnerOptions {
    * else that family forced on every conv (no first-use pipelines then, except for 'register').
    */
   kernels?: KernelChoice;
+  /**
+   * Storage precision of the weights and activations, 'f32' (default) or 'f16' (README "Precision":
+   * half the GPU memory and bytes moved, f32 arithmetic; convolutions on the register family).
+   */
+  precision?: Precision;
   /**
    * Compile the pipelines of this instance (compile()) while the weights are folded, packed and
    * uploaded: the compilers run on the driver's threads (in a browser, the GPU process), so the two
@@ -132,6 +137,8 @@ export class Runner {
     warmup: Warmup,
     private readonly kernels: KernelChoice,
     tuning: TuningLookup | undefined,
+    /** Storage precision of weights and activations. */
+    readonly precision: Precision,
   ) {
     this.fastFirst = warmup === 'fast-first' && hasFirstUseConv2dTuning(ctx) && (kernels === 'auto' || kernels === 'register');
     this.tuning = tuning;
@@ -150,11 +157,13 @@ export class Runner {
   static async create(ctx: GpuContext, config: ResNetConfig, fold: (step: Step) => FoldedParams, options: RunnerOptions): Promise<Runner> {
     const plan = buildPlan(config);
     const weighted = plan.steps.filter(hasWeights);
-    const total = weighted.reduce((n, s) => n + packedWeightBytes(s), 0);
+    const precision = options.precision ?? 'f32';
+    planStorage(plan, precision); // rejects an unknown precision before anything is uploaded
+    const total = weighted.reduce((n, s) => n + packedWeightBytes(s, precision), 0);
     const weights = new Map<string, StepWeights>();
     const cpuWeights = options.keepCpuWeights ? new Map<string, FoldedParams>() : undefined;
     const runner = new Runner(ctx, config, weights, cpuWeights, options.normalization,
-      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.kernels ?? 'auto', options.tuning);
+      options.warmup ?? (fastFirstByDefault(ctx) ? 'fast-first' : 'tuned'), options.kernels ?? 'auto', options.tuning, precision);
     // Compile progress waits for the upload's end (then its start and where it is), so that the
     // phases come in order.
     let uploading = true;
@@ -173,8 +182,8 @@ export class Runner {
       for (const s of weighted) {
         const folded = fold(s);
         cpuWeights?.set(s.name, folded);
-        const data = await packStepWeights(ctx, s, folded);
-        const [w, check] = withErrorScopes(ctx.device, `uploading the weights of ${s.name}`, () => uploadStepWeights(ctx, s, data));
+        const data = await packStepWeights(ctx, s, folded, precision);
+        const [w, check] = withErrorScopes(ctx.device, `uploading the weights of ${s.name}`, () => uploadStepWeights(ctx, s, data, precision));
         weights.set(s.name, w);
         checks.push(check);
         loaded += data.byteLength;
@@ -229,7 +238,7 @@ export class Runner {
     const total = plan.steps.length;
     onProgress?.({ loaded: 0, total, phase: 'compile' });
     await createOps(this.ctx, plan, key.batch, this.normalization, {
-      firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning,
+      firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning, precision: this.precision,
       onOp: () => onProgress?.({ loaded: ++done, total, phase: 'compile' }),
     });
   }
@@ -242,7 +251,7 @@ export class Runner {
     if (!p) {
       checkBatch(buildPlan(this.config, { input: key.input, head: key.head, topK: key.topK }), key.batch, this.ctx.device.limits);
       p = createInstance(this.ctx, this.config, key, this.normalization, (step) => this.stepWeights(step),
-        { firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning });
+        { firstUse: this.fastFirst, kernels: this.kernels, tuning: this.tuning, precision: this.precision });
       this.instances.set(id, p);
       p.catch(() => this.instances.delete(id));
     }
@@ -271,7 +280,7 @@ export class Runner {
       const old = await this.instances.get(id)?.catch(() => undefined);
       if (!old || (!old.firstUse && old.tuning === target)) return;
       const tuned = await createInstance(this.ctx, this.config, old.key, this.normalization, (step) => this.stepWeights(step),
-        { oneAtATime: true, beforeEach: () => this.checkUsable(), kernels: this.kernels, tuning: target });
+        { oneAtATime: true, beforeEach: () => this.checkUsable(), kernels: this.kernels, tuning: target, precision: this.precision });
       const swap = this.queue.then(async () => {
         if (this.disposed || await this.instances.get(id)?.catch(() => undefined) !== old) {
           destroyInstance(tuned);
@@ -456,11 +465,13 @@ export class Runner {
 
   /**
    * Runs the NCHW -> logits plan step by step; after each step reads its output back and compares
-   * it with the CPU reference applied to the GPU's own inputs of that step. A step fails when
-   * max |gpu - ref| > atol + rtol * max |ref|.
+   * it with the CPU reference applied to the GPU's own inputs of that step (f16 tensors widened to f32).
+   * A step fails when max |gpu - ref| > atol + rtol * max |ref|. Default rtol: 1e-4 at 'f32'; at 'f16'
+   * VALIDATE_F16_RTOL (the reference has the f32 weights, the GPU their f16 rounding, and its f16 outputs
+   * are rounded once more).
    */
   validate(nchw: Float32Array, batch: number, tolerance: { rtol?: number; atol?: number } = {}): Promise<ValidationReport> {
-    const { rtol = 1e-4, atol = 1e-5 } = tolerance;
+    const { rtol = this.precision === 'f16' ? VALIDATE_F16_RTOL : 1e-4, atol = 1e-5 } = tolerance;
     return this.serial('validate', async () => {
       const cpuWeights = this.cpuWeights;
       if (!cpuWeights) throw new Error('validate needs the CPU weights: load the model with { validate: true }');
@@ -472,8 +483,7 @@ export class Runner {
       const steps: StepCheck[] = [];
       await runSteps(this.ctx, inst, {
         after: async (_, s) => {
-          const out = inst.tensors.get(s.output)!;
-          const gpu = new Float32Array(await readBuffer(this.ctx, out.buffer, elementCount(out.shape) * 4, out.offset ?? 0));
+          const gpu = await readTensor(this.ctx, inst.tensors.get(s.output)!);
           values.set(s.output, gpu);
           const ref = referenceStep(s, inst.N, s.inputs.map((t) => values.get(t)!), cpuWeights.get(s.name));
           let maxAbsDiff = 0;
@@ -591,6 +601,15 @@ function dropImageSlots(inst: Instance): void {
   inst.slots = [];
   inst.stepDispatches[0] = [];
 }
+
+/**
+ * validate()'s default rtol at 'f16', relative to a step's max |ref|: a conv's error is at most
+ * u * sum |w x| (its weights rounded to f16, u = 2^-11) plus u * |y| (the f16 store). With the
+ * unit-scale activations of a BatchNorm network, sum |w x| stays within a few times max |y| (the
+ * f16 test derives and checks the exact bound per kernel), so 8u (about 0.4%) leaves room without
+ * hiding a real mismatch, which is of the order of the values themselves.
+ */
+export const VALIDATE_F16_RTOL = 8 * 2 ** -11;
 
 function instanceId(key: InstanceKey): string {
   return `${key.input}/${key.head}/${key.topK}/${key.batch}`;

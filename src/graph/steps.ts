@@ -6,11 +6,11 @@
 // indices (src/ops/topk.ts).
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, uploadBuffer, type GpuTensor } from '../gpu/buffers.js';
+import { elementCount, tensorBytes, uploadBuffer, type Dtype, type GpuTensor, type Precision } from '../gpu/buffers.js';
 import type { Dispatch } from '../gpu/dispatch.js';
 import type { Plan, Step } from '../models/plan.js';
 import type { FoldedParams } from '../weights/load.js';
-import { Conv2d, kernelOverride, type Conv2dDesc, type Conv2dTuning, type KernelChoice } from '../ops/conv2d.js';
+import { Conv2d, hasF16Storage, kernelOverride, type Conv2dDesc, type Conv2dTuning, type KernelChoice } from '../ops/conv2d.js';
 import { tuningFamily } from '../ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../ops/conv2d-weights.js';
 import { firstUseConv2dTuning } from '../ops/conv2d-tuning.js';
@@ -18,8 +18,7 @@ import { Layout } from '../ops/layout.js';
 import { Linear } from '../ops/linear.js';
 import { packPreAct, Pool2d } from '../ops/pool2d.js';
 import { Preprocess, type GpuImage, type Resample } from '../ops/preprocess.js';
-import { packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
-import { Eca } from '../ops/eca.js';
+import { Eca, packSqueezeExciteWeights, ScaleResidualRelu, SqueezeExcite, squeezeExciteWeightCount } from '../ops/se.js';
 import { Softmax } from '../ops/softmax.js';
 import { TopK } from '../ops/topk.js';
 
@@ -63,6 +62,38 @@ export function stepTensorShape(plan: Plan, name: string, N: number): number[] {
   return [N, ...t.shape];
 }
 
+/**
+ * How a plan's weights and tensors are stored at a precision (README "Precision"). At 'f16' the conv
+ * weights are f16 textures and the NHWC activations that conv, max pool and the SE store write are f16
+ * where their channels allow vec4 stores (C % 4 == 0; a conv's K/G % 4 == 0 too); the plan's input (the
+ * preprocess or layout output), the pooled features, the SE scales, logits and probabilities stay f32.
+ */
+export interface PlanStorage {
+  /** The conv weights' precision. */
+  weights: Precision;
+  /** Each tensor's storage (default 'f32'). */
+  dtypeOf(tensor: string): Dtype;
+}
+
+export const F32_STORAGE: PlanStorage = { weights: 'f32', dtypeOf: () => 'f32' };
+
+export function planStorage(plan: Plan, precision: Precision = 'f32'): PlanStorage {
+  if (precision !== 'f32' && precision !== 'f16') throw new Error(`precision must be 'f32' or 'f16', got '${String(precision)}'`);
+  if (precision === 'f32') return F32_STORAGE;
+  const f16 = new Set<string>();
+  for (const s of plan.steps) {
+    const vec4 = (s.kind === 'conv' && s.K % 4 === 0 && (s.K / s.groups) % 4 === 0) || (s.kind === 'maxpool' && s.C % 4 === 0) ||
+      (s.kind === 'scale-residual' && s.K % 4 === 0);
+    if (vec4) f16.add(s.output);
+  }
+  return { weights: precision, dtypeOf: (t) => (f16.has(t) ? 'f16' : 'f32') };
+}
+
+/** Bytes of plan tensor `name` at batch N as `storage` keeps it (the memory planner's sizes). */
+export function stepTensorBytes(plan: Plan, name: string, N: number, storage: PlanStorage = F32_STORAGE): number {
+  return tensorBytes(stepTensorShape(plan, name, N), storage.dtypeOf(name));
+}
+
 /** The same bytes seen with another shape of equal element count. */
 function view(t: GpuTensor, shape: number[]): GpuTensor {
   if (elementCount(shape) !== elementCount(t.shape)) {
@@ -76,9 +107,14 @@ export function convDesc(s: Extract<Step, { kind: 'conv' }>, N: number): Conv2dD
     preAct: s.preNorm !== null };
 }
 
+/** The packed weight layout of a conv step at a weight precision. */
+function convWeightLayout(s: Extract<Step, { kind: 'conv' }>, precision: Precision) {
+  return conv2dWeightLayout({ ...convDesc(s, 1), weightDtype: precision });
+}
+
 /** Bytes of a weighted step's packed weights (packStepWeights' output). */
-export function packedWeightBytes(s: Step): number {
-  if (s.kind === 'conv') return conv2dWeightLayout(convDesc(s, 1)).length * 4;
+export function packedWeightBytes(s: Step, precision: Precision = 'f32'): number {
+  if (s.kind === 'conv') return convWeightLayout(s, precision).length * (precision === 'f16' ? 2 : 4);
   if (s.kind === 'linear') return (s.K * s.C + s.K) * 4;
   if (s.kind === 'squeeze-excite') return squeezeExciteWeightCount(s.K, s.hidden) * 4;
   if (s.kind === 'eca') return s.kernel * 4;
@@ -86,9 +122,12 @@ export function packedWeightBytes(s: Step): number {
   return 0;
 }
 
-/** Packs a weighted step's folded PyTorch-layout weights for its kernel (bias and prologue appended, one buffer). */
-export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams): Promise<Float32Array> {
-  if (s.kind === 'conv') return packConv2dWeights(conv2dWeightLayout(convDesc(s, 1)), p.weight, p.bias, p.pre);
+/**
+ * Packs a weighted step's folded PyTorch-layout weights for its kernel (bias and prologue appended, one
+ * buffer); conv weights at `precision` (f16: a Uint16Array, conv2d-weights.ts), the others f32.
+ */
+export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams, precision: Precision = 'f32'): Promise<Float32Array | Uint16Array> {
+  if (s.kind === 'conv') return packConv2dWeights(convWeightLayout(s, precision), p.weight, p.bias, p.pre);
   if (s.kind === 'squeeze-excite') {
     if (!p.fc2) throw new Error(`${s.name}: squeeze-excite weights need fc2`);
     return packSqueezeExciteWeights(s.K, s.hidden, p.weight, p.bias, p.fc2.weight, p.fc2.bias);
@@ -103,9 +142,9 @@ export async function packStepWeights(ctx: GpuContext, s: Step, p: FoldedParams)
 }
 
 /** Uploads a weighted step's packed weights (packStepWeights) into the GPU object its kernel reads. */
-export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array): StepWeights {
+export function uploadStepWeights(ctx: GpuContext, s: Step, packed: Float32Array | Uint16Array, precision: Precision = 'f32'): StepWeights {
   const label = `${s.name} weights`;
-  if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, conv2dWeightLayout(convDesc(s, 1)), packed);
+  if (s.kind === 'conv') return Conv2dWeights.upload(ctx, label, convWeightLayout(s, precision), packed);
   if (s.kind === 'linear' || s.kind === 'squeeze-excite' || s.kind === 'eca' || (s.kind === 'avgpool' && s.norm)) return uploadBuffer(ctx, label, packed);
   throw new Error(`step ${s.name} (${s.kind}) has no weights`);
 }
@@ -124,18 +163,22 @@ export type TuningLookup = (desc: Conv2dDesc) => Conv2dTuning | undefined;
  * pick for its shape, else the heuristic's (defaultConv2dTuning).
  * `kernels`: the conv kernel family, 'auto' the tuning's per adapter and layer, else that family forced
  * (first-use tunings are register ones: they apply under 'auto' and 'register' only; a pick of another
- * family than the forced one is not used).
+ * family than the forced one is not used, nor one of another family than 'register' for f16 storage).
+ * `storage`: the precision of its weights and tensors (planStorage).
  */
 export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: Normalization, firstUse = false,
-  kernels: KernelChoice = 'auto', tuning?: TuningLookup): Promise<StepOp> {
+  kernels: KernelChoice = 'auto', tuning?: TuningLookup, storage: PlanStorage = F32_STORAGE): Promise<StepOp> {
   const label = s.name;
+  const dtype = (t: string) => storage.dtypeOf(t);
   switch (s.kind) {
     case 'conv': {
-      const desc = convDesc(s, N);
+      const desc = { ...convDesc(s, N), inputDtype: dtype(s.inputs[0]), outputDtype: dtype(s.output),
+        residualDtype: s.inputs[1] === undefined ? undefined : dtype(s.inputs[1]), weightDtype: storage.weights };
       const forced = kernelOverride(kernels);
       const quick = firstUse && (!forced || forced.family === 'register') ? firstUseConv2dTuning(ctx, desc) : undefined;
       const pick = firstUse ? undefined : tuning?.(desc);
-      const picked = pick && (!forced || tuningFamily(pick) === forced.family) ? pick : undefined;
+      const family = forced?.family ?? (hasF16Storage(desc) ? 'register' : undefined);
+      const picked = pick && (!family || tuningFamily(pick) === family) ? pick : undefined;
       const op = await Conv2d.create(ctx, desc, label, quick ?? picked ?? forced);
       return {
         bind: ([x, residual], out, w) => {
@@ -150,19 +193,20 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
     }
     case 'maxpool': {
       const op = await Pool2d.create(ctx, { mode: 'max', input: [N, s.H, s.W, s.C], kernel: s.kernel, stride: s.stride,
-        pad: s.pad, ceilMode: s.ceil }, label);
+        pad: s.pad, ceilMode: s.ceil, inputDtype: dtype(s.inputs[0]), outputDtype: dtype(s.output) }, label);
       return { bind: ([x], out) => op.bind(x, out) };
     }
     case 'avgpool2d': {
       const op = await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.kernel, stride: s.stride,
-        pad: s.pad, ceilMode: s.ceil, countIncludePad: s.countIncludePad }, label);
+        pad: s.pad, ceilMode: s.ceil, countIncludePad: s.countIncludePad, inputDtype: dtype(s.inputs[0]), outputDtype: dtype(s.output) }, label);
       return { bind: ([x], out) => op.bind(x, out) };
     }
     case 'avgpool': {
       const preAct = s.norm !== null;
+      const dtypes = { inputDtype: dtype(s.inputs[0]), outputDtype: dtype(s.output) };
       const op = s.window === 'global'
-        ? await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], global: true, preAct }, label)
-        : await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.window, stride: 1, preAct }, label);
+        ? await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], global: true, preAct, ...dtypes }, label)
+        : await Pool2d.create(ctx, { mode: 'avg', input: [N, s.H, s.W, s.C], kernel: s.window, stride: 1, preAct, ...dtypes }, label);
       return {
         bind: ([x], out, w) => {
           if (w instanceof Conv2dWeights) throw new Error(`${label}: the pool's norm must be a buffer`);
@@ -180,7 +224,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       };
     }
     case 'squeeze-excite': {
-      const op = await SqueezeExcite.create(ctx, { N, H: s.H, W: s.W, K: s.K, hidden: s.hidden }, label);
+      const op = await SqueezeExcite.create(ctx, { N, H: s.H, W: s.W, K: s.K, hidden: s.hidden, dtype: dtype(s.inputs[0]) }, label);
       return {
         bind: ([x], out, w) => {
           if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: squeeze-excite weights must be a buffer`);
@@ -189,7 +233,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       };
     }
     case 'eca': {
-      const op = await Eca.create(ctx, { N, H: s.H, W: s.W, K: s.K, kernel: s.kernel }, label);
+      const op = await Eca.create(ctx, { N, H: s.H, W: s.W, K: s.K, kernel: s.kernel, dtype: dtype(s.inputs[0]) }, label);
       return {
         bind: ([x], out, w) => {
           if (!w || w instanceof Conv2dWeights) throw new Error(`${label}: eca weights must be a buffer`);
@@ -198,7 +242,7 @@ export async function createStepOp(ctx: GpuContext, s: Step, N: number, norm: No
       };
     }
     case 'scale-residual': {
-      const op = await ScaleResidualRelu.create(ctx, { N, H: s.H, W: s.W, K: s.K }, label);
+      const op = await ScaleResidualRelu.create(ctx, { N, H: s.H, W: s.W, K: s.K, dtype: dtype(s.output) }, label);
       return { bind: ([x, scales, residual], out) => op.bind(x, scales, residual, out) };
     }
     case 'softmax': {

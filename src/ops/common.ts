@@ -1,7 +1,7 @@
 // Helpers the op twins share: the 1D grid split, argument and shape checks, tensor bindings.
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, GpuLimitError, checkBindingSize, type GpuTensor } from '../gpu/buffers.js';
+import { dtypeBytes, elementCount, GpuLimitError, checkBindingSize, type Dtype, type GpuTensor } from '../gpu/buffers.js';
 
 /**
  * Workgroup grid for a kernel that numbers its workgroups 0 .. count-1 as wid.y * nwg.x + wid.x:
@@ -50,13 +50,13 @@ export function checkShape(label: string, what: string, shape: readonly number[]
 }
 
 /**
- * The binding for an f32 tensor: its elements from `offset`, sized up to a multiple of 16 bytes
+ * The binding for a tensor (f32 or f16): its elements from `offset`, sized up to a multiple of 16 bytes
  * where the buffer allows (so vec4 views cover the last element). Throws when the buffer is too small
  * or the offset is not aligned for a storage binding.
  */
 export function tensorBinding(ctx: GpuContext, label: string, what: string, t: GpuTensor): GPUBufferBinding {
   const offset = t.offset ?? 0;
-  const bytes = elementCount(t.shape) * 4;
+  const bytes = elementCount(t.shape) * dtypeBytes(t.dtype);
   const align = ctx.device.limits.minStorageBufferOffsetAlignment;
   if (offset % align !== 0) throw new Error(`${label}: ${what} offset ${offset} is not a multiple of minStorageBufferOffsetAlignment ${align}`);
   if (offset + bytes > t.buffer.size) {
@@ -71,10 +71,24 @@ export function tensorBinding(ctx: GpuContext, label: string, what: string, t: G
 /** Throws when two tensors share bytes (a kernel's read-only input must not alias its output). */
 export function checkNoAlias(label: string, a: GpuTensor, b: GpuTensor): void {
   if (a.buffer !== b.buffer) return;
-  const a0 = a.offset ?? 0, a1 = a0 + elementCount(a.shape) * 4;
-  const b0 = b.offset ?? 0, b1 = b0 + elementCount(b.shape) * 4;
+  const a0 = a.offset ?? 0, a1 = a0 + elementCount(a.shape) * dtypeBytes(a.dtype);
+  const b0 = b.offset ?? 0, b1 = b0 + elementCount(b.shape) * dtypeBytes(b.dtype);
   if (a0 < b1 && b0 < a1) throw new Error(`${label}: input and output overlap in buffer '${a.buffer.label}'`);
 }
 
 /** Workgroup size of the elementwise kernels (WGSL override WG). */
 export const ELEMENTWISE_WG = 64;
+
+/** Throws unless tensor `t` is stored as `dtype` (the precision the op's pipeline was built for). */
+export function checkDtype(label: string, what: string, t: GpuTensor, dtype: Dtype): void {
+  if ((t.dtype ?? 'f32') !== dtype) throw new Error(`${label}: ${what} is ${t.dtype ?? 'f32'}, this op was built for ${dtype}`);
+}
+
+/**
+ * SHADER_F16, the define of every shader with f16 storage: true where the device has 'shader-f16' (f16
+ * storage arrays and conversions), false for the core-WGSL path (f16 pairs packed in u32s,
+ * pack2x16float / unpack2x16float). Either way the arithmetic is f32.
+ */
+export function shaderF16(ctx: GpuContext): boolean {
+  return ctx.device.features.has('shader-f16');
+}

@@ -2,6 +2,7 @@
 // geometry (the WGSL overrides), the output size, the FLOPs and the pixel tiles of the grid. Shared by
 // the twin (conv2d.ts), its packed weights (conv2d-weights.ts) and its tuning (conv2d-tuning.ts).
 
+import type { Dtype } from '../gpu/buffers.js';
 import { windowOutputSize } from './common.js';
 
 /**
@@ -42,6 +43,12 @@ export interface Conv2dDesc {
    * Needs C/G % 4 == 0. Default false.
    */
   preAct?: boolean;
+  /** Storage of the input, the residual and the output; default 'f32'. An f16 output needs K/G % 4 == 0. */
+  inputDtype?: Dtype;
+  residualDtype?: Dtype;
+  outputDtype?: Dtype;
+  /** Storage of the packed weights (conv2d-weights.ts): 'f32' (rgba32float, the default) or 'f16' (rgba16float). */
+  weightDtype?: Dtype;
 }
 
 /**

@@ -7,10 +7,10 @@
 // weight texture, so a model's weights do not depend on the family.
 
 import type { GpuContext } from '../gpu/device.js';
-import { BufferUsage, checkBindingSize, f32Bytes, type GpuTensor } from '../gpu/buffers.js';
+import { BufferUsage, checkBindingSize, tensorBytes, type GpuTensor } from '../gpu/buffers.js';
 import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js';
 import { getPipeline, type Defines } from '../gpu/shaders.js';
-import { checkInts, checkShape, shapeText, tensorBinding } from './common.js';
+import { checkDtype, checkInts, checkShape, shaderF16, shapeText, tensorBinding } from './common.js';
 import {
   CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, tuningFamily,
   type Conv2dDesc, type Conv2dFamily, type Conv2dTuning, type Conv2dTuningOverride, type RegisterTuning, type TiledTuning,
@@ -137,12 +137,18 @@ export class Conv2d {
     const [P, Q] = conv2dOutputSize(d);
     const layout = conv2dWeightLayout(d);
     const M = d.N * P * Q;
-    checkBindingSize(ctx, f32Bytes([d.N, d.H, d.W, d.C]), `${what}: input (N, H, W, C) ${shapeText([d.N, d.H, d.W, d.C])}`);
-    checkBindingSize(ctx, f32Bytes([M, d.K]), `${what}: output (N, P, Q, K) ${shapeText([d.N, P, Q, d.K])}`);
+    const xF16 = d.inputDtype === 'f16', yF16 = d.outputDtype === 'f16', resF16 = d.residualDtype === 'f16';
+    if (yF16 && layout.Kg % 4 !== 0) bad(`an f16 output needs K/G % 4 == 0 (K ${d.K}, G ${d.groups})`);
+    if (resF16 && !hasResidual(d.epilogue)) bad(`residualDtype f16 without a residual (epilogue '${d.epilogue}')`);
+    checkBindingSize(ctx, tensorBytes([d.N, d.H, d.W, d.C], d.inputDtype), `${what}: input (N, H, W, C) ${shapeText([d.N, d.H, d.W, d.C])}`);
+    checkBindingSize(ctx, tensorBytes([M, d.K], d.outputDtype), `${what}: output (N, P, Q, K) ${shapeText([d.N, P, Q, d.K])}`);
     // All indices in the shader are u32 float offsets.
     if (Math.max(d.N * d.H * d.W * d.C, M * d.K, layout.length) >= 2 ** 32) bad('a tensor has 2^32 or more elements');
 
     const t = await resolveTuning(ctx, d, tuning);
+    if (hasF16Storage(d) && t.family !== undefined && t.family !== 'register') {
+      throw new KernelChoiceError(`${what}: the ${t.family} kernel family stores f32 only; precision 'f16' runs on the register family`);
+    }
     const launch: Launch = t.family === 'tiled' ? tiledConvLaunch(ctx, d, layout, t, label)
       : t.family === 'subgroup' ? subgroupLaunch(ctx, d, layout, t, bad)
       : registerLaunch(ctx, d, layout, t, bad);
@@ -160,6 +166,9 @@ export class Conv2d {
     const what = `conv2d ${this.label}`;
     checkShape(what, 'input (N, H, W, C)', input.shape, [d.N, d.H, d.W, d.C]);
     checkShape(what, 'output (N, P, Q, K)', output.shape, this.outputShape);
+    checkDtype(what, 'input', input, d.inputDtype ?? 'f32');
+    checkDtype(what, 'output', output, d.outputDtype ?? 'f32');
+    if (residual) checkDtype(what, 'residual', residual, d.residualDtype ?? 'f32');
     if (hasResidual(d.epilogue)) {
       if (!residual) throw new Error(`${what}: epilogue ${d.epilogue} needs a residual tensor of shape ${shapeText(this.outputShape)}`);
       checkShape(what, 'residual (N, P, Q, K)', residual.shape, this.outputShape);
@@ -185,11 +194,12 @@ export class Conv2d {
     const { ctx, label, layout: l } = this;
     if (!(weights instanceof Conv2dWeights)) throw new Error(`conv2d ${label}: the weights must be a Conv2dWeights (a texture), not ${String(weights)}`);
     const w = weights.layout;
-    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups || w.preAct !== l.preAct) {
+    if (w.C !== l.C || w.K !== l.K || w.R !== l.R || w.S !== l.S || w.groups !== l.groups || w.preAct !== l.preAct || w.dtype !== l.dtype) {
       const pre = (x: Conv2dWeightLayout) => (x.preAct ? ', pre-activation' : '');
+      const format = (x: Conv2dWeightLayout) => (x.dtype === 'f16' ? 'rgba16float' : 'rgba32float');
       throw new Error(`conv2d ${label}: weights '${weights.label}' were packed for C ${w.C}, K ${w.K}, ${w.R}x${w.S}, G ${w.groups}${pre(w)} ` +
-        `(rgba32float ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups}${pre(l)} ` +
-        `(rgba32float ${l.width} x ${l.rows})`);
+        `(${format(w)} ${w.width} x ${w.rows}); this convolution needs C ${l.C}, K ${l.K}, ${l.R}x${l.S}, G ${l.groups}${pre(l)} ` +
+        `(${format(l)} ${l.width} x ${l.rows})`);
     }
     const tensors = this.tensorBindings(input, output, residual);
     const uniform = uniformBuffer(ctx, label, this.params);
@@ -238,12 +248,18 @@ export async function resolveTuning(ctx: GpuContext, desc: Conv2dDesc, tuning?: 
   }
   const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
   const base = defaultConv2dTuning(ctx, desc, threads);
-  const family = tuning?.family ?? tuningFamily(base);
+  // f16 storage runs on the register family only (Conv2d.create refuses it on the others).
+  const family = tuning?.family ?? (hasF16Storage(desc) ? 'register' : tuningFamily(base));
   if (family === 'tiled') {
     return { ...(base.family === 'tiled' ? base : hardwareConv2dTuning(ctx, desc)), ...tuning, family: 'tiled' };
   }
   const register = tuningFamily(base) === 'register' ? base as RegisterTuning : registerConv2dTuning(ctx, desc, threads);
   return { ...register, ...(tuning as Partial<RegisterTuning> | undefined) };
+}
+
+/** Whether any of `desc`'s tensors or its weights are stored as f16 (precision 'f16'). */
+export function hasF16Storage(desc: Conv2dDesc): boolean {
+  return desc.inputDtype === 'f16' || desc.outputDtype === 'f16' || desc.residualDtype === 'f16' || desc.weightDtype === 'f16';
 }
 
 /** The tiled family's launch (conv2d-tiled.ts). */
@@ -255,6 +271,7 @@ function tiledConvLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLay
 /** The register family's launch (conv2d.wgsl): checks the tuning, computes the grid and Params. */
 function registerLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLayout, t: RegisterTuning, bad: (msg: string) => never): Launch {
   const l = ctx.device.limits;
+  const xF16 = d.inputDtype === 'f16', yF16 = d.outputDtype === 'f16', resF16 = d.residualDtype === 'f16';
   const [P, Q] = conv2dOutputSize(d);
   const M = d.N * P * Q;
   if (!TQ_CHOICES.includes(t.tq) || !JN_CHOICES.includes(t.jn)) {
@@ -300,6 +317,9 @@ function registerLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLayo
       RELU: d.epilogue === 'relu' || d.epilogue === 'residual-relu',
       RESIDUAL: hasResidual(d.epilogue),
       PRE_ACT: d.preAct ?? false,
+      X_F16: xF16, Y_F16: yF16, RES_F16: resF16, F16: xF16 || yF16 || resF16,
+      SHADER_F16: (xF16 || yF16 || resF16) && shaderF16(ctx),
+      W_F16: layout.dtype === 'f16',
       // The register block's declared size: TQ and JN rounded up to powers of two.
       QUADS_2: t.tq > 1, QUADS_4: t.tq > 2, QUADS_8: t.tq > 4,
       COLS_2: t.jn > 1, COLS_4: t.jn > 2, COLS_8: t.jn > 4, COLS_16: t.jn > 8,

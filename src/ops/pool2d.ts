@@ -1,10 +1,10 @@
 // TS twin of shaders/pool2d.wgsl: MaxPool2d / AvgPool2d (fixed window or global) on NHWC tensors.
 
 import type { GpuContext } from '../gpu/device.js';
-import { elementCount, type GpuTensor } from '../gpu/buffers.js';
+import { elementCount, type Dtype, type GpuTensor } from '../gpu/buffers.js';
 import { getPipeline } from '../gpu/shaders.js';
 import { pipelineDispatch, type Dispatch } from '../gpu/dispatch.js';
-import { ELEMENTWISE_WG, checkInts, checkNoAlias, checkShape, grid1d, shapeText, tensorBinding, windowOutputSize } from './common.js';
+import { ELEMENTWISE_WG, checkDtype, checkInts, checkNoAlias, checkShape, grid1d, shaderF16, shapeText, tensorBinding, windowOutputSize } from './common.js';
 
 export interface Pool2dDesc {
   mode: 'max' | 'avg';
@@ -27,6 +27,9 @@ export interface Pool2dDesc {
    * pooling; bind() then takes the (2, C) scale-then-shift buffer (packPreAct). Default false.
    */
   preAct?: boolean;
+  /** Storage of the input and the output (default 'f32'); f16 needs C % 4 == 0. The pre-activation stays f32. */
+  inputDtype?: Dtype;
+  outputDtype?: Dtype;
 }
 
 /** The (2, C) buffer contents of a pool's pre-activation: scale (C) then shift (C). */
@@ -99,9 +102,12 @@ export class Pool2d {
     }
     if (desc.preAct && desc.mode !== 'avg') throw new Error(`${label}: the pre-activation prologue is for average pooling only`);
     const vec4 = C % 4 === 0;
+    const xF16 = desc.inputDtype === 'f16', yF16 = desc.outputDtype === 'f16';
+    if ((xF16 || yF16) && !vec4) throw new Error(`${label}: f16 storage needs C % 4 == 0, got C = ${C}`);
     const pipeline = await getPipeline(ctx, {
       shader: 'pool2d',
-      defines: { MAX: desc.mode === 'max', VEC4: vec4, PRE_ACT: desc.preAct ?? false },
+      defines: { MAX: desc.mode === 'max', VEC4: vec4, PRE_ACT: desc.preAct ?? false,
+        X_F16: xF16, Y_F16: yF16, F16: xF16 || yF16, SHADER_F16: (xF16 || yF16) && shaderF16(ctx) },
       overrides: { WG: ELEMENTWISE_WG },
     });
     const geometry = { kernel, stride, pad, ceilMode, countIncludePad: desc.countIncludePad ?? true };
@@ -114,6 +120,8 @@ export class Pool2d {
     checkShape(label, 'input', input.shape, this.desc.input);
     checkShape(label, 'output', output.shape, this.outputShape);
     checkNoAlias(label, input, output);
+    checkDtype(label, 'input', input, this.desc.inputDtype ?? 'f32');
+    checkDtype(label, 'output', output, this.desc.outputDtype ?? 'f32');
     if (this.desc.preAct) {
       if (!pre) throw new Error(`${label}: the pre-activation prologue needs its (2, C) scale and shift`);
       checkShape(label, 'pre-activation (2, C)', pre.shape, [2, this.desc.input[3]]);

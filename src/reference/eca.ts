@@ -1,4 +1,4 @@
-// CPU reference for shaders/eca.wgsl: efficient channel attention's channel scales, in float64.
+// CPU reference for the eca entry point of shaders/se.wgsl: efficient channel attention's channel scales, in float64.
 
 /**
  * Channel scales (N, K) of x (N, HW, K): s = sigmoid(conv1d(mean over HW of x)), the conv across

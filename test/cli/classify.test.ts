@@ -126,3 +126,11 @@ test('classify: usage errors exit 2', { timeout: 60_000 }, async () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--adapter <name>/);
 });
+
+test('classify --precision f16: the same top-1 as PyTorch; a bad precision is a usage error', { timeout: 180_000 }, async () => {
+  const r = await cli(['classify', samplePath(0), samplePath(2), '--precision', 'f16', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { results: { top: { label: string }[] }[] };
+  assert.deepEqual(out.results.map((x) => x.top[0].label), [0, 2].map((i) => samples[i].torch_prediction_name));
+  assertUsageError(await cli(['classify', samplePath(0), '--precision', 'f8']), /Allowed choices are f32, f16/);
+});

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { parseSafetensors, toFloat32 } from '../../src/weights/safetensors.js';
+import { buildPlan, type Model } from '../../src/index.js';
+import { assertClose } from '../helpers/compare.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/e2e/', import.meta.url));
 
@@ -53,4 +55,37 @@ export function assertSameTopK(actual: Float32Array, golden: Float32Array, n: nu
       assert.ok(gap <= tie, `${what} row ${r}: top-${k} ${JSON.stringify(a)} != torch ${JSON.stringify(g)} at rank ${j} (golden gap ${gap})`);
     }
   }
+}
+
+/**
+ * The tolerance on a model's logits against the float64 golden, as a fraction of max |logit|:
+ * 1e-4 at 'f32'; at 'f16' 3 * (conv layers) * 2^-11. Derivation of the f16 bound (README "Precision"):
+ * each conv layer rounds its weights to f16 (error <= u * sum |w x|, a few u of its output in these
+ * BatchNorm networks: validate() measures at most 1.7u per step) and its f16 output (u), u = 2^-11,
+ * so a layer adds at most about 3u relative error, and D conv layers compound to at most 3 * D * u of
+ * the logits' scale (BatchNorm keeps each layer's gain near 1).
+ */
+export function logitTolerance(model: Model): number {
+  if (model.info.precision !== 'f16') return 1e-4;
+  return 3 * buildPlan(model.info.config).steps.filter((s) => s.kind === 'conv').length * 2 ** -11;
+}
+
+/**
+ * Runs `golden.input` (batch 2) through `model` and asserts the logits within logitTolerance(model) x
+ * max|logit| of the float64 golden, and the same top-5 (ties within twice that). Returns the max
+ * |diff| / max |logit| measured and the fraction allowed.
+ */
+export async function assertMatchesGolden(model: Model, golden: ReturnType<typeof readGolden>, what: string): Promise<{ error: number; allowed: number }> {
+  const logits = await model.run(golden.input, { batch: 2 });
+  let maxLogit = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < golden.logits.length; i++) {
+    maxLogit = Math.max(maxLogit, Math.abs(golden.logits[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(logits[i] - golden.logits[i]));
+  }
+  const allowed = logitTolerance(model);
+  const tol = allowed * maxLogit;
+  assertClose(logits, golden.logits, { atol: tol, rtol: 0, what: `${what} logits`, shape: { actual: [logits.length], expected: [2 * golden.classes] } });
+  assertSameTopK(logits, golden.logits, golden.classes, 2, 5, 2 * tol, what);
+  return { error: maxDiff / maxLogit, allowed };
 }
