@@ -217,6 +217,18 @@ test('squeeze-excite f16: f16 activations in, f32 scales; the scale-residual sto
   assert.throws(() => scale.bind(xt, st, uploadTensor(ctx, 'r32', res, [N, H, W, K]), yt), /scale: residual is f32/);
 });
 
+test("f16 storage runs on the register family: 'tiled' and 'subgroup' are refused at once, 'auto' keeps f16 convs on it", async () => {
+  const ctx = await testContext();
+  for (const kernels of ['tiled', 'subgroup'] as const) {
+    await assert.rejects(loadModel({ weights: weightsPath('basic'), device: ctx, precision: 'f16', kernels }),
+      (e: Error) => e.name === 'KernelChoiceError' && /precision 'f16' runs on the register family/.test(e.message));
+  }
+  const desc: Conv2dDesc = { N: 1, H: 6, W: 6, C: 8, K: 8, R: 3, S: 3, stride: 1, pad: 1, ...dense, residualDtype: undefined };
+  await assert.rejects(Conv2d.create(ctx, desc, 'c16', { family: 'tiled' }), /c16: the tiled kernel family stores f32 only/);
+  const op = await Conv2d.create(ctx, desc, 'c16');
+  assert.equal(op.tuning.family ?? 'register', 'register');
+});
+
 test('eca reads f16 activations (the f32 scales match the reference on the same f16 values)', async () => {
   const ctx = await testContext();
   const random = rng(33);
