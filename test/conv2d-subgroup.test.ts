@@ -10,18 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GpuContext } from '../src/gpu/device.js';
 import { Conv2d, KernelChoiceError, checkKernelsOnDevice, resolveTuning, type Conv2dDesc } from '../src/ops/conv2d.js';
-import { conv2dOutputSize, hasResidual, type SubgroupTuning } from '../src/ops/conv2d-geometry.js';
+import type { SubgroupTuning } from '../src/ops/conv2d-geometry.js';
 import { hasSubgroups, maxSubgroupSize } from '../src/ops/conv2d-subgroup.js';
-import { Conv2dWeights } from '../src/ops/conv2d-weights.js';
-import { conv2dRef } from '../src/reference/conv2d.js';
-import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
-import { submitDispatches } from '../src/gpu/dispatch.js';
-import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { assertConvMatchesReference, convCaseName, dense, randomConvProblem, type ConvCase } from './helpers/conv.js';
 import { testContext } from './helpers/gpu.js';
 
-type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<Omit<SubgroupTuning, 'family'>> };
+type Case = ConvCase<Partial<Omit<SubgroupTuning, 'family'>>>;
 
-const dense = { groups: 1, epilogue: 'none' } as const;
 const CASES: Case[] = [
   // The default tuning (8 pixels x 16 channels, 64 lanes): dense 3x3, many partial tiles.
   { ...dense, N: 2, H: 9, W: 9, C: 16, K: 32, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu' },
@@ -45,54 +40,23 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 7, W: 7, C: 16, K: 20, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'residual', preAct: true, tuning: { tq: 2, jn: 3, wg: 4 } },
 ];
 
-function name(c: Case): string {
-  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.preAct ? 'pre-act ' : ''}${c.epilogue ?? 'none'}` +
-    (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : ' (default)');
-}
-
-/** Tolerance scaled to the reduction length L = R*S*C/G (outputs are O(1) by the weight scaling). */
-function tolerance(desc: Conv2dDesc): { atol: number; rtol: number } {
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const scale = Math.max(1, Math.sqrt(L / 16));
-  return { atol: 1e-4 * scale, rtol: 1e-4 * scale };
-}
+const name = (c: Case): string => convCaseName(c, ' (default)');
 
 async function runCase(c: Case, seed: number): Promise<void> {
   const ctx = await testContext();
-  const desc: Conv2dDesc = { ...c, epilogue: c.epilogue ?? 'none' };
+  const p = randomConvProblem(c, seed);
   const label = `test subgroup ${name(c)}`;
   if (!hasSubgroups(ctx)) {
-    await assert.rejects(Conv2d.create(ctx, desc, label, { ...c.tuning, family: 'subgroup' }),
+    await assert.rejects(Conv2d.create(ctx, p.desc, label, { ...c.tuning, family: 'subgroup' }),
       (e: unknown) => e instanceof KernelChoiceError && /subgroups/.test(e.message));
     return;
   }
   // Workgroups must be whole subgroups: scale the case's lanes up to the adapter's subgroup size.
   const sg = maxSubgroupSize(ctx);
   const tuning = c.tuning?.wg ? { ...c.tuning, wg: Math.ceil(c.tuning.wg / sg) * sg } : c.tuning;
-  const random = rng(seed);
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
-  const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
-  const bias = randomArray(desc.K, random, -0.5, 0.5);
-  const [P, Q] = conv2dOutputSize(desc);
-  const residual = hasResidual(desc.epilogue) ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
-  const pre = desc.preAct ? { scale: randomArray(desc.C, random, -1.5, 1.5), shift: randomArray(desc.C, random, -0.5, 0.5) } : undefined;
-
-  const conv = await Conv2d.create(ctx, desc, label, { ...tuning, family: 'subgroup' });
+  const conv = await Conv2d.create(ctx, p.desc, label, { ...tuning, family: 'subgroup' });
   assert.equal(conv.tuning.family, 'subgroup');
-  const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
-  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias, pre);
-  const y = createTensor(ctx, `${label} output`, conv.outputShape);
-  // The output starts as NaN: every element must be written.
-  ctx.device.queue.writeBuffer(y.buffer, 0, new Float32Array(y.buffer.size / 4).fill(NaN));
-  const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
-  const dispatch = conv.bind(x, w, y, res);
-  submitDispatches(ctx, label, [dispatch]);
-  const got = await readTensor(ctx, y);
-  const expected = conv2dRef(input, desc, weight, bias, residual, pre);
-  assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
-  dispatch.destroy();
-  for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
+  await assertConvMatchesReference(ctx, conv, p, label, { fillNaN: true });
 }
 
 CASES.forEach((c, i) => {

@@ -10,21 +10,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GpuContext } from '../src/gpu/device.js';
 import { Conv2d, checkKernelChoice, kernelOverride, type Conv2dDesc, type TiledTuning } from '../src/ops/conv2d.js';
-import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
 import { hardwareConv2dTuning, tiledCandidates, vendorOf, VENDOR_RULES, type GpuVendor } from '../src/ops/conv2d-hardware.js';
 import { tiledTuningProblem } from '../src/ops/conv2d-tiled.js';
-import { Conv2dWeights } from '../src/ops/conv2d-weights.js';
-import { conv2dRef } from '../src/reference/conv2d.js';
-import { createTensor, readTensor, uploadTensor } from '../src/gpu/buffers.js';
-import { submitDispatches } from '../src/gpu/dispatch.js';
-import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { assertConvMatchesReference, convCaseName, dense, randomConvProblem, type ConvCase } from './helpers/conv.js';
 import { testContext } from './helpers/gpu.js';
 
-type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<TiledTuning> };
+type Case = ConvCase<Partial<TiledTuning>>;
 
 const T32 = { bm: 32, bn: 32, bk: 32, tm: 4, tn: 4 };
 const T64 = { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8 };
-const dense = { groups: 1, epilogue: 'none' } as const;
 const CASES: Case[] = [
   // The rule table's own picks (no tuning): dense, grouped (narrow tiles), stem.
   { ...dense, N: 1, H: 9, W: 9, C: 16, K: 32, R: 3, S: 3, stride: 1, pad: 1, epilogue: 'relu' },
@@ -56,47 +50,16 @@ const CASES: Case[] = [
   { ...dense, N: 2, H: 7, W: 7, C: 32, K: 32, R: 3, S: 3, stride: 1, pad: 1, groups: 4, preAct: true, epilogue: 'relu', tuning: { bm: 64, bn: 8, bk: 24, tm: 2, tn: 4 } },
 ];
 
-function name(c: Case): string {
-  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.preAct ? 'pre-act ' : ''}${c.epilogue ?? 'none'}` +
-    (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : ' (rule table)');
-}
-
-/** Tolerance scaled to the reduction length L = R*S*C/G (outputs are O(1) by the weight scaling). */
-function tolerance(desc: Conv2dDesc): { atol: number; rtol: number } {
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const scale = Math.max(1, Math.sqrt(L / 16));
-  return { atol: 1e-4 * scale, rtol: 1e-4 * scale };
-}
+const name = (c: Case): string => convCaseName(c, ' (rule table)');
 
 async function runCase(c: Case, seed: number): Promise<void> {
   const ctx = await testContext();
-  const desc: Conv2dDesc = { ...c, epilogue: c.epilogue ?? 'none' };
-  const random = rng(seed);
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
-  const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
-  const bias = randomArray(desc.K, random, -0.5, 0.5);
-  const [P, Q] = conv2dOutputSize(desc);
-  const residual = hasResidual(desc.epilogue) ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
-  const pre = desc.preAct ? { scale: randomArray(desc.C, random, -1.5, 1.5), shift: randomArray(desc.C, random, -0.5, 0.5) } : undefined;
-
+  const p = randomConvProblem(c, seed);
   const label = `test tiled ${name(c)}`;
-  const conv = await Conv2d.create(ctx, desc, label, { ...c.tuning, family: 'tiled' });
+  const conv = await Conv2d.create(ctx, p.desc, label, { ...c.tuning, family: 'tiled' });
   assert.equal(conv.tuning.family, 'tiled');
   if (c.tuning?.splitK) assert.equal(conv.params[21] > 1, true, 'split-K runs with more than one slice');
-  const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
-  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias, pre);
-  const y = createTensor(ctx, `${label} output`, conv.outputShape);
-  // The output starts as NaN: every element must be written.
-  ctx.device.queue.writeBuffer(y.buffer, 0, new Float32Array(y.buffer.size / 4).fill(NaN));
-  const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
-  const dispatch = conv.bind(x, w, y, res);
-  submitDispatches(ctx, label, [dispatch]);
-  const got = await readTensor(ctx, y);
-  const expected = conv2dRef(input, desc, weight, bias, residual, pre);
-  assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
-  dispatch.destroy();
-  for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
+  await assertConvMatchesReference(ctx, conv, p, label, { fillNaN: true });
 }
 
 CASES.forEach((c, i) => {

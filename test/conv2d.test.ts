@@ -7,18 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conv2d, type Conv2dDesc, type RegisterTuning } from '../src/ops/conv2d.js';
-import { conv2dOutputSize, hasResidual } from '../src/ops/conv2d-geometry.js';
 import { Conv2dWeights, conv2dWeightLayout, packConv2dWeights } from '../src/ops/conv2d-weights.js';
 import { foldBatchNorm } from '../src/weights/fold.js';
 import { conv2dRef } from '../src/reference/conv2d.js';
-import { createTensor, readTensor, uploadTensor, GpuLimitError } from '../src/gpu/buffers.js';
-import { submitDispatches } from '../src/gpu/dispatch.js';
+import { createTensor, GpuLimitError } from '../src/gpu/buffers.js';
 import { assertClose, randomArray, rng } from './helpers/compare.js';
+import { assertConvMatchesReference, convCaseName, convTolerance, dense, randomConvProblem, runConv2d, type ConvCase } from './helpers/conv.js';
 import { testContext } from './helpers/gpu.js';
 
-type Case = Omit<Conv2dDesc, 'epilogue'> & { epilogue?: Conv2dDesc['epilogue']; tuning?: Partial<RegisterTuning> };
+type Case = ConvCase<Partial<RegisterTuning>>;
 
-const dense = { groups: 1, epilogue: 'none' } as const;
 const CASES: Case[] = [
   { ...dense, N: 1, H: 7, W: 7, C: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1 },
   { ...dense, N: 3, H: 13, W: 13, C: 16, K: 32, R: 3, S: 3, stride: 2, pad: 1, epilogue: 'relu' },
@@ -95,46 +93,18 @@ const CASES: Case[] = [
   { ...dense, N: 1, H: 8, W: 8, C: 8, K: 12, R: 1, S: 1, stride: 1, pad: 0, epilogue: 'residual', preAct: true, tuning: { tq: 8, jn: 3, wgX: 2, wgY: 1 } },
 ];
 
-function name(c: Case): string {
-  return `N${c.N} ${c.H}x${c.W} C${c.C}->K${c.K} ${c.R}x${c.S}/${c.stride} pad${c.pad} G${c.groups} ${c.preAct ? 'pre-act ' : ''}${c.epilogue ?? 'none'}` +
-    (c.tuning ? ` tuning ${JSON.stringify(c.tuning)}` : '');
-}
-
-/** Tolerance scaled to the reduction length L = R*S*C/G (outputs are O(1) by the weight scaling). */
-function tolerance(desc: Conv2dDesc): { atol: number; rtol: number } {
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const scale = Math.max(1, Math.sqrt(L / 16));
-  return { atol: 1e-4 * scale, rtol: 1e-4 * scale };
-}
+const name = (c: Case): string => convCaseName(c);
 
 async function runCase(c: Case, seed: number): Promise<void> {
   const ctx = await testContext();
-  const desc: Conv2dDesc = { ...c, epilogue: c.epilogue ?? 'none' };
-  const random = rng(seed);
-  const L = desc.R * desc.S * (desc.C / desc.groups);
-  const input = randomArray(desc.N * desc.H * desc.W * desc.C, random);
-  const weight = randomArray(desc.K * L, random, -1 / Math.sqrt(L), 1 / Math.sqrt(L));
-  const bias = randomArray(desc.K, random, -0.5, 0.5);
-  const [P, Q] = conv2dOutputSize(desc);
-  const residual = hasResidual(desc.epilogue) ? randomArray(desc.N * P * Q * desc.K, random) : undefined;
-  // A BatchNorm's scale and shift: about half the prologue's outputs are clamped to zero.
-  const pre = desc.preAct ? { scale: randomArray(desc.C, random, -1.5, 1.5), shift: randomArray(desc.C, random, -0.5, 0.5) } : undefined;
-
+  const p = randomConvProblem(c, seed);
   const label = `test ${name(c)}`;
   // SwiftShader's Subzero compiler takes minutes on the direct path with more than 16 pixels per
   // invocation (the runtime never picks it there): such cases run with 16 pixels on that adapter.
   const tuning = ctx.source === 'swiftshader' && c.tuning?.direct && (c.tuning.tq ?? 0) > 4 ? { ...c.tuning, tq: 4 } : c.tuning;
-  const conv = await Conv2d.create(ctx, desc, label, tuning);
-  assert.deepEqual([...conv.outputShape], [desc.N, P, Q, desc.K]);
-  const x = uploadTensor(ctx, `${label} input`, input, [desc.N, desc.H, desc.W, desc.C]);
-  const w = Conv2dWeights.create(ctx, `${label} weights`, desc, weight, bias, pre);
-  const y = createTensor(ctx, `${label} output`, conv.outputShape);
-  const res = residual ? uploadTensor(ctx, `${label} residual`, residual, conv.outputShape) : undefined;
-  submitDispatches(ctx, label, [conv.bind(x, w, y, res)]);
-  const got = await readTensor(ctx, y);
-  const expected = conv2dRef(input, desc, weight, bias, residual, pre);
-  assertClose(got, expected, { ...tolerance(desc), what: label, shape: { actual: y.shape, expected: conv.outputShape } });
-  for (const b of [x.buffer, w, y.buffer, res?.buffer]) b?.destroy();
+  const conv = await Conv2d.create(ctx, p.desc, label, tuning);
+  assert.deepEqual([...conv.outputShape], p.outputShape);
+  await assertConvMatchesReference(ctx, conv, p, label);
 }
 
 CASES.forEach((c, i) => {
@@ -172,11 +142,8 @@ test('foldBatchNorm: folded conv on the GPU == conv then BatchNorm on the CPU', 
 
     const folded = foldBatchNorm(weight, convBias, gamma, beta, mean, variance, eps);
     const op = await Conv2d.create(ctx, desc, 'test fold-bn');
-    const x = uploadTensor(ctx, 'test fold-bn input', input, [desc.N, desc.H, desc.W, desc.C]);
-    const w = Conv2dWeights.create(ctx, 'test fold-bn weights', desc, folded.weight, folded.bias);
-    const y = createTensor(ctx, 'test fold-bn output', op.outputShape);
-    submitDispatches(ctx, 'test fold-bn', [op.bind(x, w, y)]);
-    assertClose(await readTensor(ctx, y), expected, { ...tolerance(desc), what: `fold-bn (conv bias: ${withBias})` });
+    const got = await runConv2d(ctx, op, desc, { input, weight: folded.weight, bias: folded.bias }, 'test fold-bn');
+    assertClose(got.values, expected, { ...convTolerance(desc), what: `fold-bn (conv bias: ${withBias})` });
   }
 });
 
