@@ -106,7 +106,7 @@ export interface LoadModelOptions {
   tuningSignal?: AbortSignal;
   /**
    * Where the tuner's picks are kept: default a file in the user's cache folder in Node
-   * ($XDG_CACHE_HOME or ~/.cache, webgpu-resnext/tuning), the Cache API in browsers; null: nowhere.
+   * ($WEBGPU_RESNEXT_CACHE, else $XDG_CACHE_HOME/webgpu-resnext or ~/.cache/webgpu-resnext; its tuning folder), the Cache API in browsers; null: nowhere.
    */
   tuningStore?: TuningStore | null;
   /**

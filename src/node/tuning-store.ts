@@ -1,16 +1,16 @@
-// The tuner's store in Node (src/tuning/store.ts): one JSON file per adapter in the user's cache folder,
-// $XDG_CACHE_HOME/webgpu-resnext/tuning (default ~/.cache/webgpu-resnext/tuning), written atomically
+// The tuner's store in Node (src/tuning/store.ts): one JSON file per adapter in the `tuning` folder of
+// the user's cache folder (cacheFolder, ./response-store.ts: $WEBGPU_RESNEXT_CACHE, else
+// $XDG_CACHE_HOME/webgpu-resnext or ~/.cache/webgpu-resnext), written atomically
 // (a temporary file renamed over the old one) so that a reader never sees half a file.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { TuningStore } from '../platform.js';
+import { cacheFolder } from './response-store.js';
 
 /** The folder of the tuning files. */
 export function tuningFolder(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'webgpu-resnext', 'tuning');
+  return join(cacheFolder(), 'tuning');
 }
 
 /** Files named `<name>.json` in `folder` (default tuningFolder(), resolved at each call). */
