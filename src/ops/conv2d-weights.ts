@@ -119,7 +119,7 @@ export interface PreActParams {
 export function packConv2dWeights(layout: Conv2dWeightLayout & { dtype: 'f32' }, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Float32Array;
 export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Float32Array | Uint16Array;
 export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Float32Array | Uint16Array {
-  const { C, R, S, K, groups: G, Cg, Kg, Kgp, biasOffset, preActOffset, length } = layout;
+  const { C, R, S, K, Cg, biasOffset, preActOffset, length } = layout;
   if (layout.preAct !== (pre !== undefined)) {
     throw new Error(`conv2d weights: the layout ${layout.preAct ? 'has' : 'has no'} pre-activation prologue but its scale and shift were ${pre ? '' : 'not '}given`);
   }
@@ -132,19 +132,8 @@ export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Arr
   if (bias && bias.length !== K) throw new Error(`conv2d bias: ${bias.length} values, expected K = ${K}`);
   if (layout.dtype === 'f16') return packF16(layout, weight, bias, pre);
   const out = new Float32Array(length);
-  for (let g = 0; g < G; g++) {
-    for (let kk = 0; kk < Kg; kk++) {
-      const k = g * Kg + kk;
-      for (let c = 0; c < Cg; c++) {
-        for (let r = 0; r < R; r++) {
-          for (let s = 0; s < S; s++) {
-            out[(((g * R + r) * S + s) * Cg + c) * Kgp + kk] = weight[((k * Cg + c) * R + r) * S + s];
-          }
-        }
-      }
-      if (bias) out[biasOffset + g * Kgp + kk] = bias[k];
-    }
-  }
+  reorderWeights(layout, weight, (at, v) => { out[at] = v; });
+  if (bias) for (let k = 0; k < K; k++) out[biasOffset + biasIndex(layout, k)] = bias[k];
   if (pre) {
     out.set(pre.scale, preActOffset);
     out.set(pre.shift, preActOffset + C);
@@ -152,24 +141,35 @@ export function packConv2dWeights(layout: Conv2dWeightLayout, weight: Float32Arr
   return out;
 }
 
-function packF16(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Uint16Array {
-  const { C, R, S, groups: G, Cg, Kg, Kgp, biasOffset, scaleOffset, preActOffset, length } = layout;
-  const e = f16WeightExponent(weight);
-  const inv = 2 ** -e;
-  const out = new Uint16Array(length);
-  const loBias = biasOffset + G * Kgp;
+/** Calls put(index in the packed array, value) for every weight, PyTorch's (K, C/G, R, S) -> (G, R, S, Cg, Kgp). */
+function reorderWeights(layout: Conv2dWeightLayout, weight: Float32Array, put: (at: number, v: number) => void): void {
+  const { R, S, groups: G, Cg, Kg, Kgp } = layout;
   for (let g = 0; g < G; g++) {
     for (let kk = 0; kk < Kg; kk++) {
       const k = g * Kg + kk;
       for (let c = 0; c < Cg; c++) {
         for (let r = 0; r < R; r++) {
-          for (let s = 0; s < S; s++) {
-            out[(((g * R + r) * S + s) * Cg + c) * Kgp + kk] = f32ToF16Bits(Math.max(-F16_MAX, Math.min(F16_MAX, weight[((k * Cg + c) * R + r) * S + s] * inv)));
-          }
+          for (let s = 0; s < S; s++) put((((g * R + r) * S + s) * Cg + c) * Kgp + kk, weight[((k * Cg + c) * R + r) * S + s]);
         }
       }
-      if (bias) [out[biasOffset + g * Kgp + kk], out[loBias + g * Kgp + kk]] = splitF16(bias[k]);
     }
+  }
+}
+
+/** Output channel k's place in a (G, Kgp) bias section. */
+function biasIndex(layout: Conv2dWeightLayout, k: number): number {
+  return Math.floor(k / layout.Kg) * layout.Kgp + (k % layout.Kg);
+}
+
+function packF16(layout: Conv2dWeightLayout, weight: Float32Array, bias?: Float32Array, pre?: PreActParams): Uint16Array {
+  const { C, K, groups: G, Kgp, biasOffset, scaleOffset, preActOffset, length } = layout;
+  const e = f16WeightExponent(weight);
+  const inv = 2 ** -e;
+  const out = new Uint16Array(length);
+  const loBias = biasOffset + G * Kgp;
+  reorderWeights(layout, weight, (at, v) => { out[at] = f32ToF16Bits(Math.max(-F16_MAX, Math.min(F16_MAX, v * inv))); });
+  if (bias) {
+    for (let k = 0; k < K; k++) [out[biasOffset + biasIndex(layout, k)], out[loBias + biasIndex(layout, k)]] = splitF16(bias[k]);
   }
   const e1 = Math.max(-14, Math.min(15, e));   // 2^e1 and 2^e2 are normal f16 (|e2| <= 15)
   out[scaleOffset] = f32ToF16Bits(2 ** e1);
