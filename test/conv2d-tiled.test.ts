@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { GpuContext } from '../src/gpu/device.js';
 import { Conv2d, checkKernelChoice, kernelOverride, type Conv2dDesc, type TiledTuning } from '../src/ops/conv2d.js';
 import { hardwareConv2dTuning, tiledCandidates, vendorOf, VENDOR_RULES, type GpuVendor } from '../src/ops/conv2d-hardware.js';
-import { tiledTuningProblem } from '../src/ops/conv2d-tiled.js';
+import { tiledTuningProblem, tiledWorkgroupBytes } from '../src/ops/conv2d-tiled.js';
 import { assertConvMatchesReference, convCaseName, dense, randomConvProblem, type ConvCase } from './helpers/conv.js';
 import { testContext } from './helpers/gpu.js';
 
@@ -131,7 +131,12 @@ test('tiled tunings are checked before compiling, naming the label', async () =>
   await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, tm: 3 }), by(/tm 3 must divide bm 32/));
   await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, tn: 2 }), by(/tn 2 must be/));
   await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, bk: 30 }), by(/bk 30 must be a multiple of 4/));
-  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', bm: 128, bn: 64, bk: 64, tm: 8, tn: 8 }), by(/workgroup memory/));
-  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', bm: 64, bn: 64, bk: 16, tm: 1, tn: 4 }), by(/invocations/));
+  // Tiles past this device's limits (derived from them: llvmpipe allows more than SwiftShader).
+  const l = ctx.device.limits;
+  const big = { bm: 256, bn: 64, bk: 64, tm: 8, tn: 8 };   // a 8x32 workgroup, 86016 bytes of workgroup memory
+  assert.ok(tiledWorkgroupBytes(big) > l.maxComputeWorkgroupStorageSize);
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...big }), by(/workgroup memory/));
+  const rows = Math.floor(l.maxComputeInvocationsPerWorkgroup / 16) + 1;   // 16 x rows invocations: one row too many
+  await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', bm: rows, bn: 64, bk: 16, tm: 1, tn: 4 }), by(/invocations/));
   await assert.rejects(Conv2d.create(ctx, desc, 'layer9.9.conv2', { family: 'tiled', ...T32, splitK: 4 }), by(/split-K 4 exceeds the 3 reduction stages/));
 });
