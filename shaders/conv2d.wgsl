@@ -106,27 +106,8 @@ override JN: u32 = 2u;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(2) var wts: texture_2d<f32>;
 
-/** The largest finite f16: stored f16 values saturate to +-F16_MAX. */
-const F16_MAX = 65504.0;
-
 #if F16
-// f16 storage: Half4 is 4 channels, Half2 2 channels (a packed word without SHADER_F16).
-#if SHADER_F16
-alias Half4 = vec4<f16>;
-fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(v); }
-fn toHalf4(v: vec4<f32>) -> Half4 { return Half4(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX))); }
-alias Half2 = vec2<f16>;
-fn fromHalf2(v: Half2) -> vec2<f32> { return vec2<f32>(v); }
-#else
-alias Half4 = vec2<u32>;
-fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
-fn toHalf4(v: vec4<f32>) -> Half4 {
-  let c = clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
-  return Half4(pack2x16float(c.xy), pack2x16float(c.zw));
-}
-alias Half2 = u32;
-fn fromHalf2(v: Half2) -> vec2<f32> { return unpack2x16float(v); }
-#endif
+#include half
 #endif
 
 #if VEC4_IN

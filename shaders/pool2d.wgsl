@@ -55,22 +55,8 @@ alias T = f32;
 
 override WG: u32 = 64;
 
-const F16_MAX = 65504.0;
-
 #if F16
-// 4 channels of f16: an f16 vector, or two u32 words of packed pairs.
-#if SHADER_F16
-alias Half4 = vec4<f16>;
-fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(v); }
-fn toHalf4(v: vec4<f32>) -> Half4 { return Half4(clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX))); }
-#else
-alias Half4 = vec2<u32>;
-fn fromHalf4(v: Half4) -> vec4<f32> { return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
-fn toHalf4(v: vec4<f32>) -> Half4 {
-  let c = clamp(v, vec4<f32>(-F16_MAX), vec4<f32>(F16_MAX));
-  return Half4(pack2x16float(c.xy), pack2x16float(c.zw));
-}
-#endif
+#include half
 #endif
 
 @group(0) @binding(0) var<uniform> params: Params;

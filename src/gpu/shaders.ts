@@ -4,7 +4,8 @@
 // scripts/embed-shaders.mjs), so no environment fetches or reads a shader file at run time.
 // Feature variants are written as `#if NAME` / `#elif NAME` / `#else` / `#endif` lines and
 // resolved by wgsl-preprocessor; every NAME used by a shader must be given a value, so a typo
-// fails loudly instead of silently dropping code.
+// fails loudly instead of silently dropping code. A line `#include NAME` (before the #if lines are
+// resolved) puts shaders/NAME.wgsl in its place: declarations that several kernels share (half.wgsl).
 // Tuning values are WGSL `override` constants, set per pipeline.
 
 // The package's package.json names no entry point, so the file is imported by its path.
@@ -16,9 +17,19 @@ export type ShaderName = keyof typeof SHADER_SOURCES;
 export type Defines = Record<string, boolean>;
 
 const DIRECTIVE = /#(if|elif)[ \t]+([A-Za-z_][A-Za-z0-9_]*)/g;
+const INCLUDE = /^[ \t]*#include[ \t]+([A-Za-z_][A-Za-z0-9_-]*)[ \t]*$/gm;
 
-/** Resolves `#if NAME` blocks with wgsl-preprocessor, taking each NAME's value from `defines`. */
+/**
+ * Puts in the shared fragments (`#include NAME`, one level: a fragment includes nothing), then
+ * resolves `#if NAME` blocks with wgsl-preprocessor, taking each NAME's value from `defines`.
+ */
 export function preprocess(source: string, defines: Defines, what = 'shader'): string {
+  source = source.replace(INCLUDE, (_, name: string) => {
+    const fragment = (SHADER_SOURCES as Record<string, string>)[name];
+    if (fragment === undefined) throw new Error(`${what}: #include ${name}: no shaders/${name}.wgsl`);
+    if (/^[ \t]*#include\b/m.test(fragment)) throw new Error(`${what}: #include ${name}: shaders/${name}.wgsl includes another file`);
+    return fragment;
+  });
   const strings: string[] = [];
   const values: boolean[] = [];
   let last = 0;
