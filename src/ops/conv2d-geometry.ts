@@ -166,3 +166,23 @@ export function conv2dFlops(desc: Conv2dDesc): number {
 export function pixelTileCount(N: number, P: number, Q: number, t: RegisterTuning): number {
   return t.direct ? N * P * Math.ceil(Q / (4 * t.tq)) : Math.ceil((N * P * Q) / (4 * t.tq));
 }
+
+/**
+ * Params words 0 to 15, which the three conv shaders declare alike: N, H, W, C, K, P, Q, M = N*P*Q,
+ * R, S, stride, pad, G, then the per-group channels of the weight layout (Cg, Kg, Kgp).
+ */
+export function convShapeWords(d: Conv2dDesc, layout: { Cg: number; Kg: number; Kgp: number }): number[] {
+  const [P, Q] = conv2dOutputSize(d);
+  return [d.N, d.H, d.W, d.C, d.K, P, Q, d.N * P * Q, d.R, d.S, d.stride, d.pad, d.groups, layout.Cg, layout.Kg, layout.Kgp];
+}
+
+/**
+ * The grid's x and z over `tiles` pixel tiles (x up to maxComputeWorkgroupsPerDimension, z past it);
+ * `bad` throws when even x * z cannot hold them.
+ */
+export function pixelTileGrid(tiles: number, maxDim: number, bad: (msg: string) => never): [x: number, z: number] {
+  const x = Math.min(tiles, maxDim);
+  const z = Math.ceil(tiles / x);
+  if (z > maxDim) bad(`${tiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  return [x, z];
+}

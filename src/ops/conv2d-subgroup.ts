@@ -5,7 +5,7 @@
 
 import type { GpuContext } from '../gpu/device.js';
 import type { Defines } from '../gpu/shaders.js';
-import { conv2dOutputSize, hasResidual, type Conv2dDesc, type SubgroupTuning } from './conv2d-geometry.js';
+import { conv2dOutputSize, convShapeWords, hasResidual, pixelTileGrid, type Conv2dDesc, type SubgroupTuning } from './conv2d-geometry.js';
 import type { Conv2dWeightLayout } from './conv2d-weights.js';
 
 export const SUBGROUP_TQ_CHOICES = [1, 2];
@@ -70,18 +70,9 @@ export function subgroupLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWei
   const nTiles = Math.ceil(layout.Kgp / 4 / t.jn);
   const gridY = d.groups * nTiles;
   if (gridY > maxDim) bad(`G * column blocks = ${gridY} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
-  const mTiles = Math.ceil(Math.ceil(M / (4 * t.tq)) / t.wg);
-  const gridX = Math.min(mTiles, maxDim);
-  const gridZ = Math.ceil(mTiles / gridX);
-  if (gridZ > maxDim) bad(`${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  const [gridX, gridZ] = pixelTileGrid(Math.ceil(Math.ceil(M / (4 * t.tq)) / t.wg), maxDim, bad);
   const params = new Uint32Array(PARAMS_WORDS);
-  params.set([
-    d.N, d.H, d.W, d.C,
-    d.K, P, Q, M,
-    d.R, d.S, d.stride, d.pad,
-    d.groups, layout.Cg, layout.Kg, layout.Kgp,
-    nTiles, gridX, layout.biasOffset, Math.log2(layout.width),
-  ]);
+  params.set([...convShapeWords(d, layout), nTiles, gridX, layout.biasOffset, Math.log2(layout.width)]);
   return {
     key: {
       shader: 'conv2d-subgroup',

@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import { GpuLimitError } from '../gpu/buffers.js';
 import { grid1d } from './common.js';
-import { conv2dOutputSize, hasResidual, type Conv2dDesc, type TiledTuning } from './conv2d-geometry.js';
+import { conv2dOutputSize, convShapeWords, hasResidual, pixelTileGrid, type Conv2dDesc, type TiledTuning } from './conv2d-geometry.js';
 import type { Conv2dWeightLayout } from './conv2d-weights.js';
 import type { PipelineKey } from '../gpu/shaders.js';
 
@@ -85,19 +85,13 @@ export function tiledLaunch(ctx: GpuContext, desc: Conv2dDesc, layout: Conv2dWei
   const nTiles = Math.ceil(layout.Kgp / t.bn);
   const gridY = splits * d.groups * nTiles;
   if (gridY > maxDim) bad(`splits * G * column tiles = ${gridY} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
-  const mTiles = Math.ceil(M / t.bm);
-  const gridX = Math.min(mTiles, maxDim);
-  const gridZ = Math.ceil(mTiles / gridX);
-  if (gridZ > maxDim) bad(`${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  const [gridX, gridZ] = pixelTileGrid(Math.ceil(M / t.bm), maxDim, bad);
 
   const vec4Out = layout.Kg % 4 === 0;
   const total = vec4Out ? (M * d.K) / 4 : M * d.K;
   const params = new Uint32Array(PARAMS_WORDS);
   params.set([
-    d.N, d.H, d.W, d.C,
-    d.K, P, Q, M,
-    d.R, d.S, d.stride, d.pad,
-    d.groups, layout.Cg, layout.Kg, layout.Kgp,
+    ...convShapeWords(d, layout),
     nTiles, gridX, layout.biasOffset, Math.log2(layout.width),
     Kred, splits, stagesPerSplit, total,
   ]);

@@ -12,7 +12,7 @@ import { boundDispatch, uniformBuffer, type Dispatch } from '../gpu/dispatch.js'
 import { getPipeline, type Defines } from '../gpu/shaders.js';
 import { checkDtype, checkInts, checkShape, shaderF16, shapeText, tensorBinding } from './common.js';
 import {
-  CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, pixelTileCount, tuningFamily,
+  CONV2D_EPILOGUES, conv2dFlops, hasResidual, conv2dOutputSize, convShapeWords, pixelTileCount, pixelTileGrid, tuningFamily,
   type Conv2dDesc, type Conv2dFamily, type Conv2dTuning, type Conv2dTuningOverride, type RegisterTuning, type TiledTuning,
 } from './conv2d-geometry.js';
 import { defaultSubgroupTuning, hasSubgroups, subgroupLaunch } from './conv2d-subgroup.js';
@@ -290,21 +290,11 @@ function registerLaunch(ctx: GpuContext, d: Conv2dDesc, layout: Conv2dWeightLayo
   const nTiles = Math.ceil(layout.Kgp / 4 / (t.wgY * t.jn));
   const gridY = d.groups * nTiles;
   if (gridY > maxDim) bad(`G * column tiles = ${gridY} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
-  const mTiles = Math.ceil(pixelTileCount(d.N, P, Q, t) / t.wgX);
-  const gridX = Math.min(mTiles, maxDim);
-  const gridZ = Math.ceil(mTiles / gridX);
-  if (gridZ > maxDim) bad(`${mTiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  const [gridX, gridZ] = pixelTileGrid(Math.ceil(pixelTileCount(d.N, P, Q, t) / t.wgX), maxDim, bad);
   const qTiles = Math.ceil(Q / (4 * t.tq));     // direct path: pixel tiles per output row
 
   const params = new Uint32Array(PARAMS_WORDS);
-  params.set([
-    d.N, d.H, d.W, d.C,
-    d.K, P, Q, M,
-    d.R, d.S, d.stride, d.pad,
-    d.groups, layout.Cg, layout.Kg, layout.Kgp,
-    nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0,
-    Math.log2(layout.width),
-  ]);
+  params.set([...convShapeWords(d, layout), nTiles, gridX, layout.biasOffset, t.direct ? qTiles : 0, Math.log2(layout.width)]);
 
   const key: Conv2dPipelineKey = {
     shader: 'conv2d',
