@@ -1,6 +1,6 @@
 // The on-device tuner (src/tuning/): its store (round trip; corrupt, stale, foreign and malformed entries
 // ignored; the Node file store), its loop (budget and abort with a fake clock and measurement, the
-// margin, failed measurements), a model's tuning (a second load tunes nothing: measurements counted),
+// margin and the confirming rounds, failed measurements), a model's tuning (a second load tunes nothing: measurements counted),
 // the runner's swap to new picks, and a real tuning run on a small model whose logits equal the
 // heuristic model's.
 
@@ -22,7 +22,7 @@ import {
   decodeEntry, encodeEntry, KERNEL_VERSION, memoryTuningStore, readPicks, shapeKey, storeName, writePicks,
   type AdapterIdentity, type StoredPick,
 } from '../src/tuning/store.js';
-import { REPLACE_MARGIN, tuneLayers, type TuneLayer } from '../src/tuning/tuner.js';
+import { CONFIRM_ROUNDS, REPLACE_MARGIN, tuneLayers, type TuneLayer } from '../src/tuning/tuner.js';
 import { fileTuningStore } from '../src/node/tuning-store.js';
 import { foldStepWeights } from '../src/weights/load.js';
 import { randomWeights } from '../src/weights/random.js';
@@ -129,14 +129,16 @@ test('tuner: the budget is checked before each measurement (a fake clock: 10 ms 
   const seen: string[] = [];
   const layers = fakeLayers(3);
   const r = await tuneLayers(layers, {
-    budgetMs: 45, clock: () => now,
+    budgetMs: 85, clock: () => now,
     measure: async (l, t) => { const jn = (t as RegisterTuning).jn; seen.push(`${l.step}/${jn}`); now += 10; return 5 - jn; },
   });
-  // Measurements start at 0, 10, 20, 30, 40 ms: five, then the budget is spent.
-  assert.equal(r.measurements, 5);
-  assert.deepEqual(seen, ['layer2/1', 'layer2/2', 'layer2/3', 'layer1/1', 'layer1/2']);
+  // Measurements start at 0, 10, ..., 80 ms: nine, then the budget is spent. layer2's rival (jn 3) led,
+  // so the heuristic and it are measured again in turns (CONFIRM_ROUNDS = 2) before layer1 starts.
+  assert.equal(CONFIRM_ROUNDS, 2);
+  assert.equal(r.measurements, 9);
+  assert.deepEqual(seen, ['layer2/1', 'layer2/2', 'layer2/3', 'layer2/1', 'layer2/3', 'layer2/1', 'layer2/3', 'layer1/1', 'layer1/2']);
   assert.equal(r.stopped, 'budget');
-  assert.equal(r.ms, 50);
+  assert.equal(r.ms, 90);
   assert.deepEqual(r.picks.map((p) => p.step), ['layer2'], 'only the fully measured layer is tuned');
   assert.equal((r.picks[0].pick as RegisterTuning).jn, 3);
   assert.deepEqual(r.untuned, [layers[1].key, layers[0].key]);
@@ -168,7 +170,36 @@ test('tuner: a rival replaces the heuristic only when faster by the margin; a fa
   assert.equal((faster.picks[0].pick as RegisterTuning).jn, 4);
   assert.equal(faster.picks[0].measured[2].ms, Infinity);
   assert.equal(faster.picks[0].heuristicMs, 10);
-  assert.equal(faster.measurements, 4);
+  assert.equal(faster.measurements, 4 + 2 * CONFIRM_ROUNDS, 'the four candidates, then the confirming rounds');
+  assert.deepEqual(faster.picks[0].confirm, { heuristicMs: [10, 10], ms: [8, 8] });
+});
+
+test('tuner: a rival that led by one noisy sample is measured again in turns with the heuristic, and the medians decide', async () => {
+  const [layer] = fakeLayers(1, 2);
+  // Each tuning's measurements in order: the first pass, then the confirming rounds.
+  const run = (heuristic: number[], rival: number[]) => {
+    const seen: number[] = [];
+    const queues = [[...heuristic], [...rival]];
+    return tuneLayers([layer], { budgetMs: Infinity, measure: async (_, t) => {
+      const i = (t as RegisterTuning).jn - 1;
+      seen.push(i);
+      return queues[i].shift()!;
+    } }).then((r) => ({ r, seen }));
+  };
+  const fluke = await run([10, 10, 10], [7, 11, 10.5]);
+  assert.ok(sameTuning(fluke.r.picks[0].pick, layer.candidates[0]), 'the rival\'s median (10.5) is no faster: the heuristic stays');
+  assert.equal(fluke.r.picks[0].ms, 10);
+  assert.deepEqual(fluke.seen, [0, 1, ...Array.from({ length: CONFIRM_ROUNDS }, () => [0, 1]).flat()], 'in turns');
+  const real = await run([10, 12, 9.5], [8, 8.5, 15]);
+  assert.ok(sameTuning(real.r.picks[0].pick, layer.candidates[1]), 'the rival\'s median (8.5) beats the heuristic\'s (10)');
+  assert.equal(real.r.picks[0].heuristicMs, 10);
+  assert.equal(real.r.picks[0].ms, 8.5);
+  // A budget that runs out during the confirming rounds leaves the layer untuned (measured again next load).
+  let now = 0;
+  const cut = await tuneLayers([layer], { budgetMs: 25, clock: () => now, measure: async (_, t) => { now += 10; return (t as RegisterTuning).jn === 1 ? 10 : 5; } });
+  assert.equal(cut.picks.length, 0);
+  assert.deepEqual(cut.untuned, [layer.key]);
+  assert.equal(cut.stopped, 'budget');
 });
 
 // ---- candidates ----
@@ -201,7 +232,7 @@ function fixture(family: string): { config: ResNetConfig; tensor: (name: string)
   return { config, tensor, bytes };
 }
 
-test('model tuning: the first start measures every candidate of every shape and stores the picks; a second prepare finds them all and measures nothing', async () => {
+test('model tuning: the first start measures every candidate of every shape (and confirms the rivals) and stores the picks; a second prepare finds them all and measures nothing', async () => {
   const { config } = fixture('a');
   const store = memoryTuningStore();
   const threads = await cpuThreads();
@@ -216,8 +247,10 @@ test('model tuning: the first start measures every candidate of every shape and 
   assert.ok(first.layers.length >= 4);
   assert.equal(first.pending.length, first.layers.length);
   const r1 = await first.start(runner, { budgetMs: Infinity, measure });
-  assert.equal(measurements, candidates);
-  assert.equal(r1.run?.measurements, candidates);
+  // Every candidate once, then the confirming rounds of each layer with a rival to its heuristic.
+  const expected = candidates + 2 * CONFIRM_ROUNDS * first.layers.filter((l) => l.candidates.length > 1).length;
+  assert.equal(measurements, expected);
+  assert.equal(r1.run?.measurements, expected);
   assert.equal(given.length, 1, 'the picks differ from the heuristic: handed to the runner once');
   for (const l of first.layers) {
     assert.ok(sameTuning(given[0]!(l.desc)!, l.candidates[l.candidates.length - 1]), l.step);

@@ -13,14 +13,10 @@ import { BufferUsage, createTensor, type GpuTensor } from '../gpu/buffers.js';
 import { Conv2d } from '../ops/conv2d.js';
 import { hasResidual, type Conv2dDesc, type Conv2dTuning } from '../ops/conv2d-geometry.js';
 import type { Conv2dWeights } from '../ops/conv2d-weights.js';
+import { median } from './tuner.js';
 
 /** Timed runs per measurement (after one untimed run). */
 export const MEASURE_REPS = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Runs `fn` alone on the device's queue (Runner.serial: between a model's inferences). */
 export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
