@@ -26,7 +26,7 @@ import { conv2dFlops, tuningFamily, type Conv2dDesc, type Conv2dTuning } from '.
 import type { KernelChoice } from '../ops/conv2d.js';
 import { Conv2dWeights } from '../ops/conv2d-weights.js';
 import type { ProgressCallback } from '../weights/source.js';
-import { conv2dCandidates, fitsDevice, sameTuning } from './candidates.js';
+import { conv2dCandidates, fitsDevice, heuristicTuning, sameTuning } from './candidates.js';
 import { measureConv2d } from './measure.js';
 import {
   adapterIdentity, KERNEL_VERSION, readPicks, shapeKey, writePicks,
@@ -114,7 +114,7 @@ export class ModelTuning {
     readonly mode: TuningMode,
     private readonly store: TuningStore | undefined,
     readonly adapter: AdapterIdentity,
-    /** The model's distinct conv shapes at batch 1, with their candidates. */
+    /** The model's distinct conv shapes at batch 1, with their candidates (mode 'heuristic': the heuristic's pick only). */
     readonly layers: TuneLayer[],
     private readonly stored: Map<string, StoredPick>,
   ) {
@@ -130,7 +130,10 @@ export class ModelTuning {
       if (s.kind !== 'conv') continue;
       const desc = convDesc(s, 1);
       const key = shapeKey(desc);
-      if (!layers.has(key)) layers.set(key, { key, desc, step: s.name, candidates: conv2dCandidates(ctx, desc, o.threads, o.kernels) });
+      if (layers.has(key)) continue;
+      // Mode 'heuristic' times nothing: the heuristic's pick alone, without the rivals' cost-model search.
+      const candidates = o.mode === 'auto' ? conv2dCandidates(ctx, desc, o.threads, o.kernels) : [heuristicTuning(ctx, desc, o.threads, o.kernels)];
+      layers.set(key, { key, desc, step: s.name, candidates });
     }
     const stored = new Map<string, StoredPick>();
     if (o.mode === 'auto' && o.store) {
