@@ -176,13 +176,19 @@ export function convShapeWords(d: Conv2dDesc, layout: { Cg: number; Kg: number; 
   return [d.N, d.H, d.W, d.C, d.K, P, Q, d.N * P * Q, d.R, d.S, d.stride, d.pad, d.groups, layout.Cg, layout.Kg, layout.Kgp];
 }
 
-/**
- * The grid's x and z over `tiles` pixel tiles (x up to maxComputeWorkgroupsPerDimension, z past it);
- * `bad` throws when even x * z cannot hold them.
- */
-export function pixelTileGrid(tiles: number, maxDim: number, bad: (msg: string) => never): [x: number, z: number] {
+/** The grid's x and z over `tiles` pixel tiles: x up to maxComputeWorkgroupsPerDimension, z past it. */
+function pixelTileSplit(tiles: number, maxDim: number): [x: number, z: number] {
   const x = Math.min(tiles, maxDim);
-  const z = Math.ceil(tiles / x);
-  if (z > maxDim) bad(`${tiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
-  return [x, z];
+  return [x, Math.ceil(tiles / x)];
+}
+
+/** Whether `tiles` pixel tiles fit the x * z grid of pixelTileGrid. */
+export function pixelTilesFit(tiles: number, maxDim: number): boolean {
+  return pixelTileSplit(tiles, maxDim)[1] <= maxDim;
+}
+
+/** pixelTileSplit, with `bad` throwing when even x * z cannot hold the tiles. */
+export function pixelTileGrid(tiles: number, maxDim: number, bad: (msg: string) => never): [x: number, z: number] {
+  if (!pixelTilesFit(tiles, maxDim)) bad(`${tiles} pixel tiles do not fit a ${maxDim} x ${maxDim} grid`);
+  return pixelTileSplit(tiles, maxDim);
 }

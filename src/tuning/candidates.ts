@@ -14,7 +14,7 @@
 // Every candidate fits the device's limits and the layer (fitsDevice), as a stored pick must.
 
 import type { GpuContext } from '../gpu/device.js';
-import { conv2dOutputSize, pixelTileCount, tuningFamily, type Conv2dDesc, type Conv2dTuning, type RegisterTuning } from '../ops/conv2d-geometry.js';
+import { conv2dOutputSize, pixelTileCount, pixelTilesFit, tuningFamily, type Conv2dDesc, type Conv2dTuning, type RegisterTuning } from '../ops/conv2d-geometry.js';
 import { cpuConv2dTunings, cpuCosts, cpuDispatchCost, defaultConv2dTuning, registerConv2dTuning } from '../ops/conv2d-tuning.js';
 import { hardwareConv2dTuning, tiledCandidates } from '../ops/conv2d-hardware.js';
 import { defaultSubgroupTuning, hasSubgroups, maxSubgroupSize, subgroupTuningProblem } from '../ops/conv2d-subgroup.js';
@@ -59,16 +59,14 @@ export function fitsDevice(ctx: GpuContext, desc: Conv2dDesc, t: Conv2dTuning): 
   if (t.family === 'subgroup') {
     if (!hasSubgroups(ctx) || subgroupTuningProblem(ctx, t) !== undefined || t.jn > cols) return false;
     if (desc.groups * Math.ceil(cols / t.jn) > maxDim) return false;
-    const mTiles = Math.ceil(Math.ceil(desc.N * P * Q / (4 * t.tq)) / t.wg);
-    return Math.ceil(mTiles / Math.min(mTiles, maxDim)) <= maxDim;
+    return pixelTilesFit(Math.ceil(Math.ceil(desc.N * P * Q / (4 * t.tq)) / t.wg), maxDim);
   }
   const [sizeX, sizeY] = t.channelLanes ? [t.wgY, t.wgX] : [t.wgX, t.wgY];
   if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || sizeX > l.maxComputeWorkgroupSizeX || sizeY > l.maxComputeWorkgroupSizeY) return false;
   if (t.direct && (desc.stride !== 1 || Cg % 4 !== 0 || desc.S !== 3)) return false;
   if (t.jn > cols) return false; // columns past the layer's only idle
   if (desc.groups * Math.ceil(cols / (t.wgY * t.jn)) > maxDim) return false;
-  const mTiles = Math.ceil(pixelTileCount(desc.N, P, Q, t) / t.wgX);
-  return Math.ceil(mTiles / Math.min(mTiles, maxDim)) <= maxDim;
+  return pixelTilesFit(Math.ceil(pixelTileCount(desc.N, P, Q, t) / t.wgX), maxDim);
 }
 
 /** The same launch geometry (same family and fields; an absent family is 'register'). */
