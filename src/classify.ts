@@ -285,6 +285,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   if (options.precision === 'f16' && (options.kernels === 'tiled' || options.kernels === 'subgroup')) {
     throw new KernelChoiceError(`kernels '${options.kernels}': that family stores f32 only; precision 'f16' runs on the register family`);
   }
+  nodePlatform()?.prepareImageDecoder?.();   // overlaps the model's load, not the first classify()
   const owned = !options.device;
   const ctx = options.device ? contextOf(options.device) : await acquireDevice({ adapter: options.adapter });
   let config: ResNetConfig;
@@ -350,16 +351,23 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   };
   const sampleSize = config.inputChannels * config.inputSize * config.inputSize;
 
-  // The tuner runs after loadModel has returned, its measurements between the inferences.
+  // The tuner runs after loadModel has returned, its measurements between the inferences. With no
+  // shape to tune, its report is made only when asked for (tuning(), ready()), off the first prediction's path.
   const stopTuning = new AbortController();
   const userSignal = options.tuningSignal;
   const onAbort = () => stopTuning.abort();
   if (userSignal?.aborted) stopTuning.abort();
   userSignal?.addEventListener('abort', onAbort, { once: true });
-  const tuned = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => tuner.start(runner, {
-    budgetMs: options.tuningBudgetMs ?? defaultTuningBudgetMs(ctx), signal: stopTuning.signal, onProgress: options.onProgress,
-  })).finally(() => userSignal?.removeEventListener('abort', onAbort));
-  tuned.catch(() => {}); // reported by tuning() and ready()
+  let tuning: Promise<TuningReport> | undefined;
+  const tuned = (): Promise<TuningReport> => {
+    if (tuning) return tuning;
+    tuning = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => tuner.start(runner, {
+      budgetMs: options.tuningBudgetMs ?? defaultTuningBudgetMs(ctx), signal: stopTuning.signal, onProgress: options.onProgress,
+    })).finally(() => userSignal?.removeEventListener('abort', onAbort));
+    tuning.catch(() => {}); // reported by tuning() and ready()
+    return tuning;
+  };
+  if (tuner.pending.length) void tuned();
 
   const batchOf = (input: Float32Array, batch?: number): number => {
     if (!(input instanceof Float32Array)) {
@@ -463,10 +471,10 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     validate: tracked(async (input: Float32Array, o: RunOptions & { rtol?: number; atol?: number } = {}) =>
       runner.validate(input, batchOf(input, o.batch), o)),
     ready: async () => {
-      await tuned;
+      await tuned();
       await runner.ready();
     },
-    tuning: () => tuned,
+    tuning: tuned,
     async gpuBytes() {
       if (disposed) await allDone; // then the runner's cleanup: 0
       return runner.totalBytes();

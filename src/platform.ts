@@ -56,6 +56,12 @@ export interface Platform {
    * `what` when it cannot, before decoding when the header's size is out of bounds.
    */
   decodeImage(bytes: Uint8Array, what: string, maxShorterSide?: number): Promise<{ data: Uint8Array | Uint8ClampedArray; width: number; height: number }>;
+  /**
+   * Starts loading the image decoder in the background (Node: sharp's native library, about 0.1 s of
+   * one core), so that the first decodeImage does not wait for it; loadModel calls it while the
+   * model loads. Never rejects: a decoder that fails to load is reported by decodeImage.
+   */
+  prepareImageDecoder?(): void;
   /** Logical CPUs that a CPU-backed adapter runs workgroups on. */
   cpuThreads(): number;
   /** An environment variable (Node: process.env), e.g. HF_ENDPOINT. */

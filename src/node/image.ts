@@ -32,6 +32,11 @@ function loadSharp(): Promise<Sharp | null> {
   return sharpModule;
 }
 
+/** Loads the decoder now, in the background (Platform.prepareImageDecoder). */
+export function prepareImageDecoder(): void {
+  void loadSharp();
+}
+
 /** Which decoder decodeImage uses here. */
 export async function imageDecoder(): Promise<ImageDecoder> {
   return (await loadSharp()) ? 'sharp' : 'js';

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Platform } from '../platform.js';
 import { adapterChoiceFromEnv, nodeAdapter } from './device.js';
-import { decodeImage } from './image.js';
+import { decodeImage, prepareImageDecoder } from './image.js';
 import { clearNodeResponseStore, openNodeResponseStore } from './response-store.js';
 import { fileTuningStore } from './tuning-store.js';
 
@@ -73,6 +73,7 @@ export const NODE_PLATFORM: Platform = {
   fileURLToPath,
   readFile: (path, maxBytes) => readRegularFile(path, maxBytes),
   decodeImage,
+  prepareImageDecoder,
   cpuThreads() {
     const env = Number(process.env.LP_NUM_THREADS);
     return env >= 1 ? env : availableParallelism();

@@ -246,6 +246,9 @@ export async function resolveTuning(ctx: GpuContext, desc: Conv2dDesc, tuning?: 
     checkKernelsOnDevice(ctx, 'subgroup');
     return { ...defaultSubgroupTuning(ctx, desc), ...tuning };
   }
+  // A whole tuning (a first-use block, the tuner's pick) needs no default: the cost model's search is
+  // skipped, which matters on the path to the first prediction.
+  if (tuning && isWholeTuning(tuning)) return tuning;   // Conv2d.create still refuses f16 storage off the register family
   const threads = ctx.cpuBacked ? await cpuThreads() : undefined;
   const base = defaultConv2dTuning(ctx, desc, threads);
   // f16 storage runs on the register family only (Conv2d.create refuses it on the others).
@@ -255,6 +258,17 @@ export async function resolveTuning(ctx: GpuContext, desc: Conv2dDesc, tuning?: 
   }
   const register = tuningFamily(base) === 'register' ? base as RegisterTuning : registerConv2dTuning(ctx, desc, threads);
   return { ...register, ...(tuning as Partial<RegisterTuning> | undefined) };
+}
+
+const WHOLE_FIELDS: Record<Conv2dFamily, readonly string[]> = {
+  register: ['wgX', 'wgY', 'tq', 'jn', 'direct', 'channelLanes'],
+  tiled: ['bm', 'bn', 'bk', 'tm', 'tn', 'splitK'],
+  subgroup: ['tq', 'jn', 'wg'],
+};
+
+/** Whether `t` gives every field of its family (so that no default fills any in). */
+function isWholeTuning(t: Conv2dTuningOverride): t is Conv2dTuning {
+  return WHOLE_FIELDS[tuningFamily(t)].every((f) => (t as Record<string, unknown>)[f] !== undefined);
 }
 
 /** Whether any of `desc`'s tensors or its weights are stored as f16 (precision 'f16'). */

@@ -114,9 +114,11 @@ export class ModelTuning {
     readonly mode: TuningMode,
     private readonly store: TuningStore | undefined,
     readonly adapter: AdapterIdentity,
-    /** The model's distinct conv shapes at batch 1, with their candidates (mode 'heuristic': the heuristic's pick only). */
+    /** The model's distinct conv shapes at batch 1, with their candidates (mode 'heuristic': none). */
     readonly layers: TuneLayer[],
     private readonly stored: Map<string, StoredPick>,
+    /** For the heuristic's pick of a layer without candidates. */
+    private readonly options: ModelTuningOptions,
   ) {
     this.picks = new Map([...stored].map(([k, p]) => [k, p.tuning]));
     this.lookup = lookupOf(this.picks);
@@ -131,8 +133,8 @@ export class ModelTuning {
       const desc = convDesc(s, 1);
       const key = shapeKey(desc);
       if (layers.has(key)) continue;
-      // Mode 'heuristic' times nothing: the heuristic's pick alone, without the rivals' cost-model search.
-      const candidates = o.mode === 'auto' ? conv2dCandidates(ctx, desc, o.threads, o.kernels) : [heuristicTuning(ctx, desc, o.threads, o.kernels)];
+      // Mode 'heuristic' times nothing: no candidates (the report works out the heuristic's pick when asked).
+      const candidates = o.mode === 'auto' ? conv2dCandidates(ctx, desc, o.threads, o.kernels) : [];
       layers.set(key, { key, desc, step: s.name, candidates });
     }
     const stored = new Map<string, StoredPick>();
@@ -144,7 +146,7 @@ export class ModelTuning {
         if (allowed && fitsDevice(ctx, p.desc, p.tuning)) stored.set(key, p);
       }
     }
-    return new ModelTuning(ctx, o.mode, o.store, adapter, [...layers.values()], stored);
+    return new ModelTuning(ctx, o.mode, o.store, adapter, [...layers.values()], stored, o);
   }
 
   /** The layer shapes 'auto' has yet to tune (no stored pick). */
@@ -192,7 +194,7 @@ export class ModelTuning {
     }
     const byKey = new Map(tuned.map((p) => [p.key, p]));
     report.shapes = [...this.layers].sort((a, b) => conv2dFlops(b.desc) - conv2dFlops(a.desc)).map((l) => {
-      const heuristic = l.candidates[0];
+      const heuristic = l.candidates[0] ?? heuristicTuning(this.ctx, l.desc, this.options.threads, this.options.kernels);
       const t = byKey.get(l.key);
       if (t) return { key: l.key, step: l.step, desc: l.desc, heuristic, tuning: t.pick, source: 'tuned', ms: t.ms, heuristicMs: t.heuristicMs };
       const s = this.stored.get(l.key);
