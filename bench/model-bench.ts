@@ -206,8 +206,8 @@ export interface ModelsBenchResult {
 
 /**
  * Benchmarks `o.archs` side by side: all models are loaded first, then per batch size each takes its
- * first inference and the timed inferences go round-robin (one of each model per round, the ceiling
- * sampled between rounds), so that load from other programs on a shared machine hits every model
+ * first inference and the timed inferences go round-robin (one of each model per round, in reverse order
+ * every other round, the ceiling sampled between rounds), so that load from other programs on a shared machine hits every model
  * alike and the ratios between them hold. A model that fails is reported in `failed` and the others
  * go on (unless the device is lost); if none could be measured, it throws with every model's error.
  */
@@ -253,7 +253,11 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelsBenchResu
       // QuietWait), 3 untimed rounds come first: its estimate of the inference's time takes three runs to settle.
       const untimed = o.ctx.quietWait ? 3 : 0;
       for (let r = -untimed; r < o.runs; r++) {
-        for (const [m, p] of pending) {
+        // Every other round in reverse order: the model that runs second in a round measured 1-2% slower
+        // (llvmpipe, 25 rounds each way), which side-by-side ratios must not inherit.
+        const order = [...pending];
+        if (r % 2 !== 0) order.reverse();
+        for (const [m, p] of order) {
           try {
             const c0 = cpuMs();
             const t = performance.now();

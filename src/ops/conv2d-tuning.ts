@@ -130,18 +130,28 @@ export function registerConv2dTuning(ctx: GpuContext, desc: Conv2dDesc, threads 
   if (!ctx.cpuBacked) {
     return { wgX: Math.min(64, maxInv), wgY: 1, tq: 1, jn: Math.min(2, cols), direct: false, channelLanes: false };
   }
-  const costs = cpuCosts(ctx);
-  let best: RegisterTuning | undefined;
-  let bestCost = Infinity;
-  for (const t of cpuConv2dTunings(ctx, desc)) {
-    const cost = cpuDispatchCost(desc, t, costs, threads);
-    if (cost < bestCost * TIE_MARGIN) {
-      best = t;
-      bestCost = cost;
+  // The search weighs a few hundred tunings; a model asks again for every layer of a shape seen before.
+  let memo = searched.get(ctx.device);
+  if (!memo) searched.set(ctx.device, memo = new Map());
+  const key = `${threads} ${JSON.stringify(desc)}`;
+  let best = memo.get(key);
+  if (!best) {
+    const costs = cpuCosts(ctx);
+    let bestCost = Infinity;
+    for (const t of cpuConv2dTunings(ctx, desc)) {
+      const cost = cpuDispatchCost(desc, t, costs, threads);
+      if (cost < bestCost * TIE_MARGIN) {
+        best = t;
+        bestCost = cost;
+      }
     }
+    memo.set(key, best!);
   }
-  return best!;
+  return { ...best! };
 }
+
+/** registerConv2dTuning's picks on the CPU-backed adapters, per device and (threads, desc). */
+const searched = new WeakMap<GPUDevice, Map<string, RegisterTuning>>();
 
 /** The cost constants of a CPU-backed adapter. */
 export function cpuCosts(ctx: GpuContext): CpuCosts {

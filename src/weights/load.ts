@@ -129,9 +129,15 @@ export interface FoldedParams {
  * tensor, or the step; `what` names the file).
  */
 export function foldStepWeights(step: Step, read: (name: string) => Float32Array, eps: number, what = 'the weights'): FoldedParams {
+  // A conv's or linear's weight (nearly all the bytes) is checked once, in its folded form: a non-finite
+  // weight always folds to a non-finite one (w * scale; NaN where an infinite w meets a scale of 0). Only
+  // when the folded weight is not finite is the raw one scanned, to name it.
+  const big = step.kind === 'conv' ? `${step.conv}.weight` : step.kind === 'linear' ? `${step.weights}.weight` : undefined;
+  let bigData: Float32Array | undefined;
   const tensor = (name: string) => {
     const data = read(name);
-    checkFiniteTensor(data, name, what);
+    if (name === big) bigData = data;
+    else checkFiniteTensor(data, name, what);
     return data;
   };
   const folded = foldChecked(step, tensor, eps);
@@ -140,6 +146,7 @@ export function foldStepWeights(step: Step, read: (name: string) => Float32Array
     if (!data) continue;
     const i = firstNonFinite(data);
     if (i >= 0) {
+      if (bigData) checkFiniteTensor(bigData, big!, what);
       throw new NonFiniteWeightsError(`${what}: folding ${step.name}'s BatchNorm gives ${data[i]} in its ${part} (at ${i}): ` +
         'a running_var below -eps, or values that overflow float32', step.name);
     }
