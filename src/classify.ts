@@ -354,13 +354,13 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
   // The tuner runs after loadModel has returned, its measurements between the inferences. With no
   // shape to tune, its report is made only when asked for (tuning(), ready()), off the first prediction's path.
   const stopTuning = new AbortController();
-  const userSignal = options.tuningSignal;
-  const onAbort = () => stopTuning.abort();
-  if (userSignal?.aborted) stopTuning.abort();
-  userSignal?.addEventListener('abort', onAbort, { once: true });
   let tuning: Promise<TuningReport> | undefined;
   const tuned = (): Promise<TuningReport> => {
     if (tuning) return tuning;
+    const userSignal = options.tuningSignal;
+    const onAbort = () => stopTuning.abort();
+    if (userSignal?.aborted) stopTuning.abort();
+    userSignal?.addEventListener('abort', onAbort, { once: true });
     tuning = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => tuner.start(runner, {
       budgetMs: options.tuningBudgetMs ?? defaultTuningBudgetMs(ctx), signal: stopTuning.signal, onProgress: options.onProgress,
     })).finally(() => userSignal?.removeEventListener('abort', onAbort));

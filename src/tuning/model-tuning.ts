@@ -111,17 +111,19 @@ export class ModelTuning {
 
   private constructor(
     private readonly ctx: GpuContext,
-    readonly mode: TuningMode,
-    private readonly store: TuningStore | undefined,
+    /** prepare()'s options: the mode, the store, and the threads and kernels of the heuristic's pick. */
+    private readonly options: ModelTuningOptions,
     readonly adapter: AdapterIdentity,
     /** The model's distinct conv shapes at batch 1, with their candidates (mode 'heuristic': none). */
     readonly layers: TuneLayer[],
     private readonly stored: Map<string, StoredPick>,
-    /** For the heuristic's pick of a layer without candidates. */
-    private readonly options: ModelTuningOptions,
   ) {
     this.picks = new Map([...stored].map(([k, p]) => [k, p.tuning]));
     this.lookup = lookupOf(this.picks);
+  }
+
+  get mode(): TuningMode {
+    return this.options.mode;
   }
 
   /** The model's layer shapes and their stored picks (none in mode 'heuristic'). */
@@ -146,7 +148,7 @@ export class ModelTuning {
         if (allowed && fitsDevice(ctx, p.desc, p.tuning)) stored.set(key, p);
       }
     }
-    return new ModelTuning(ctx, o.mode, o.store, adapter, [...layers.values()], stored, o);
+    return new ModelTuning(ctx, o, adapter, [...layers.values()], stored);
   }
 
   /** The layer shapes 'auto' has yet to tune (no stored pick). */
@@ -179,9 +181,10 @@ export class ModelTuning {
       tuned = result.picks;
       const { picks: _, ...run } = result;
       report.run = run;
-      if (tuned.length && this.store) {
+      const { store } = this.options;
+      if (tuned.length && store) {
         try {
-          await writePicks(this.store, this.adapter, new Map(tuned.map((p) => [p.key, { desc: p.desc, tuning: p.pick, ms: p.ms, heuristicMs: p.heuristicMs }])));
+          await writePicks(store, this.adapter, new Map(tuned.map((p) => [p.key, { desc: p.desc, tuning: p.pick, ms: p.ms, heuristicMs: p.heuristicMs }])));
         } catch (e) {
           report.storeError = (e as Error).message;
         }
